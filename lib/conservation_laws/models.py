@@ -227,7 +227,12 @@ class LinearNet(Model):
         return out.T
 
     def paper_laws(self, flow: str = "gradient") -> list[sympy.Expr]:
-        """GF: entries (i ≤ j) of U_i^T U_i − U_{i+1} U_{i+1}^T; MF: entries (i < j) of J (without the time factor)."""
+        """GF: entries (i ≤ j) of U_i^T U_i − U_{i+1} U_{i+1}^T.
+
+        MF: entries (i < j) of J_i = U_i^T U_i' − U_i'^T U_i + U_{i+1} U_{i+1}'^T − U_{i+1}' U_{i+1}^T
+        (two layers, U_2 = V^T: J = U^T U' − U'^T U + V^T V' − V'^T V), without the time factor: the Noether
+        charges of θ ↦ (U_i O, O^T U_{i+1}), O ∈ O(n_i).
+        """
         M = self.symbolic_blocks()
         if self.two_layer:
             layers = [M["U"], M["V"].T]
@@ -242,7 +247,7 @@ class LinearNet(Model):
             vel = velocity_blocks(self)
             vlayers = [vel["U"], vel["V"].T] if self.two_layer else [vel[b.name] for b in self.blocks]
             for (A, dA), (B, dB) in zip(zip(layers[:-1], vlayers[:-1]), zip(layers[1:], vlayers[1:])):
-                J = A.T * dA - dA.T * A - B * dB.T + dB * B.T
+                J = A.T * dA - dA.T * A + B * dB.T - dB * B.T
                 laws += [sympy.expand(J[i, j]) for i in range(J.shape[0]) for j in range(i + 1, J.shape[1])]
         return laws
 
