@@ -102,6 +102,7 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
     """The family W = {χ_0, χ_1, …} of section 3 of the notes, as exact polynomial fields."""
     if isinstance(flow, str):
         flow = Flow(flow, tau, geometry)
+    model.check_countable()
     geometry = flow.geometry or geometry or model.default_geometry
     mirror = model.mirror_mask(geometry)
     D = model.D

@@ -75,10 +75,13 @@ class Model:
         self.dims = dims
         self.blocks = blocks
         self.bias = bias
-        if self.D > MAX_PARAMETERS:
-            raise invalid("dims", list(dims), f"at most {MAX_PARAMETERS} parameters are supported (got D={self.D})")
         offsets = itertools.accumulate([0] + [b.size for b in blocks])
         self.offsets = dict(zip([b.name for b in blocks], offsets))
+
+    def check_countable(self) -> None:
+        """The symbolic engine's size limit (simulation has none): D ≤ MAX_PARAMETERS."""
+        if self.D > MAX_PARAMETERS:
+            raise invalid("dims", list(self.dims), f"counting supports at most {MAX_PARAMETERS} parameters (got D={self.D})")
 
     # --- layout -------------------------------------------------------------------------
     @property

@@ -1,0 +1,129 @@
+"""One figure style for every chapter: Okabe–Ito colours, book-column sizes, log scales for drifts.
+
+Call :func:`use_style` once at the top of a chapter; then the helpers draw on a given ``Axes``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib as mpl
+import numpy as np
+from cycler import cycler
+
+__all__ = ["PALETTE", "FIGSIZE", "DRIFT_FLOOR", "use_style", "figure", "label_axes", "drift_plot", "counts_vs_width"]
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
+# deficiencies; ordered so that the first few series contrast best. Black comes last.
+PALETTE: dict[str, str] = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "bluish green": "#009E73",
+    "reddish purple": "#CC79A7",
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+COLORS: list[str] = list(PALETTE.values())
+FIGSIZE = (6.5, 3.5)  # inches: the width of the book's text column
+DRIFT_FLOOR = 1e-17  # below double precision: exact zeros still show on a log axis
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+STYLE: dict[str, object] = {
+    "figure.figsize": FIGSIZE,
+    "figure.dpi": 120,
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+    "figure.constrained_layout.use": True,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "axes.prop_cycle": cycler(color=COLORS),
+    "axes.grid": True,
+    "grid.color": "#b0b0b0",
+    "grid.alpha": 0.35,
+    "grid.linewidth": 0.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 1.6,
+    "lines.markersize": 5,
+    "image.cmap": "viridis",
+    "mathtext.fontset": "cm",
+}
+
+
+def use_style() -> None:
+    """Set matplotlib's rcParams to the book's style (idempotent)."""
+    mpl.rcParams.update(STYLE)
+
+
+def figure(nrows: int = 1, ncols: int = 1, width: float | None = None, height: float | None = None, **kwargs):
+    """``plt.subplots`` in the book's style; the default size is one text column (6.5 × 3.5 in)."""
+    import matplotlib.pyplot as plt
+
+    use_style()
+    w = width if width is not None else FIGSIZE[0]
+    h = height if height is not None else FIGSIZE[1] * (1 if nrows == 1 else 0.8 * nrows)
+    return plt.subplots(nrows, ncols, figsize=(w, h), **kwargs)
+
+
+def label_axes(ax, xlabel: str, ylabel: str, title: str | None = None) -> None:
+    """Label both axes (with their units) and optionally title the panel."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+
+
+def drift_plot(
+    ax,
+    t,
+    drifts: Mapping[str, Sequence[float]],
+    ylabel: str = r"relative drift $|h(t)-h(0)|/|h(0)|$",
+    xlabel: str = "time $t$",
+    floor: float = DRIFT_FLOOR,
+    legend: bool = True,
+):
+    """One line per law family on a log y-axis; values below ``floor`` are drawn at ``floor``.
+
+    ``drifts`` maps a label to an array over ``t`` (e.g. ``simulate.drift_history`` values, or the max
+    over a family of laws). Returns ``ax``.
+    """
+    t = np.asarray(t, dtype=float)
+    for i, (label, d) in enumerate(drifts.items()):
+        d = np.asarray(d, dtype=float)
+        if d.shape != t.shape:
+            raise ValueError(f"drifts[{label!r}] has shape {d.shape}; it must match t {t.shape}")
+        ax.plot(t, np.maximum(np.abs(d), floor), label=label, color=COLORS[i % len(COLORS)])
+    ax.set_yscale("log")
+    label_axes(ax, xlabel, ylabel)
+    if legend and drifts:
+        ax.legend()
+    return ax
+
+
+def counts_vs_width(
+    ax,
+    widths: Sequence[int],
+    series: Mapping[str, Sequence[float]],
+    xlabel: str = "hidden width $r$",
+    ylabel: str = "number of independent laws",
+    legend: bool = True,
+):
+    """Law counts against the hidden width, one marked line per series (e.g. GF, MF, a formula)."""
+    widths = np.asarray(widths)
+    for i, (label, counts) in enumerate(series.items()):
+        counts = np.asarray(counts, dtype=float)
+        if counts.shape != widths.shape:
+            raise ValueError(f"series[{label!r}] has shape {counts.shape}; it must match widths {widths.shape}")
+        ax.plot(widths, counts, marker=MARKERS[i % len(MARKERS)], label=label, color=COLORS[i % len(COLORS)])
+    ax.set_xticks(widths)
+    label_axes(ax, xlabel, ylabel)
+    if legend and series:
+        ax.legend()
+    return ax
