@@ -1,0 +1,253 @@
+"""Benchmark of the counting engine (``lie.count_laws``): correctness and speed, not a timed test.
+
+    .venv/bin/python benchmarks/count_benchmark.py            # full run (make benchmark)
+    .venv/bin/python benchmarks/count_benchmark.py --quick    # a fast subset (small ladder)
+
+Three parts:
+(a) a fixed list of small configurations across every model and flow, each compared with its
+    expected count (the paper's table, the notes, or a closed form);
+(b) the authors' validation set (``validation.authors_validation_set``: 20 random configurations for
+    each of six blocks), timed as one batch in one process, and once more through the command line
+    (``conservation-laws count --batch``, start-up included);
+(c) a size ladder: two-layer linear net [k, k, k] under heavy-ball momentum (τ = 1), k = 2, 3, …
+    until one count takes over the time limit (60 s) or k reaches 14, each k in a fresh process
+    (so that its peak resident memory, ``ru_maxrss``, is its own).
+
+Writes ``benchmarks/results/count_benchmark.json`` (every record, the machine) and
+``benchmarks/results/count_benchmark.md`` (short tables; ``--quick`` writes ``*_quick.*``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lib"))
+
+from conservation_laws.lie import count_laws  # noqa: E402
+from conservation_laws.provenance import git_revision, versions  # noqa: E402
+from conservation_laws.validation import authors_validation_set, closed_form_count, count_arguments  # noqa: E402
+
+VALIDATION_SEED = 0
+
+# (model, dims, flow, tau, bias, expected laws, source of the expectation)
+FIXED = [
+    # the issue's table (the paper's counts and this book's derived ones)
+    ("linear", [2, 2, 2], "gradient", 0, False, 3, "table"),
+    ("linear", [2, 2, 2], "momentum", 0, False, 1, "table"),
+    ("linear", [2, 2, 2], "momentum", 1, False, 1, "table"),
+    ("linear", [2, 2, 2], "momentum", 2, False, 1, "table"),
+    ("linear", [2, 2, 2], "nesterov", 0, False, 1, "table"),
+    ("linear", [1, 7, 2], "gradient", 0, False, 18, "table"),
+    ("linear", [1, 7, 2], "momentum", 1, False, 21, "table"),
+    ("linear", [2, 3, 3, 2], "gradient", 0, False, 12, "table"),
+    ("linear", [2, 3, 3, 2], "momentum", 1, False, 6, "table"),
+    ("relu", [2, 3, 3, 1], "gradient", 0, True, 6, "table"),
+    ("relu", [2, 3, 3, 1], "momentum", 1, True, 0, "table"),
+    ("nmf", [3, 3, 3], "gradient", 0, False, 3, "table"),
+    ("nmf", [3, 3, 3], "momentum", 1, False, 0, "table"),
+    ("icnn", [2, 3, 3], "gradient", 0, True, 3, "table"),
+    ("icnn", [2, 3, 3], "momentum", 1, True, 0, "table"),
+    ("product", [3], "gradient", 0, False, 2, "table"),
+    # more, from the notes
+    ("linear", [1, 6, 2], "gradient", 0, False, 15, "notes"),
+    ("linear", [1, 6, 2], "momentum", 1, False, 15, "notes"),
+    ("linear", [1, 4, 1], "gradient", 0, False, 7, "closed form"),
+    ("linear", [1, 4, 1], "momentum", 1, False, 10, "closed form"),
+    ("linear", [3, 5, 2], "nesterov", 0, False, 10, "closed form"),
+    ("linear", [2, 2, 2, 2], "gradient", 0, False, 6, "notes"),
+    ("linear", [2, 2, 2, 2], "momentum", 1, False, 2, "notes"),
+    ("linear", [2, 2, 2, 2], "nesterov", 0, False, 2, "notes"),
+    ("linear", [1, 2, 2, 1], "gradient", 0, False, 7, "notes"),
+    ("relu", [2, 2, 2], "gradient", 0, False, 2, "notes"),
+    ("relu", [2, 2, 2, 2], "gradient", 0, False, 4, "notes"),
+    ("relu", [2, 2, 2, 2], "momentum", 0, False, 0, "notes"),
+    ("relu", [2, 2, 2, 2], "nesterov", 0, True, 0, "notes"),
+    ("relu", [3, 4, 3, 2], "gradient", 0, True, 7, "notes"),
+    ("nmf", [1, 3, 1], "gradient", 0, False, 5, "notes"),
+    ("nmf", [2, 4, 3], "gradient", 0, False, 4, "notes"),
+    ("nmf", [2, 4, 3], "nesterov", 0, False, 0, "notes"),
+    ("icnn", [3, 4, 2], "gradient", 0, False, 4, "notes"),
+    ("icnn", [3, 4, 2], "nesterov", 0, True, 0, "notes"),
+    ("product", [6], "gradient", 0, False, 5, "notes"),
+]
+QUICK_FIXED = 16  # the table rows
+
+
+def fixed_part(rows) -> list[dict]:
+    out = []
+    for model, dims, flow, tau, bias, expected, source in rows:
+        res = count_laws(model, flow, tau=tau, dims=dims, bias=bias)
+        out.append({"model": model, "dims": dims, "flow": flow, "tau": tau, "bias": bias, "N": res.dimension,
+                    "K": res.rank, "laws": res.laws, "expected": expected, "source": source,
+                    "ok": res.laws == expected, "seconds": res.seconds, "failure_bound": res.failure_bound})
+    return out
+
+
+def validation_part(seed: int, cli: bool) -> dict:
+    cases = authors_validation_set(seed)
+    records = []
+    t0 = time.perf_counter()
+    for case in cases:
+        t = time.perf_counter()
+        res = count_laws(**count_arguments(case))
+        records.append({"id": case["id"], "block": case["block"], "dims": case["dims"], "tau": case["tau"],
+                        "bias": case["bias"], "laws": res.laws, "closed_form": closed_form_count(case),
+                        "seconds": time.perf_counter() - t})
+    total = time.perf_counter() - t0
+    blocks = {}
+    for r in records:
+        b = blocks.setdefault(r["block"], {"cases": 0, "seconds": 0.0, "agree": 0, "max_seconds": 0.0})
+        b["cases"] += 1
+        b["seconds"] += r["seconds"]
+        b["max_seconds"] = max(b["max_seconds"], r["seconds"])
+        b["agree"] += r["laws"] == r["closed_form"]
+    out = {"seed": seed, "cases": len(cases), "seconds": total, "blocks": blocks, "records": records,
+           "agree": sum(b["agree"] for b in blocks.values())}
+    if cli:
+        exe = Path(sys.executable).with_name("conservation-laws")
+        command = [str(exe)] if exe.exists() else [sys.executable, "-m", "conservation_laws.cli"]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "validation.jsonl"
+            path.write_text("".join(json.dumps(c) + "\n" for c in cases))
+            t = time.perf_counter()
+            proc = subprocess.run(command + ["count", "--batch", str(path), "--json", "--no-progress"],
+                                  capture_output=True, text=True)
+            wall = time.perf_counter() - t
+        lines = [json.loads(x) for x in proc.stdout.splitlines() if x.strip()]
+        out["cli"] = {"seconds": wall, "exit_code": proc.returncode, "lines": len(lines),
+                      "same_counts": [x.get("laws") for x in lines] == [r["laws"] for r in records]}
+    return out
+
+
+_LADDER_CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[2])
+from conservation_laws.lie import count_laws
+from conservation_laws.models import make_model
+from conservation_laws.flows import vector_fields
+k = int(sys.argv[1])
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+family = vector_fields(make_model("linear", [k, k, k]), "momentum", tau=1)
+res = count_laws(family)
+seconds = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"k": k, "N": res.dimension, "K": res.rank, "laws": res.laws, "expected": k * (k - 1) // 2,
+                  "seconds": seconds, "depth": res.depth, "brackets_expanded": res.brackets_expanded,
+                  "candidates_tested": res.candidates_tested, "peak_rss_mb": peak / 1024,
+                  "baseline_rss_mb": base / 1024, "failure_bound": res.failure_bound}))
+"""
+
+
+def ladder_part(k_max: int, limit: float, timeout: float) -> list[dict]:
+    out = []
+    for k in range(2, k_max + 1):
+        try:
+            proc = subprocess.run([sys.executable, "-c", _LADDER_CHILD, str(k), str(ROOT / "lib")],
+                                  capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            out.append({"k": k, "N": 4 * k * k + 1, "timed_out": True, "seconds": timeout})
+            break
+        if proc.returncode != 0:
+            out.append({"k": k, "error": proc.stderr.strip().splitlines()[-1:]})
+            break
+        rec = json.loads(proc.stdout.strip().splitlines()[-1])
+        rec["ok"] = rec["laws"] == rec["expected"]
+        out.append(rec)
+        print(f"  ladder k={k:2d}  N={rec['N']:4d}  laws={rec['laws']:3d}  {rec['seconds']:7.2f} s  "
+              f"peak RSS {rec['peak_rss_mb']:.0f} MB", flush=True)
+        if rec["seconds"] > limit:
+            break
+    return out
+
+
+def machine() -> dict:
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "python": platform.python_version(),
+            "platform": platform.platform(), "cpus": os.cpu_count(), "load_average": load,
+            "git_revision": git_revision(ROOT),
+            "packages": {k: v for k, v in versions().items() if k in ("conservation-laws", "numpy", "sympy", "python-flint")}}
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"Machine: {m['platform']}, {m['cpus']} logical cores, Python {m['python']}, numpy "
+             f"{m['packages'].get('numpy')}; {m['date']}.", ""]
+    fx = report["fixed"]
+    lines += [f"**(a) Fixed configurations**: {sum(r['ok'] for r in fx)}/{len(fx)} counts as expected, "
+              f"{sum(r['seconds'] for r in fx):.2f} s in all (slowest {max(r['seconds'] for r in fx):.3f} s).", "",
+              "| model | dims | flow | τ | bias | N | laws | expected | s |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in fx:
+        lines.append(f"| {r['model']} | {r['dims']} | {r['flow']} | {r['tau']} | {'yes' if r['bias'] else 'no'} | "
+                     f"{r['N']} | {r['laws']} | {r['expected']} | {r['seconds']:.3f} |")
+    v = report["validation"]
+    lines += ["", f"**(b) The authors' validation set** (seed {v['seed']}, {v['cases']} cases): "
+              f"{v['seconds']:.2f} s in one process; {v['agree']}/{v['cases']} agree with the closed forms.", ""]
+    if "cli" in v:
+        c = v["cli"]
+        lines[-2] += (f" Through `conservation-laws count --batch`: {c['seconds']:.2f} s wall, start-up included "
+                      f"(exit code {c['exit_code']}, same counts: {'yes' if c['same_counts'] else 'NO'}).")
+    lines += ["| block | cases | seconds | slowest case (s) | agree |", "|---|---|---|---|---|"]
+    for name, b in v["blocks"].items():
+        lines.append(f"| {name} | {b['cases']} | {b['seconds']:.2f} | {b['max_seconds']:.3f} | {b['agree']}/{b['cases']} |")
+    lad = report["ladder"]
+    lines += ["", f"**(c) Size ladder**: two-layer linear [k, k, k], heavy-ball momentum τ = 1 (N = 4k² + 1), one "
+              f"process per k; peak RSS is the whole process (Python, numpy, sympy: about "
+              f"{lad[0].get('baseline_rss_mb', 0):.0f} MB before the count).", "",
+              "| k | N | laws (= k(k−1)/2) | seconds | peak RSS (MB) |", "|---|---|---|---|---|"]
+    for r in lad:
+        if "laws" in r:
+            lines.append(f"| {r['k']} | {r['N']} | {r['laws']} {'✓' if r['ok'] else '✗'} | {r['seconds']:.2f} | "
+                         f"{r['peak_rss_mb']:.0f} |")
+        else:
+            lines.append(f"| {r['k']} | {r.get('N', '')} | {'timed out' if r.get('timed_out') else r.get('error')} | "
+                         f"{r.get('seconds', '')} | |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="the table rows, the validation set, a ladder up to k = 6")
+    ap.add_argument("--k-max", type=int, default=None, help="largest k of the ladder (default 14, quick 6)")
+    ap.add_argument("--limit", type=float, default=60.0, help="stop the ladder after a count slower than this (s)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--no-cli", action="store_true", help="skip the command-line batch timing")
+    args = ap.parse_args(argv)
+    k_max = args.k_max or (6 if args.quick else 14)
+    print("(a) fixed configurations", flush=True)
+    fixed = fixed_part(FIXED[:QUICK_FIXED] if args.quick else FIXED)
+    print(f"  {sum(r['ok'] for r in fixed)}/{len(fixed)} as expected, {sum(r['seconds'] for r in fixed):.2f} s", flush=True)
+    print("(b) the authors' validation set", flush=True)
+    validation = validation_part(VALIDATION_SEED, cli=not args.no_cli)
+    print(f"  {validation['cases']} cases in {validation['seconds']:.2f} s, {validation['agree']} agree with closed forms"
+          + (f"; CLI batch {validation['cli']['seconds']:.2f} s" if "cli" in validation else ""), flush=True)
+    print("(c) size ladder", flush=True)
+    ladder = ladder_part(k_max, args.limit, timeout=max(600.0, 5 * args.limit))
+    report = {"machine": machine(), "quick": args.quick, "fixed": fixed, "validation": validation, "ladder": ladder,
+              "peak_rss_self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "count_benchmark_quick" if args.quick else "count_benchmark"
+    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / f"{stem}.md").write_text(markdown(report))
+    print(f"wrote {args.out / stem}.json and .md")
+    ok = all(r["ok"] for r in fixed) and validation["agree"] == validation["cases"] and all(r.get("ok") for r in ladder
+                                                                                           if "laws" in r)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,343 @@
+"""The Lie engine (lie.count_laws): the table of the issue, closed forms over many widths, the modular
+arithmetic underneath, and the validation set (validation.py)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from conservation_laws.errors import ConservationLawsError
+from conservation_laws.flows import vector_fields
+from conservation_laws.lie import ModularField, _EchelonBasis, _mulmod, bracket, count_laws, random_prime
+from conservation_laws.models import make_model
+from conservation_laws.polynomial import Polynomial, VectorField
+from conservation_laws.validation import (BLOCKS, TAUS, authors_validation_set, closed_form_count,
+                                          count_arguments)
+
+# (model, dims, flow, tau, bias, laws): the table the engine must reproduce
+TABLE = [
+    ("linear", [2, 2, 2], "gradient", 0, False, 3),
+    ("linear", [2, 2, 2], "momentum", 0, False, 1),
+    ("linear", [2, 2, 2], "momentum", 1, False, 1),
+    ("linear", [2, 2, 2], "momentum", 2, False, 1),
+    ("linear", [2, 2, 2], "nesterov", 0, False, 1),
+    ("linear", [1, 7, 2], "gradient", 0, False, 18),
+    ("linear", [1, 7, 2], "momentum", 0, False, 21),
+    ("linear", [1, 7, 2], "momentum", 1, False, 21),
+    ("linear", [2, 3, 3, 2], "gradient", 0, False, 12),
+    ("linear", [2, 3, 3, 2], "momentum", 1, False, 6),
+    ("relu", [2, 3, 3, 1], "gradient", 0, True, 6),
+    ("relu", [2, 3, 3, 1], "momentum", 1, True, 0),
+    ("nmf", [3, 3, 3], "gradient", 0, False, 3),
+    ("nmf", [3, 3, 3], "momentum", 1, False, 0),
+    ("icnn", [2, 3, 3], "gradient", 0, True, 3),
+    ("icnn", [2, 3, 3], "momentum", 1, True, 0),
+    ("product", [3], "gradient", 0, False, 2),
+]
+
+
+@pytest.mark.parametrize("model,dims,flow,tau,bias,laws", TABLE)
+def test_table(model, dims, flow, tau, bias, laws):
+    res = count_laws(model, flow, tau=tau, dims=dims, bias=bias)
+    D = make_model(model, dims, bias=bias).D
+    assert res.dimension == (D if flow == "gradient" else 2 * D + 1)
+    assert res.laws == laws
+    assert res.rank == res.dimension - laws
+    assert res.stabilised
+    assert 0 <= res.failure_bound < 1e-6
+    assert 2**30 <= res.prime < 2**31
+
+
+# --- closed forms over many widths --------------------------------------------------------------
+def two_layer_gf(n, r, m):
+    k = n + m
+    return r * (r + 1) // 2 if r <= k else k * r - k * (k - 1) // 2
+
+
+def two_layer_mf(n, r, m):
+    if n == m == 1:
+        return 0 if r == 1 else 4 * r - 6
+    k = n + m
+    return r * (r - 1) // 2 if r <= 2 * k + 1 else 2 * k * r - k * (2 * k + 1)
+
+
+@pytest.mark.parametrize("n,m", list(itertools.product(range(1, 4), repeat=2)))
+def test_two_layer_linear_closed_forms(n, m):
+    """GF: r(r+1)/2 up to r = n+m, then (n+m)r − (n+m)(n+m−1)/2; MF: r(r−1)/2 up to 2(n+m)+1, then
+    2(n+m)r − (n+m)(2(n+m)+1); scalar output n = m = 1: GF 2r − 1, MF 4r − 6 (r ≥ 2), 0 for r = 1."""
+    for r in range(1, 9):
+        assert count_laws("linear", "gradient", dims=[n, r, m]).laws == two_layer_gf(n, r, m), (n, r, m)
+        assert count_laws("linear", "momentum", tau=1, dims=[n, r, m]).laws == two_layer_mf(n, r, m), (n, r, m)
+        if n == m == 1:
+            assert two_layer_gf(n, r, m) == 2 * r - 1
+
+
+def test_scalar_output_branch_values():
+    assert [two_layer_mf(1, r, 1) for r in range(1, 6)] == [0, 2, 6, 10, 14]
+
+
+@pytest.mark.parametrize("dims,gf,mf", [([2, 2, 2, 2], 6, 2), ([2, 3, 3, 2], 12, 6), ([1, 2, 2, 1], 7, None)])
+def test_deep_linear(dims, gf, mf):
+    assert count_laws("linear", "gradient", dims=dims).laws == gf
+    if mf is not None:
+        for flow, tau in (("momentum", 0), ("momentum", 1), ("nesterov", 0)):
+            assert count_laws("linear", flow, tau=tau, dims=dims).laws == mf
+
+
+MOMENTA = [("momentum", 0), ("momentum", Fraction(1, 2)), ("momentum", 2), ("nesterov", 0)]
+
+
+@pytest.mark.parametrize("dims", [[2, 2, 2], [1, 1, 1], [3, 2, 1], [2, 3, 3, 1], [2, 2, 2, 2], [1, 2, 1, 2, 1]])
+@pytest.mark.parametrize("bias", [False, True])
+def test_relu_one_law_per_hidden_neuron_and_none_under_momentum(dims, bias):
+    assert count_laws("relu", "gradient", dims=dims, bias=bias).laws == sum(dims[1:-1])
+    for flow, tau in MOMENTA:
+        assert count_laws("relu", flow, tau=tau, dims=dims, bias=bias).laws == 0, (flow, tau)
+
+
+@pytest.mark.parametrize("dims", [[3, 3, 3], [2, 4, 3], [1, 3, 2], [2, 1, 1], [1, 3, 1], [1, 1, 1]])
+def test_nmf_mirror(dims):
+    n1, n2, n3 = dims
+    D = n1 * n2 + n2 * n3
+    assert count_laws("nmf", "gradient", dims=dims).laws == (D - 1 if n1 * n3 == 1 else n2)
+    for flow, tau in MOMENTA:
+        assert count_laws("nmf", flow, tau=tau, dims=dims).laws == 0, (flow, tau)
+
+
+@pytest.mark.parametrize("dims", [[2, 3, 3], [1, 2, 1], [3, 4, 2], [2, 1, 2]])
+@pytest.mark.parametrize("bias", [False, True])
+def test_icnn_mixed(dims, bias):
+    assert count_laws("icnn", "gradient", dims=dims, bias=bias).laws == dims[1]
+    for flow, tau in MOMENTA:
+        assert count_laws("icnn", flow, tau=tau, dims=dims, bias=bias).laws == 0, (flow, tau)
+
+
+@pytest.mark.parametrize("D", range(1, 7))
+def test_product_toy(D):
+    res = count_laws("product", "gradient", dims=[D])
+    assert res.laws == D - 1
+    assert res.rank == 1
+
+
+@pytest.mark.parametrize("dims", [[2, 2, 2], [1, 7, 2], [2, 3, 1], [2, 2, 2, 2]])
+def test_momentum_count_does_not_depend_on_tau(dims):
+    counts = {count_laws("linear", "momentum", tau=tau, dims=dims).laws for tau in (0, Fraction(1, 2), 1, 2, Fraction(3, 7))}
+    counts.add(count_laws("linear", "nesterov", dims=dims).laws)
+    assert len(counts) == 1
+
+
+def test_geometry_override_changes_the_count():
+    # NMF in Euclidean geometry is a two-layer linear net: U^T U − V V^T laws, 6 for [3,3,3]
+    assert count_laws("nmf", "gradient", dims=[3, 3, 3], geometry="euclidean").laws == 6
+    assert count_laws("nmf", "gradient", dims=[3, 3, 3]).laws == 3
+
+
+# --- certificates and options ---------------------------------------------------------------------
+def test_repeats_multiply_the_failure_bound():
+    one = count_laws("product", "gradient", dims=[3])
+    three = count_laws("product", "gradient", dims=[3], repeats=3)
+    assert three.laws == one.laws == 2
+    assert three.repeats == 3
+    assert three.failure_bound < one.failure_bound**2
+    assert three.failure_bound > 0
+
+
+def test_seed_changes_prime_not_count():
+    a = count_laws("linear", "momentum", tau=1, dims=[2, 3, 2], seed=0)
+    b = count_laws("linear", "momentum", tau=1, dims=[2, 3, 2], seed=5)
+    assert a.prime != b.prime
+    assert a.laws == b.laws
+
+
+def test_result_fields():
+    res = count_laws("linear", "momentum", tau=1, dims=[2, 2, 2])
+    assert res.rank_by_depth == sorted(res.rank_by_depth)
+    assert res.rank_by_depth[-1] == res.rank
+    assert res.depth == len(res.rank_by_depth)
+    assert res.seconds > 0
+    d = res.as_dict()
+    for key in ("dimension", "rank", "laws", "depth", "prime", "failure_bound", "seconds", "repeats"):
+        assert key in d
+    assert "point" not in d and "variable_names" not in d
+    assert len(res.variable_names) == res.dimension
+
+
+def test_count_from_a_family_or_a_model():
+    model = make_model("linear", [2, 2, 2])
+    fam = vector_fields(model, "momentum", tau=1)
+    assert count_laws(fam).laws == count_laws(model, "momentum", tau=1).laws == 1
+
+
+@pytest.mark.parametrize("repeats", [0, -1, 1.5, True, "2"])
+def test_bad_repeats(repeats):
+    with pytest.raises(ConservationLawsError):
+        count_laws("product", "gradient", dims=[3], repeats=repeats)
+
+
+def test_bad_inputs_raise_library_error():
+    with pytest.raises(ConservationLawsError):
+        count_laws("linear", "gradient", dims=[2, 0, 2])
+    with pytest.raises(ConservationLawsError):
+        count_laws("linear", "momentum", tau=-1, dims=[2, 2, 2])
+    with pytest.raises(ConservationLawsError):
+        count_laws("linear", "sideways", dims=[2, 2, 2])
+    with pytest.raises(ConservationLawsError):
+        count_laws("linear", "gradient", dims=[40, 40, 40])
+
+
+# --- the arithmetic underneath ----------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(3, 5, 4), (40, 300, 50), (1, 900, 700), (120, 2000, 3)])
+def test_mulmod_exact(shape):
+    rng = np.random.default_rng(1)
+    p = 2**31 - 1
+    a, n, b = shape
+    A = rng.integers(0, p, (a, n))
+    B = rng.integers(0, p, (n, b))
+    A[0, :] = p - 1
+    B[:, 0] = p - 1
+    C = _mulmod(A, B, p)
+    for i, j in [(0, 0), (a - 1, b - 1), (a // 2, b // 2)]:
+        assert C[i, j] == sum(int(x) * int(y) for x, y in zip(A[i], B[:, j])) % p
+    assert C.dtype == np.int64 and C.min() >= 0 and C.max() < p
+
+
+def test_mulmod_empty():
+    assert _mulmod(np.zeros((0, 3), np.int64), np.zeros((3, 4), np.int64), 7).shape == (0, 4)
+    assert _mulmod(np.zeros((2, 0), np.int64), np.zeros((0, 4), np.int64), 7).shape == (2, 4)
+
+
+def test_random_prime():
+    p = random_prime(random.Random(3))
+    assert 2**30 <= p < 2**31 + 1000
+    assert all(p % q for q in range(2, 2000))
+
+
+def _random_field(rng, N, terms, degree):
+    comps = [Polynomial() for _ in range(N)]
+    for _ in range(terms):
+        k = rng.randrange(N)
+        mono = tuple(sorted(rng.randrange(N) for _ in range(rng.randint(0, degree))))
+        comps[k] = comps[k] + Polynomial({mono: Fraction(rng.randint(-3, 3), rng.choice([1, 2]))})
+    return VectorField(tuple(comps))
+
+
+def test_modular_bracket_matches_exact_bracket():
+    rng = random.Random(0)
+    p = 1_000_000_007
+    for _ in range(20):
+        N = rng.randint(1, 5)
+        X, Y = _random_field(rng, N, 6, 3), _random_field(rng, N, 6, 3)
+        exact = ModularField.from_exact(X.bracket(Y), p)
+        fast = bracket(ModularField.from_exact(X, p), ModularField.from_exact(Y, p))
+        point = np.array([rng.randrange(1, p) for _ in range(N)] + [1], dtype=np.int64)
+        v1, J1 = exact.value_and_jacobian(point)
+        v2, J2 = fast.value_and_jacobian(point)
+        assert np.array_equal(v1, v2) and np.array_equal(J1, J2)
+
+
+def test_sparse_jacobian_matches_dense():
+    rng = random.Random(1)
+    p = 1_000_000_007
+    for _ in range(10):
+        N = rng.randint(1, 6)
+        F = ModularField.from_exact(_random_field(rng, N, 8, 3), p)
+        point = np.array([rng.randrange(1, p) for _ in range(N)] + [1], dtype=np.int64)
+        v, J = F.value_and_jacobian(point)
+        v2, (r, c, vals) = F.value_and_sparse_jacobian(point)
+        dense = np.zeros((N, N), dtype=object)
+        for i, j, x in zip(r, c, vals):
+            dense[i, j] += int(x)
+        assert np.array_equal(v, v2)
+        assert np.array_equal(J, (dense % p).astype(np.int64))
+
+
+def test_echelon_basis_rank_and_reduction():
+    from flint import nmod_mat
+
+    rng = np.random.default_rng(2)
+    p = 2**31 - 1
+    N = 30
+    base = rng.integers(0, p, (12, N))
+    rows = _mulmod(rng.integers(0, p, (40, 12)), base, p)  # rank 12
+    basis = _EchelonBasis(N, p)
+    for r in rows:
+        basis.add(basis.reduce(r[None, :])[0])
+    assert basis.rank == 12 == nmod_mat(rows.tolist(), p).rank()
+    assert not basis.reduce(rows).any()
+    # incremental reduction against the rows added since a given index
+    basis2 = _EchelonBasis(N, p)
+    for r in rows[:5]:
+        basis2.add(basis2.reduce(r[None, :])[0])
+    C = basis2.reduce(rows[5:])
+    since = basis2.rank
+    for r in rows[5:8]:
+        basis2.add(basis2.reduce(r[None, :])[0])
+    assert np.array_equal(basis2.reduce(C, since), basis2.reduce(rows[5:]))
+
+
+def test_sketch_detects_rows_outside_the_span():
+    rng = np.random.default_rng(3)
+    p = 2**31 - 1
+    N = 25
+    base = rng.integers(0, p, (10, N))
+    basis = _EchelonBasis(N, p)
+    for r in base:
+        basis.add(basis.reduce(r[None, :])[0])
+    inside = _mulmod(rng.integers(0, p, (50, 10)), base, p)
+    outside = (inside + rng.integers(0, p, (50, N))) % p
+    W = rng.integers(0, p, (N, 2))
+    assert not basis.sketch_live(inside, W).any()
+    assert basis.sketch_live(outside, W).all()
+    # the sketch of a row equals the product of its exact residual with W
+    C = rng.integers(0, p, (5, N))
+    assert np.array_equal(_mulmod(C, basis.sketch_matrix(W), p), _mulmod(basis.reduce(C), W, p))
+
+
+def test_failure_bound_and_bookkeeping():
+    res = count_laws("linear", "momentum", tau=1, dims=[2, 3, 2])
+    assert 0 < res.failure_bound < 1e-6
+    # every expanded bracket added one direction: generators kept + brackets expanded = K
+    assert res.brackets_expanded <= res.rank <= res.candidates_tested
+
+
+# --- the validation set -----------------------------------------------------------------------------
+def test_validation_set_shape():
+    cases = authors_validation_set(0)
+    assert len(cases) == 120
+    assert cases == authors_validation_set(0)
+    assert cases != authors_validation_set(1)
+    assert len({c["id"] for c in cases}) == 120
+    for block_id, label, model, flow, wmax in BLOCKS:
+        block = [c for c in cases if c["block"] == label]
+        assert len(block) == 20
+        for c in block:
+            assert c["model"] == model and c["flow"] == flow
+            assert all(1 <= w <= wmax for w in c["dims"])
+            assert len(c["dims"]) in ((3, 4) if model == "relu" else (3,))
+            assert c["bias"] is False or model in ("relu", "icnn")
+            assert (c["tau"] in TAUS) if flow == "momentum" else c["tau"] == 0
+    relu = [c for c in cases if c["model"] == "relu"]
+    assert {len(c["dims"]) for c in relu} == {3, 4} and {c["bias"] for c in relu} == {False, True}
+    assert {c["tau"] for c in cases if c["flow"] == "momentum"} == set(TAUS)
+    assert max(max(c["dims"]) for c in cases if c["block"] == "NMF GF") > 5
+
+
+def test_validation_set_matches_closed_forms():
+    for case in authors_validation_set(0):
+        assert count_laws(**count_arguments(case)).laws == closed_form_count(case), case
+
+
+def test_closed_form_unknown_cases():
+    assert closed_form_count({"model": "linear", "dims": [2, 2, 2, 2], "flow": "gradient"}) is None
+    assert closed_form_count({"model": "nmf", "dims": [2, 2, 2], "flow": "gradient", "geometry": "euclidean"}) is None
+    assert closed_form_count({"model": "product", "dims": [3], "flow": "momentum"}) is None
+    assert closed_form_count({"model": "product", "dims": [3], "flow": "gradient"}) == 2
+
+
+def test_validation_bad_per_block():
+    with pytest.raises(ConservationLawsError):
+        authors_validation_set(0, per_block=0)
