@@ -1,4 +1,9 @@
-"""Provenance: what built this book, so that every number can be traced to versions, seeds and code."""
+"""Provenance: what built this book, so that every number can be traced to versions, seeds and code.
+
+Each chapter calls ``record_seeds(chapter, seeds)``, which writes ``_build/provenance/<chapter>.json``
+(or ``$CONSERVATION_LAWS_PROVENANCE_DIR/<chapter>.json``); the provenance page, the book's last, reads
+them back with ``load_seeds`` and shows them next to ``collect()``'s versions, revision, date and machine.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 PACKAGES = ("conservation-laws", "numpy", "sympy", "python-flint", "jax", "jaxlib", "matplotlib", "scikit-learn",
             "jupyter-book", "myst-nb", "papermill", "dask", "distributed")
@@ -35,13 +41,34 @@ def versions() -> dict[str, str]:
     return out
 
 
+def machine_summary() -> str:
+    """``<OS> <arch>, <CPU model>, <n> logical cores, <RAM> GiB RAM`` (the parts that can be read)."""
+    parts = [f"{platform.system()} {platform.machine()}"]
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    if cpu:
+        parts.append(cpu)
+    parts.append(f"{os.cpu_count()} logical cores")
+    try:
+        parts.append(f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM")
+    except (AttributeError, ValueError, OSError):
+        pass
+    return ", ".join(parts)
+
+
 def collect(seeds: dict | None = None, root: Path | None = None) -> dict:
     """Versions, git revision, build date, machine summary and the seeds given."""
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "git_revision": git_revision(root),
         "python": platform.python_version(),
-        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} logical cores",
+        "machine": machine_summary(),
         "packages": versions(),
         "seeds": seeds or {},
     }
@@ -52,3 +79,112 @@ def write(path: Path, seeds: dict | None = None) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(info, indent=1))
     return info
+
+
+def provenance_dir() -> Path:
+    """Where chapters' seed records go: ``$CONSERVATION_LAWS_PROVENANCE_DIR`` or ``<root>/_build/provenance``.
+
+    ``<root>`` is the book's root, found by ``claims.project_root()`` (the folder holding ``_config.yml``).
+    """
+    from .claims import project_root
+
+    env = os.environ.get("CONSERVATION_LAWS_PROVENANCE_DIR")
+    d = Path(env) if env else project_root() / "_build" / "provenance"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def record_seeds(chapter: str, seeds: dict[str, Any]) -> Path:
+    """Write ``{"chapter", "seeds", "date", "run"}`` to ``provenance_dir()/<chapter>.json``; return that path.
+
+    ``run`` says whether the chapter ran in a book build (the book's Sphinx extension sets
+    ``CONSERVATION_LAWS_BOOK_BUILD``) or by hand, so the provenance page can flag a record that a
+    manual rerun wrote over the one of the build.
+
+    ``seeds`` maps a seed's name (as in the chapter's ``parameters`` cell) to its value; values must be
+    JSON-serialisable (ints, or lists of ints, typically).
+    """
+    from .claims import _jsonable
+    from .errors import invalid
+
+    if not isinstance(chapter, str) or not chapter or "/" in chapter or chapter.startswith((".", "_")):
+        raise invalid("chapter", chapter, "a file stem such as '02_linear' (not empty, no '/', no leading '.' or '_')")
+    if not isinstance(seeds, dict):
+        raise invalid("seeds", seeds, "a dict mapping each seed's name to its value")
+    entry = {"chapter": chapter, "seeds": {str(k): _jsonable(v) for k, v in seeds.items()},
+             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+             "run": "book build" if os.environ.get("CONSERVATION_LAWS_BOOK_BUILD") else "by hand (papermill, tests)"}
+    path = provenance_dir() / f"{chapter}.json"
+    path.write_text(json.dumps(entry, indent=1))
+    return path
+
+
+def load_records(directory: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Every seed record in ``directory`` (default ``provenance_dir()``), ``{chapter: record}``, sorted."""
+    d = directory or provenance_dir()
+    out = {}
+    for p in sorted(d.glob("*.json")):
+        try:
+            entry = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("seeds"), dict):
+            out[entry.get("chapter", p.stem)] = entry
+    return dict(sorted(out.items()))
+
+
+def load_seeds(directory: Path | None = None, chapters: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Every chapter's seeds, ``{chapter: {seed name: value}}``, sorted by chapter.
+
+    ``chapters`` (file stems) keeps only those chapters, e.g. the book's (``toc_chapters()``), so that
+    records left by chapters that are no longer in the book are not reported.
+    """
+    records = load_records(directory)
+    return {c: r["seeds"] for c, r in records.items() if chapters is None or c in chapters}
+
+
+def toc_documents(root: Path | None = None) -> list[str]:
+    """The documents of the book's ``_toc.yml`` (root, then parts, chapters and sections), in reading order.
+
+    Docnames are relative to the book's root and carry no suffix, e.g. ``["intro", "chapters/02_linear"]``.
+    """
+    import yaml
+
+    from .claims import project_root
+
+    toc = (root or project_root()) / "_toc.yml"
+    data = yaml.safe_load(toc.read_text())
+    docs = [data["root"]]
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                docs.append(e["file"])
+            walk(e.get("sections"))
+            walk(e.get("chapters"))
+
+    walk(data.get("chapters"))
+    for part in data.get("parts") or []:
+        walk(part.get("chapters"))
+    return [d.removesuffix(".md").removesuffix(".ipynb") for d in docs]
+
+
+def toc_chapters(root: Path | None = None) -> list[str]:
+    """The file stems of the book's documents (``toc_documents``), e.g. ``["intro", "02_linear"]``."""
+    return [Path(d).name for d in toc_documents(root)]
+
+
+def html_table(header: tuple[str, ...], rows: dict[str, Any] | list[tuple]):
+    """An HTML table with ``header``; ``rows`` is a list of tuples, or a dict for two columns ``key, value``.
+
+    Every cell is escaped; cells after the first are set in code font.
+    """
+    from html import escape
+
+    from IPython.display import HTML
+
+    items = list(rows.items()) if isinstance(rows, dict) else [tuple(r) for r in rows]
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" if i == 0 else f"<td><code>{escape(str(v))}</code></td>"
+                                    for i, v in enumerate(row)) + "</tr>" for row in items)
+    return HTML(f"<table class='provenance'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
