@@ -64,3 +64,17 @@ def test_multi_panel_figure():
     assert len(axes) == 2
     w, h = fig.get_size_inches()
     assert w == pytest.approx(6.5)
+
+
+def test_image_row_draws_one_image_per_axis():
+    fig, axes = plotting.figure(1, 3, height=1.2)
+    images = np.abs(np.random.default_rng(0).normal(size=(3, 64)))
+    out = plotting.image_row(axes, images, label="factors", titles=["a", "b", "c"])
+    assert len(out) == 3
+    assert all(len(ax.get_images()) == 1 for ax in axes)
+    assert axes[0].get_images()[0].get_array().shape == (8, 8)
+    assert axes[0].get_ylabel() == "factors" and axes[2].get_title() == "c"
+    with pytest.raises(ValueError):
+        plotting.image_row(axes, images[:2])
+    with pytest.raises(ValueError):
+        plotting.image_row(axes, np.ones((3, 10)))

@@ -155,6 +155,17 @@ class Model:
         r = self.predict(theta, x) - y
         return 0.5 * jnp.mean(jnp.sum(r**2, axis=-1))
 
+    def cross_entropy(self, theta, x, y):
+        """Softmax cross-entropy −(1/n) Σ_i Σ_j y_ij log softmax(g(θ, x_i))_j, for classification.
+
+        ``y`` holds one-hot (or probability) rows of the output width. The loss depends on θ through
+        g(θ, x) only, so it factorises through φ like the squared error and has the same laws.
+        """
+        import jax
+        import jax.numpy as jnp
+
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(self.predict(theta, x), axis=-1), axis=-1))
+
     def random_parameters(self, seed: int = 0, scale: float = 1.0, positive: bool = False) -> np.ndarray:
         rng = np.random.default_rng(seed)
         theta = rng.normal(scale=scale, size=self.D)
@@ -319,6 +330,83 @@ class ReLUNet(Model):
                     h = h + blocks[f"b{l - 1}"][:, None]
                 h = jnp.maximum(h, 0.0)
         return h.T
+
+    def random_parameters(self, seed: int = 0, scale: float = 1.0, positive: bool = False, init: str = "normal") -> np.ndarray:
+        """Random θ: ``init='normal'`` draws every entry from N(0, scale²) (the base class);
+        ``init='he'`` draws U_l from N(0, scale²·2/n_l) with n_l = dims[l] its fan-in (He et al.),
+        and a hidden bias b_l from N(0, scale²·2/n_{l+1}), the fan-in of the layer producing it."""
+        if init == "normal":
+            return super().random_parameters(seed, scale, positive)
+        if init != "he":
+            raise invalid("init", init, "'normal' or 'he'")
+        rng = np.random.default_rng(seed)
+        parts = []
+        for b in self.blocks:
+            fan_in = b.shape[1] if len(b.shape) == 2 else self.dims[int(b.name[1:]) + 1]
+            parts.append(rng.normal(scale=scale * math.sqrt(2.0 / fan_in), size=b.size))
+        theta = np.concatenate(parts)
+        return np.abs(theta) if positive else theta
+
+    def pre_activations(self, theta, x) -> np.ndarray:
+        """The hidden neurons' pre-activations (U_{l+1} h_{l+1} + b_l, before σ) for every sample, numerically.
+
+        ``theta`` is one flat vector (D,) or a trajectory (n, D); ``x`` has shape (n_samples, dims[-1]).
+        Returns shape (n_samples, n_neurons) or (n, n_samples, n_neurons), the neurons in the order of
+        :meth:`neuron_laws` (layer 1 first). ``> 0`` gives the activation pattern; along a trajectory a
+        change of sign between saved states is an activation switch, and a pre-activation that stays
+        near 0 means the trajectory runs along a kink, where θ ↦ g(θ, x) is not differentiable.
+        """
+        th = np.asarray(theta, dtype=np.float64)
+        if th.ndim not in (1, 2) or th.shape[-1] != self.D:
+            raise invalid("theta", f"array of shape {th.shape}", f"shape ({self.D},) or (n, {self.D})")
+        xs = np.asarray(x, dtype=np.float64)
+        if xs.ndim != 2 or xs.shape[1] != self.dims[-1]:
+            raise invalid("x", f"array of shape {xs.shape}", f"shape (n_samples, {self.dims[-1]})")
+        T = th.reshape(-1, self.D)
+        h = np.broadcast_to(xs, (T.shape[0],) + xs.shape)  # (n, samples, width)
+        patterns = []
+        for l in range(self.depth, 1, -1):
+            o = self.offsets[f"U{l}"]
+            W = T[:, o : o + self.dims[l - 1] * self.dims[l]].reshape(-1, self.dims[l - 1], self.dims[l])
+            pre = np.einsum("nsj,nij->nsi", h, W)
+            if self.bias:
+                ob = self.offsets[f"b{l - 1}"]
+                pre = pre + T[:, None, ob : ob + self.dims[l - 1]]
+            patterns.append(pre)
+            h = np.maximum(pre, 0.0)
+        res = np.concatenate(patterns[::-1], axis=2)
+        return res[0] if th.ndim == 1 else res
+
+    def neuron_laws(self, theta, layer: int | None = None, bias: bool = True) -> np.ndarray:
+        """h_{l,k}(θ) = ||U_{l+1}[k, :]||² (+ b_l[k]²) − ||U_l[:, k]||² for the hidden neurons, numerically.
+
+        ``theta`` is one flat vector (D,) or a trajectory (n, D); the result has shape (n_neurons,) or
+        (n, n_neurons). ``layer`` (1..depth−1, counted from the output as the blocks are: the layer fed
+        by the input is depth−1) keeps one hidden layer, otherwise all, in order l = 1, 2, …
+        ``bias=False`` leaves the bias term out even when the net has biases (the law without it is
+        not conserved: for comparison only). Same values as :meth:`paper_laws` evaluated at θ.
+        """
+        th = np.asarray(theta, dtype=np.float64)
+        if th.ndim not in (1, 2) or th.shape[-1] != self.D:
+            raise invalid("theta", f"array of shape {th.shape}", f"shape ({self.D},) or (n, {self.D})")
+        layers = range(1, self.depth)
+        if layer is not None:
+            if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer not in layers:
+                raise invalid("layer", layer, f"a hidden layer from 1 to {self.depth - 1}")
+            layers = [int(layer)]
+        T = th.reshape(-1, self.D)
+        out = []
+        for l in layers:
+            o, n_l, n_in = self.offsets[f"U{l + 1}"], self.dims[l], self.dims[l + 1]
+            incoming = (T[:, o : o + n_l * n_in].reshape(-1, n_l, n_in) ** 2).sum(axis=2)
+            if self.bias and bias:
+                ob = self.offsets[f"b{l}"]
+                incoming = incoming + T[:, ob : ob + n_l] ** 2
+            o, n_out = self.offsets[f"U{l}"], self.dims[l - 1]
+            outgoing = (T[:, o : o + n_out * n_l].reshape(-1, n_out, n_l) ** 2).sum(axis=1)
+            out.append(incoming - outgoing)
+        res = np.concatenate(out, axis=1)
+        return res[0] if th.ndim == 1 else res
 
     def paper_laws(self, flow: str = "gradient") -> list[sympy.Expr]:
         """One law per hidden neuron: ||incoming weights||² (+ b²) − ||outgoing weights||²."""

@@ -11,7 +11,8 @@ import matplotlib as mpl
 import numpy as np
 from cycler import cycler
 
-__all__ = ["PALETTE", "FIGSIZE", "DRIFT_FLOOR", "use_style", "figure", "label_axes", "drift_plot", "counts_vs_width"]
+__all__ = ["PALETTE", "FIGSIZE", "DRIFT_FLOOR", "use_style", "figure", "label_axes", "drift_plot", "counts_vs_width",
+           "annotated_heatmap", "image_row"]
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
 # deficiencies; ordered so that the first few series contrast best. Black comes last.
@@ -127,3 +128,80 @@ def counts_vs_width(
     if legend and series:
         ax.legend()
     return ax
+
+
+def annotated_heatmap(
+    ax,
+    values,
+    x: Sequence,
+    y: Sequence,
+    xlabel: str = "",
+    ylabel: str = "",
+    cmap: str = "viridis",
+    center: float | None = None,
+    fmt: str = "{:g}",
+    colorbar: str | None = None,
+    fontsize: float = 7,
+):
+    """A grid of numbers as coloured cells with the number written in each (NaN cells left blank).
+
+    ``values[i][j]`` is drawn at column ``x[j]``, row ``y[i]`` (the first row at the bottom).
+    With ``center`` the colour scale is symmetric about it (use a diverging ``cmap``, e.g. 'PuOr').
+    Returns the image (for a colour bar); ``colorbar`` adds one with that label.
+    """
+    import matplotlib.pyplot as plt
+
+    v = np.asarray(values, dtype=float)
+    if v.shape != (len(y), len(x)):
+        raise ValueError(f"values has shape {v.shape}; it must be (len(y), len(x)) = {(len(y), len(x))}")
+    finite = v[np.isfinite(v)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if center is not None:
+        half = max(abs(lo - center), abs(hi - center)) or 1.0
+        lo, hi = center - half, center + half
+    im = ax.imshow(np.ma.masked_invalid(v), origin="lower", aspect="auto", cmap=cmap, vmin=lo, vmax=hi,
+                   extent=(-0.5, len(x) - 0.5, -0.5, len(y) - 0.5), interpolation="nearest")
+    norm, cm = im.norm, im.get_cmap()
+    for i in range(len(y)):
+        for j in range(len(x)):
+            if np.isfinite(v[i, j]):
+                r, g, b, _ = cm(norm(v[i, j]))
+                dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
+                ax.text(j, i, fmt.format(v[i, j]), ha="center", va="center", fontsize=fontsize,
+                        color="white" if dark else "black")
+    ax.set_xticks(range(len(x)), [str(t) for t in x])
+    ax.set_yticks(range(len(y)), [str(t) for t in y])
+    ax.grid(False)
+    label_axes(ax, xlabel, ylabel)
+    if colorbar:
+        plt.colorbar(im, ax=ax, label=colorbar, pad=0.01)
+    return im
+
+
+def image_row(axes, images, shape: tuple[int, int] = (8, 8), cmap: str = "gray_r", label: str | None = None,
+              titles: Sequence[str] | None = None):
+    """Draw flat images (e.g. 64 pixels = one 8×8 digit, or a row of an NMF factor V) side by side.
+
+    ``images[k]`` is reshaped to ``shape`` (row-major) and drawn on ``axes[k]`` without ticks or grid,
+    each on its own grey scale from 0 (white) to its maximum (black), so that faint factors stay
+    readable; ``label`` goes on the left of the first panel, ``titles`` above the panels. Returns ``axes``.
+    """
+    images = np.asarray(images, dtype=float)
+    axes = list(np.ravel(axes))
+    size = int(np.prod(shape))
+    if images.ndim != 2 or images.shape[1] != size:
+        raise ValueError(f"images has shape {images.shape}; it must be (n, {size}) for {shape} images")
+    if len(images) != len(axes):
+        raise ValueError(f"{len(images)} images for {len(axes)} axes: give one axis per image")
+    for k, (ax, img) in enumerate(zip(axes, images)):
+        ax.imshow(img.reshape(shape), cmap=cmap, vmin=0.0, vmax=max(float(img.max()), 1e-300), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=8)
+    if label:
+        axes[0].set_ylabel(label, fontsize=8)
+    return axes

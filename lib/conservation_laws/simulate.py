@@ -36,6 +36,7 @@ __all__ = [
     "evaluate_laws",
     "drift_history",
     "relative_drift",
+    "drift_between_breaks",
     "momentum_coefficients",
     "gradient_descent",
     "heavy_ball",
@@ -295,7 +296,8 @@ def evaluate_laws(
     # One indexed argument Y (row j = symbol j) instead of one argument per symbol: names like
     # U[0,1] are not identifiers, and lambdify's dummify is slow with thousands of symbols.
     Y = sympy.IndexedBase("_Y")
-    indexed = [e.xreplace({s: Y[j] for j, s in enumerate(free)}) for e in exprs]
+    replacement = {s: Y[j] for j, s in enumerate(free)}  # built once: thousands of symbols are common
+    indexed = [e.xreplace(replacement) for e in exprs]
     f = sympy.lambdify([Y], indexed, modules="numpy")
     values = f(np.stack([columns[str(s)] for s in free]) if free else np.zeros((0, len(t))))
     n = len(t)
@@ -332,6 +334,38 @@ def relative_drift(values, scale: float | None = None):
     """
     d = drift_history(values, scale).max(axis=0)
     return float(d) if np.ndim(d) == 0 else d
+
+
+def drift_between_breaks(values, breaks, scale: float | None = None, reduce: str = "sum"):
+    """The drift of laws on the stretches of a trajectory between marked steps, per law.
+
+    ``values`` has shape (n,) or (n, n_laws); ``breaks`` holds n − 1 booleans, True where the step
+    k → k+1 is to be left out (e.g. it crosses an activation switch of a ReLU net, where the field is
+    not smooth and the integrator loses its order). The stretches are the maximal runs of unmarked
+    steps [a, b]; on each, d = max_{a≤k≤b} |h(k) − h(a)| / max(|h_0|, scale) (the normalisation of
+    :func:`drift_history`, h_0 the first saved values). ``reduce='sum'`` adds the stretches' drifts
+    (all the drift that builds up away from the breaks, a bound on it), ``'max'`` keeps the largest.
+    No unmarked step: 0.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim not in (1, 2) or v.shape[0] < 1:
+        raise invalid("values", f"array of shape {v.shape}", "shape (n_times,) or (n_times, n_laws)")
+    b = np.asarray(breaks)
+    if b.shape != (v.shape[0] - 1,) or b.dtype.kind not in "bi":
+        raise invalid("breaks", f"array of shape {b.shape}", f"{v.shape[0] - 1} booleans, one per step")
+    if reduce not in ("sum", "max"):
+        raise invalid("reduce", reduce, "'sum' or 'max'")
+    v2 = v.reshape(v.shape[0], -1)
+    s = _drift_scale(v2, scale)
+    denom = np.maximum(np.abs(v2[0]), s)
+    out = np.zeros(v2.shape[1])
+    start = 0
+    for k in list(np.flatnonzero(b.astype(bool))) + [v.shape[0] - 1]:
+        if k > start:  # stretch start..k (steps start..k−1 unmarked)
+            d = (np.abs(v2[start : k + 1] - v2[start]) / denom).max(axis=0)
+            out = out + d if reduce == "sum" else np.maximum(out, d)
+        start = k + 1
+    return float(out[0]) if v.ndim == 1 else out
 
 
 # --- discrete optimisers -------------------------------------------------------------------------
