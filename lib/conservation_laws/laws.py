@@ -34,7 +34,7 @@ import sympy
 
 from .errors import invalid
 from .flows import FieldFamily, Flow, vector_fields
-from .lie import LieResult, ModularField, _mulmod, count_laws, random_prime
+from .lie import LieResult, ModularField, count_laws, random_prime
 from .models import Model
 from .polynomial import Polynomial, VectorField
 

@@ -22,12 +22,17 @@ _TOKEN = re.compile(
     r"|(?P<op>\*\*|[-+*/^()]))"
 )
 MAX_EXPONENT = 12
+_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.tokens: list[tuple[str, str, int]] = []
+        call = _CALL.search(text)
+        if call:
+            raise self.error(f"{call.group(1)}(...) at position {call.start()} looks like a function call; "
+                             "only numbers, variables, +, -, *, /, ^ and parentheses are allowed")
         pos = 0
         text = text.rstrip()
         while pos < len(text):
