@@ -110,8 +110,9 @@ class Model:
 
         return jnp.concatenate([jnp.ravel(blocks[b.name]) for b in self.blocks])
 
-    def symbolic_blocks(self) -> dict[str, sympy.Matrix]:
-        syms = self.symbols
+    def symbolic_blocks(self, symbols: Sequence[sympy.Symbol] | None = None) -> dict[str, sympy.Matrix]:
+        """The parameter blocks as sympy matrices (of ``symbols``, default the parameters' own)."""
+        syms = self.symbols if symbols is None else list(symbols)
         out = {}
         for b in self.blocks:
             s = syms[self.offsets[b.name] : self.offsets[b.name] + b.size]
@@ -276,12 +277,8 @@ def velocity_names(model: Model) -> list[str]:
 
 
 def velocity_blocks(model: Model) -> dict[str, sympy.Matrix]:
-    syms = symbols_for(velocity_names(model))
-    out = {}
-    for b in model.blocks:
-        s = syms[model.offsets[b.name] : model.offsets[b.name] + b.size]
-        out[b.name] = sympy.Matrix(b.shape[0], b.shape[1] if len(b.shape) > 1 else 1, s)
-    return out
+    """The velocity blocks U', V', … as sympy matrices."""
+    return model.symbolic_blocks(symbols_for(velocity_names(model)))
 
 
 class ReLUNet(Model):
