@@ -24,7 +24,7 @@ book: install
 test: install
 	$(PY) -m pytest -q tests --ignore=tests/test_html.py
 	$(PY) tools/book_config.py force > _build_config_force.yml
-	$(VENV)/bin/jupyter-book build . --builder html --config _build_config_force.yml -W --keep-going; \
+	$(VENV)/bin/jupyter-book build . --builder html --config _build_config_force.yml --all -W --keep-going; \
 	  status=$$?; rm -f _build_config_force.yml; exit $$status
 	REQUIRE_BOOK=1 $(PY) -m pytest -q tests/test_html.py
 

@@ -100,16 +100,23 @@ def load_all(directory: Path | None = None) -> list[Claim]:
     return sorted(out, key=lambda c: (c.chapter, c.id))
 
 
+def status_html(status: str) -> str:
+    """A pass/fail mark that needs no emoji font: green "pass", red bold "FAIL"."""
+    if status == "pass":
+        return "<span style='color:#009E73'>&#10003;&nbsp;pass</span>"
+    return "<span style='color:#D55E00;font-weight:bold'>&#10007;&nbsp;FAIL</span>"
+
+
 def table(claims: list[Claim]):
     """A pandas-free HTML table of claims, for display in a chapter's closing box."""
     from IPython.display import HTML
 
     rows = "".join(
         f"<tr><td>{c.id}</td><td>{c.statement}</td><td>{c.value}</td><td>{c.expected}</td>"
-        f"<td>{'✅ pass' if c.status == 'pass' else '❌ fail'}</td><td>{'paper' if c.source == 'paper' else 'this book'}</td></tr>"
+        f"<td>{status_html(c.status)}</td><td>{'paper' if c.source == 'paper' else 'this book'}</td></tr>"
         for c in claims
     )
-    return HTML("<table class='claims'><thead><tr><th>claim</th><th>statement</th><th>computed</th><th>expected</th>"
+    return HTML("<table class='claims'><thead><tr><th>claim</th><th style='min-width:18em'>statement</th><th>computed</th><th>expected</th>"
                 f"<th>status</th><th>source</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
