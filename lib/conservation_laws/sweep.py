@@ -475,7 +475,7 @@ def start_local_cluster(workers: int = 2, case_memory: str | int | None = None):
             raise invalid("case_memory", case_memory, "a size such as '2GB' or '500MiB'") from None
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory,
-                               dashboard_address=None, silence_logs=logging.ERROR, host="127.0.0.1")
+                               dashboard_address=None, silence_logs=logging.CRITICAL, host="127.0.0.1")
         client = Client(cluster, set_as_default=False)
     return cluster, client
 
