@@ -96,16 +96,9 @@ def drift_plot(
     over a family of laws). Returns ``ax``.
     """
     t = np.asarray(t, dtype=float)
-    for i, (label, d) in enumerate(drifts.items()):
-        d = np.asarray(d, dtype=float)
-        if d.shape != t.shape:
-            raise ValueError(f"drifts[{label!r}] has shape {d.shape}; it must match t {t.shape}")
-        ax.plot(t, np.maximum(np.abs(d), floor), label=label, color=COLORS[i % len(COLORS)])
+    _plot_series(ax, t, "t", drifts, "drifts", lambda d: np.maximum(np.abs(d), floor), markers=False)
     ax.set_yscale("log")
-    label_axes(ax, xlabel, ylabel)
-    if legend and drifts:
-        ax.legend()
-    return ax
+    return _finish_axes(ax, xlabel, ylabel, legend and bool(drifts))
 
 
 def counts_vs_width(
@@ -118,14 +111,24 @@ def counts_vs_width(
 ):
     """Law counts against the hidden width, one marked line per series (e.g. GF, MF, a formula)."""
     widths = np.asarray(widths)
-    for i, (label, counts) in enumerate(series.items()):
-        counts = np.asarray(counts, dtype=float)
-        if counts.shape != widths.shape:
-            raise ValueError(f"series[{label!r}] has shape {counts.shape}; it must match widths {widths.shape}")
-        ax.plot(widths, counts, marker=MARKERS[i % len(MARKERS)], label=label, color=COLORS[i % len(COLORS)])
+    _plot_series(ax, widths, "widths", series, "series", lambda c: c, markers=True)
     ax.set_xticks(widths)
+    return _finish_axes(ax, xlabel, ylabel, legend and bool(series))
+
+
+def _plot_series(ax, x, x_name: str, series: Mapping, series_name: str, transform, markers: bool) -> None:
+    """One line per entry of ``series`` against ``x``, in the palette's order, shapes checked."""
+    for i, (label, values) in enumerate(series.items()):
+        values = np.asarray(values, dtype=float)
+        if values.shape != x.shape:
+            raise ValueError(f"{series_name}[{label!r}] has shape {values.shape}; it must match {x_name} {x.shape}")
+        marker = MARKERS[i % len(MARKERS)] if markers else None
+        ax.plot(x, transform(values), marker=marker, label=label, color=COLORS[i % len(COLORS)])
+
+
+def _finish_axes(ax, xlabel: str, ylabel: str, legend: bool):
     label_axes(ax, xlabel, ylabel)
-    if legend and series:
+    if legend:
         ax.legend()
     return ax
 
