@@ -99,7 +99,7 @@ def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=
         dims = list(check_dims(dims, 1))
     if flow not in FLOW_NAMES:
         raise invalid("flow", flow, f"one of {', '.join(FLOW_NAMES)}")
-    tau = _tau(tau)
+    tau = Flow(flow, _tau(tau)).tau  # a τ given to a flow without friction is an error (flows.Flow)
     if not isinstance(bias, bool):
         raise invalid("bias", bias, "true or false")
     if bias and model not in ("relu", "icnn"):
@@ -158,14 +158,25 @@ def _describe(case: dict, geometry: str) -> str:
     return f"{what}, {Flow(case['flow'], case['tau']).describe()}, {geometry} geometry"
 
 
+def certificate_line(rec: dict) -> str:
+    """How sure the count is, in words: proved (how), probabilistic (the proved bound) or upper bound only."""
+    cert, how = rec.get("certificate"), rec.get("certificate_how", "")
+    if cert == "proved":
+        return f"certificate: proved ({how})"
+    if cert == "probabilistic":
+        return (f"certificate: probabilistic: N − K is an upper bound, and the exact count except with probability "
+                f"≤ {rec['failure_bound']:.2g} (proved bound; {how})")
+    return f"certificate: upper bound only: the number of laws is at most N − K ({how})"
+
+
 def format_count(rec: dict, case: dict) -> str:
     n, k, laws = rec["dimension"], rec["rank"], rec["laws"]
     word = "law" if laws == 1 else "laws"
     return (f"{_describe(case, rec['geometry'])}:\n"
             f"  {laws} independent conservation {word}  (N = {n} coordinates, K = dim Lie(W)(ξ0) = {k})\n"
             f"  exact rank mod p = {rec['prime']} at a random point, bracket depth {rec['depth']}, "
-            f"{rec['repeats']} run(s); N − K is an upper bound, and it is the exact count except with probability "
-            f"≤ {rec['failure_bound']:.2g} (Schwartz–Zippel)\n"
+            f"{rec['repeats']} run(s)\n"
+            f"  {certificate_line(rec)}\n"
             f"  {rec['seconds']:.3f} s")
 
 
@@ -303,16 +314,17 @@ def make_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("count", help="the number of independent laws N − K (exact rank mod p)",
                        description="The number of independent conservation laws N − K, K = dim Lie(W)(ξ0) at a "
-                       "random point ξ0 of F_p (exact rank; N − K is always an upper bound, exact except with "
-                       "probability ≤ failure_bound).",
+                       "random point ξ0 of F_p (exact rank; N − K is always an upper bound). The certificate says "
+                       "how sure the count is: proved (full rank), probabilistic (with a proved bound on the failure "
+                       "probability) or upper bound only.",
                        epilog="Batch: FILE holds one JSON object per line with keys model, dims, flow and optional "
                        "tau, bias, geometry, seed, repeats, phi (labels id, block are echoed). Blank lines and lines "
                        "starting with # are skipped. One output line per case, in order; a bad line gives "
                        '{"line": n, "error": ...} and a message on stderr, the batch goes on; exit code 1 if any '
                        "line failed, 0 otherwise.")
     _add_case_options(c)
-    c.add_argument("--repeats", type=int, default=1, help="independent reruns (keep the largest rank; the failure "
-                   "bounds multiply); default 1")
+    c.add_argument("--repeats", type=int, default=1, help="independent runs (keep the largest rank; the kept run is "
+                   "then checked until its proved failure bound is ≤ 1e-9); default 1")
     c.add_argument("--batch", metavar="FILE", help="run every case of a JSON-lines FILE ('-' for stdin)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar on stderr in batch mode")
     c.set_defaults(func=_cmd_count)

@@ -598,20 +598,21 @@ def family_fingerprint(family: FieldFamily) -> str:
 
 def _integer_size(g: VectorField) -> tuple[int, float, int]:
     """(degree, log2 ‖L·g‖_1, L) for the integer field L·g, L the lcm of g's denominators."""
-    L = 1
+    L, degree = 1, 0
     for poly in g.components:
-        for c in poly.values():
+        for m, c in poly.items():
             L = L * c.denominator // math.gcd(L, c.denominator)
+            degree = max(degree, len(m))
     norm = sum(abs(c.numerator) * (L // c.denominator) for poly in g.components for c in poly.values())
-    return max(0, g.degree()), math.log2(max(norm, 1)), L
+    return degree, math.log2(max(norm, 1)), L
 
 
-def word_bounds(gens: list[VectorField], words: list[tuple[int, int]]) -> tuple[list[int], list[float]]:
+def word_bounds(gens: list[VectorField], words: list[tuple[int, int]], sizes=None) -> tuple[list[int], list[float]]:
     """Degree and log2 ‖·‖_1 bounds of the integer kept fields, along their words.
 
     deg[g, f] ≤ deg g + deg f − 1 and ‖[g, f]‖_1 ≤ (deg g + deg f)·‖g‖_1·‖f‖_1 (module docstring).
     """
-    sizes = [_integer_size(g) for g in gens]
+    sizes = sizes or [_integer_size(g) for g in gens]
     degs: list[int] = []
     bits: list[float] = []
     for gen, parent in words:
@@ -626,25 +627,28 @@ def word_bounds(gens: list[VectorField], words: list[tuple[int, int]]) -> tuple[
     return degs, bits
 
 
-def check_bound_terms(gens: list[VectorField], words: list[tuple[int, int]]) -> tuple[int, float]:
-    """(d, B) of the module docstring: the largest degree and log2-height of a minor P_h.
+def check_bound_terms(gens: list[VectorField], words: list[tuple[int, int]], sizes=None) -> tuple[int, float]:
+    """(d, B) of the module docstring: bounds on the degree and log2-height of every minor P_h.
 
     d = Σ_F deg f + max_h deg h and B = Σ_F log2‖f‖_1 + max_h log2‖h‖_1, h over the generators
-    and the brackets [g, f].
+    and the brackets [g, f] (the maximum over brackets bounded by the word rule with the largest
+    degree and norm of each side).
     """
-    sizes = [_integer_size(g) for g in gens]
-    degs, bits = word_bounds(gens, words)
+    sizes = sizes or [_integer_size(g) for g in gens]
+    degs, bits = word_bounds(gens, words, sizes)
     h_deg = max((s[0] for s in sizes), default=0)
     h_bits = max((s[1] for s in sizes), default=0.0)
-    if degs:
-        h_deg = max(h_deg, max(s[0] for s in sizes) + max(degs) - 1)
-        h_bits = max(h_bits, max(math.log2(max(s[0] + d, 1)) + s[1] + b for s in sizes for d, b in zip(degs, bits)))
+    if degs and sizes:
+        dg, bg = max(s[0] for s in sizes), max(s[1] for s in sizes)
+        h_deg = max(h_deg, dg + max(degs) - 1)
+        h_bits = max(h_bits, math.log2(max(dg + max(degs), 1)) + bg + max(bits))
     return sum(degs) + h_deg, sum(bits) + h_bits
 
 
-def excluded_primes(gens: list[VectorField]) -> int:
+def excluded_primes(gens: list[VectorField], sizes=None) -> int:
     """At most this many primes ≥ 2^30 divide a denominator of the generators (rejected draws)."""
-    return sum(int(math.log2(_integer_size(g)[2]) // 30) for g in gens)
+    sizes = sizes or [_integer_size(g) for g in gens]
+    return sum(int(math.log2(s[2]) // 30) for s in sizes)
 
 
 def check_pass_bound(degree: int, height_bits: float, p: int, fixed_prime: bool, excluded: int = 0) -> tuple[float, float]:
@@ -728,8 +732,9 @@ def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, 
     "missed" (the run was wrong: rerun) or "exhausted" (MAX_CHECKS passes were not enough).
     """
     gens = [g for g in family.generators if not g.is_zero()]
-    degree, height = check_bound_terms(gens, result.words)
-    excluded = excluded_primes(gens)
+    sizes = [_integer_size(g) for g in gens]
+    degree, height = check_bound_terms(gens, result.words, sizes)
+    excluded = excluded_primes(gens, sizes)
     terms: list[tuple[float, float]] = []
     primes: list[int] = []
     for child in seq.spawn(MAX_CHECKS):

@@ -178,7 +178,8 @@ def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: st
         raise invalid("seed", seed, "an integer")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise invalid("repeats", repeats, "a positive integer")
-    f = Flow(flow, tau, geometry)  # validates flow, τ ≥ 0 and the geometry name
+    # validates flow, τ ≥ 0 and the geometry; a grid's τ applies to momentum only
+    f = Flow(flow, tau if flow == "momentum" else 0, geometry)
     tau_s = str(f.tau) if flow == "momentum" else "0"
     dims = [int(d) for d in dims]
     return {"model": model, "dims": dims, "bias": bool(bias and model in BIAS_MODELS), "flow": flow,
