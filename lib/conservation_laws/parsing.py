@@ -134,8 +134,8 @@ class _Parser:
         while self.peek()[1] in ("+", "-"):
             op, pos = self.take()[1:]
             t, s = self.term()
-            e = e + t if op == "+" else e - t
             size = self.check(size.plus(s), pos)
+            e = e + t if op == "+" else e - t
         return e, size
 
     def term(self):
@@ -148,8 +148,8 @@ class _Parser:
                     raise self.error("division is allowed by non-zero numbers only")
                 e = e * self.ring(1 / f.LC)
             else:
+                size = self.check(size.times(s), pos)  # before the product is computed
                 e = e * f
-                size = self.check(size.times(s), pos)
         return e, size
 
     def factor(self):
@@ -168,7 +168,9 @@ class _Parser:
             kind, val, pos = self.take()
             if kind != "number" or not val.isdigit() or int(val) > MAX_EXPONENT:
                 raise self.error(f"exponents must be integers from 0 to {MAX_EXPONENT} (got {val!r} at position {pos})")
-            return base ** int(val), self.check(size.power(int(val)), pos)
+            k = int(val)  # 0^0 = 1, the convention of polynomial algebra
+            size = self.check(size.power(k), pos)  # before the power is computed
+            return (base ** k if k else self.ring.one), size
         return base, size
 
     def atom(self):
