@@ -261,13 +261,19 @@ def _cmd_laws(args) -> int:
     res = polynomial_laws(family, degree=args.degree, time_degree=args.time_degree, seed=case["seed"])
     exprs = res.in_time()
     texts = res.latex() if args.latex else [str(e) for e in exprs]
+    from .darboux import complete_laws  # logarithmic laws when the polynomial ones fall short
+
+    extra = complete_laws(res) if not family.flow.is_momentum else None
+    log_texts = [sympy_text(h.to_sympy(family.symbols), family, args.latex) for h in extra.log_laws] if extra else []
+    verdict = extra.verdict() if extra else res.verdict()
     if args.json:
         print(json.dumps({
             "model": case["model"], "dims": case["dims"], "phi": case["phi"], "flow": case["flow"],
             "tau": _number(case["tau"]), "bias": case["bias"], "geometry": family.geometry, "degree": res.degree,
             "time_degree": res.time_degree, "laws": [str(e) for e in exprs], "latex": res.latex(),
             "found": len(res.laws), "independent": res.independent, "upper_bound": res.upper_bound,
-            "complete": res.complete, "verified": res.verified, "verdict": res.verdict(), "seconds": res.seconds,
+            "complete": res.complete or bool(extra and extra.complete), "verified": res.verified,
+            "verdict": verdict, "log_laws": log_texts, "certificate": res.lie.certificate, "seconds": res.seconds,
             "prime": res.lie.prime, "failure_bound": res.lie.failure_bound,
         }))
         return EXIT_OK
@@ -275,12 +281,19 @@ def _cmd_laws(args) -> int:
     if family.flow.time_variable:
         time_note = f", times powers of the time up to {res.time_degree}"
     print(f"{_describe(case, family.geometry)}: polynomial laws of degree ≤ {res.degree}{time_note}")
-    if not texts:
+    if not texts and not log_texts:
         print("  (none)")
-    for i, t in enumerate(texts, 1):
+    for i, t in enumerate(texts + log_texts, 1):
         print(f"  h{i} = {t}")
-    print(res.verdict())
+    print(verdict)
     return EXIT_OK
+
+
+def sympy_text(expr, family, latex: bool) -> str:
+    """One law as text or LaTeX in the family's names."""
+    import sympy
+
+    return sympy.latex(expr, symbol_names=family.latex_names()) if latex else str(expr)
 
 
 # --- argument parsing --------------------------------------------------------------------------
