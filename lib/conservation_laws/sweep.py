@@ -65,8 +65,7 @@ from typing import Any, Iterable
 from .errors import ConservationLawsError, invalid
 
 STATUSES = ("ok", "failed", "timed out")
-SWEEP_MODELS = ("linear", "relu", "nmf", "icnn", "product")
-BIAS_MODELS = ("relu", "icnn")
+SWEEP_MODELS = ("linear", "relu", "nmf", "icnn", "product")  # the models with widths
 SPEC_KEYS = ("name", "model", "dims", "depth", "widths", "hidden", "bias", "flow", "flows", "tau", "taus",
              "geometry", "geometries", "seed", "repeats", "grids", "description")
 WORKER_GRACE_S = 2.0  # how long the worker waits for an interrupted computation to unwind
@@ -162,27 +161,23 @@ def _dims_choices(grid: dict) -> list[list[int]]:
 
 def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: str | None = None,
                    bias: bool = False, seed: int = 0, repeats: int = 1) -> dict:
-    """The canonical parameters of one case (what its key is computed from).
+    """The canonical parameters of one case (what its key is computed from): ``Case.canonical()``.
 
-    τ is written exactly as a string (``'0'``, ``'1/2'``); it is set to ``'0'`` for the gradient
-    and Nesterov flows, and ``bias`` to false for models without biases, so that equivalent cases
-    share one key.
+    Validated by ``cases.make_case`` (the size guard included). τ is written exactly as a string
+    (``'0'``, ``'1/2'``); it is set to ``'0'`` for the gradient and Nesterov flows, and ``bias`` to
+    false for models without biases, so that equivalent cases share one key.
     """
-    from .flows import Flow
+    from .cases import _fraction, make_case
+    from .models import bias_models
 
     if model not in SWEEP_MODELS:
         raise invalid("model", model, f"one of {', '.join(SWEEP_MODELS)} (models with widths)")
     if not isinstance(bias, bool):
         raise invalid("bias", bias, "true or false")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise invalid("seed", seed, "an integer")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise invalid("repeats", repeats, "a positive integer")
-    f = Flow(flow, tau, geometry)  # validates flow, τ ≥ 0 and the geometry name
-    tau_s = str(f.tau) if flow == "momentum" else "0"
-    dims = [int(d) for d in dims]
-    return {"model": model, "dims": dims, "bias": bool(bias and model in BIAS_MODELS), "flow": flow,
-            "tau": tau_s, "geometry": geometry, "seed": seed, "repeats": repeats}
+    tau = _fraction("tau", tau)
+    case = make_case(model=model, dims=dims, flow=flow, tau=tau if flow == "momentum" else 0, geometry=geometry,
+                     bias=bias and model in bias_models(), seed=seed, repeats=repeats)
+    return case.canonical()
 
 
 def case_key(case: dict, version: str | None = None) -> str:
@@ -265,10 +260,9 @@ class CaseTimeout(Exception):
 
 
 def _count(case: dict) -> dict:
-    from .lie import count_laws
+    from .cases import make_case
 
-    res = count_laws(case["model"], case["flow"], tau=case["tau"], geometry=case["geometry"], dims=case["dims"],
-                     bias=case["bias"], seed=case["seed"], repeats=case["repeats"])
+    res = make_case(**case).count()
     return {"laws": res.laws, "rank": res.rank, "dimension": res.dimension, "depth": res.depth,
             "failure_bound": res.failure_bound, "prime": res.prime, "seconds": res.seconds}
 
