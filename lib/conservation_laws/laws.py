@@ -34,7 +34,7 @@ import sympy
 
 from .errors import invalid
 from .flows import FieldFamily, Flow, vector_fields
-from .lie import LieResult, ModularField, count_laws, random_prime
+from .lie import LieResult, ModularField, check_matches, count_laws, prove_by_laws, random_prime
 from .models import Model
 from .polynomial import Polynomial, VectorField
 
@@ -359,8 +359,12 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
         found, ok = _solve_block(fields, monos, rng)
         laws += found
         verified &= ok
+    if lie is not None:
+        check_matches(lie, family)  # a certificate is never borrowed from another case
     lie = lie or count_laws(family, seed=seed)
     independent = independent_count(laws, N, seed=seed + 1)
+    if verified:
+        prove_by_laws(lie, independent, f"polynomial laws of degree ≤ {degree}")
     notes = []
     if not state_graded:
         notes.append("fields are not homogeneous: all degrees were solved together")
