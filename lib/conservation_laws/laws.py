@@ -5,28 +5,36 @@ h = Σ_m c_m m over the monomials m up to the chosen degree turns this into a li
 A c = 0 with exact rational entries, one row per (field, monomial of X(m)).
 
 Solving it.
-* The system splits by degree: when every field shifts the (state) degree by a fixed amount, each
-  homogeneous part of a law is a law, so each degree is solved on its own (the same for the power
-  of s = e^{τt}, which τ s ∂_s preserves).
-* The kernel is computed mod a prime below 2^31 after compressing the rows by a random projection,
-  then lifted to Q by rational reconstruction, and finally **verified exactly** over Q
-  (A c = 0 in exact rationals). If the projection or the lift failed, verification says so and the
-  solver falls back to exact rational elimination.
+* **Multi-grading.** For an integer weight w on the coordinates, X is homogeneous when every term
+  c·m of every component X_k shifts the weight by the same σ_X: w(m) − w_k = σ_X. The weights doing
+  this for every field form a lattice (``weight_lattice``: an integer kernel, verified exactly): the
+  total degree and the power of s = e^{τt} when they qualify, one weight per hidden index of a linear
+  net, one per neuron of a ReLU net or an NMF factor. X(h) = 0 then couples only monomials of equal
+  multi-degree, and the unknowns split into blocks that are solved one at a time (a few at once).
+* **Sparse elimination mod p** (a prime below 2^31). A block's rows are built vectorised; a row
+  with a single unknown forces it to 0, repeatedly; what stays splits into coupled components, each
+  solved densely by FLINT (rows compressed by a random projection when very tall).
+* **Lift and verify.** The kernel basis is put in its canonical echelon form, lifted to Q by
+  rational reconstruction and **verified exactly** over Q (X(h) = 0 in exact rationals for every
+  field). A block whose lift or verification fails is solved again by exact rational elimination.
+* **Size.** Nothing is refused by a count of unknowns: the memory of the monomials, of one chunk of
+  the system and of the largest dense component is estimated, and only a request over
+  ``MEMORY_LIMIT`` is refused, with the largest degree that would fit.
 
 The number of *independent* laws is the rank of their gradients at a random point mod p, which
 never exceeds the rank over Q: a certified lower bound on the number of laws. ``lie.count_laws``
 gives the upper bound N − K. When the two meet, the list is **complete**: every law is locally a
-function of the ones printed, and the count is proved.
+function of the ones printed, and the count is proved. ``minimal_basis`` picks, by increasing
+degree, functionally independent laws whose number is that rank (``LawsResult.basis``).
 """
 
 from __future__ import annotations
 
-import itertools
 import random
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from math import gcd
+from math import comb, gcd
 from typing import Sequence
 
 import numpy as np
@@ -34,16 +42,19 @@ import sympy
 
 from .errors import invalid
 from .flows import FieldFamily, Flow, vector_fields
-from .lie import LieResult, ModularField, count_laws, random_prime
+from .lie import LieResult, ModularField, _residue, count_laws, random_prime
 from .models import Model
 from .polynomial import Polynomial, VectorField
-
-MAX_UNKNOWNS = 60_000
 
 
 @dataclass
 class LawsResult:
-    """Polynomial laws up to ``degree`` and how far they are from the full count."""
+    """Polynomial laws up to ``degree`` (a basis of their vector space), and how far they are from the count.
+
+    ``laws`` spans every polynomial law of the degree; ``basis`` is a minimal set of functionally
+    independent ones (``independent`` of them, of least degree) and ``others`` the rest, each a function
+    of the basis.
+    """
 
     family: FieldFamily
     laws: list[Polynomial]
@@ -56,6 +67,8 @@ class LawsResult:
     seconds: float
     unknowns: int
     notes: list[str] = field(default_factory=list)
+    basis_indices: list[int] = field(default_factory=list)  # positions in ``laws`` of the minimal basis
+    stats: dict = field(default_factory=dict)  # weights, blocks, largest block, largest coupled component
 
     @property
     def complete(self) -> bool:
@@ -63,14 +76,31 @@ class LawsResult:
         return self.verified and self.independent == self.upper_bound
 
     @property
+    def basis(self) -> list[Polynomial]:
+        """The minimal basis h1…hk: functionally independent laws of least degree, k = ``independent``."""
+        return [self.laws[i] for i in self.basis_indices]
+
+    @property
+    def others(self) -> list[Polynomial]:
+        """Every law of ``laws`` outside the basis (each one a function of the basis)."""
+        chosen = set(self.basis_indices)
+        return [h for i, h in enumerate(self.laws) if i not in chosen]
+
+    def _chosen(self, which: str) -> list[Polynomial]:
+        if which not in ("all", "basis", "others"):
+            raise invalid("which", which, "one of all, basis, others")
+        return {"all": self.laws, "basis": self.basis, "others": self.others}[which]
+
+    @property
     def expressions(self) -> list[sympy.Expr]:
         syms = self.family.symbols
         return [h.to_sympy(syms) for h in self.laws]
 
-    def in_time(self) -> list[sympy.Expr]:
-        """The laws with s replaced by e^{τt} (heavy ball, τ > 0); otherwise unchanged."""
+    def in_time(self, which: str = "all") -> list[sympy.Expr]:
+        """The laws (``which``: all, basis or others) with s replaced by e^{τt} (heavy ball, τ > 0)."""
         flow = self.family.flow
-        exprs = self.expressions
+        syms = self.family.symbols
+        exprs = [h.to_sympy(syms) for h in self._chosen(which)]
         if flow.time_variable != "s":
             return exprs
         s = sympy.Symbol("s", real=True)
@@ -78,9 +108,9 @@ class LawsResult:
         tau = sympy.Rational(flow.tau.numerator, flow.tau.denominator)
         return [sympy.factor_terms(e.subs(s, sympy.exp(tau * t))) for e in exprs]
 
-    def latex(self) -> list[str]:
+    def latex(self, which: str = "all") -> list[str]:
         names = self.family.latex_names()
-        return [sympy.latex(e, symbol_names=names) for e in self.in_time()]
+        return [sympy.latex(e, symbol_names=names) for e in self.in_time(which)]
 
     def verdict(self) -> str:
         if self.complete:
@@ -88,6 +118,19 @@ class LawsResult:
                     "(certified: exact verification + Lie upper bound)")
         return (f"incomplete at degree ≤ {self.degree}: {self.independent} independent laws found, "
                 f"the Lie count allows {self.upper_bound}")
+
+    def basis_statement(self) -> str:
+        """What the basis says about the other laws, and how sure that is."""
+        k, rest = len(self.basis_indices), len(self.laws) - len(self.basis_indices)
+        names = "h1" if k == 1 else f"h1…h{k}"
+        if not k:
+            return f"no polynomial law of degree ≤ {self.degree}"
+        head = f"every polynomial law of degree ≤ {self.degree} is a function of {names}"
+        if rest:
+            head += f" ({rest} more found, spanning the rest of the solution space with them)"
+        if self.complete:
+            return head + " (certified: no family has more than N − K independent laws)"
+        return head + " (their gradients have the same rank at a random point mod p)"
 
 
 # --- the linear system -----------------------------------------------------------------------
@@ -120,14 +163,7 @@ def _graded(fields: Sequence[VectorField], weights: Sequence[int]) -> bool:
     return all(len(_shift(X, weights)) <= 1 for X in fields)
 
 
-def _monomials(variables: Sequence[int], degree: int) -> list[tuple[int, ...]]:
-    return [tuple(c) for c in itertools.combinations_with_replacement(variables, degree)]
-
-
 _SLAB_ENTRIES = 4_000_000  # entries of the dense random slab in the compressed solve
-#: Largest number of unknown coefficients in one homogeneous block (dense (n + 8) × n solve mod p;
-#: about 8 s and 0.6 GB at 2900 unknowns on one core, growing like n³ and n²).
-MAX_BLOCK_UNKNOWNS = 4_000
 
 
 def _dense_mod_p(rows: list[dict[int, int]], ncols: int, p: int) -> np.ndarray:
@@ -286,29 +322,502 @@ def _solve_block(fields: Sequence[VectorField], monos: list[tuple[int, ...]], rn
     return laws, _verify(rows_exact, vectors)
 
 
-def independent_count(laws: Sequence[Polynomial], N: int, seed: int = 0) -> int:
-    """Rank of the gradients of the laws at a random point mod p (a certified lower bound)."""
-    if not laws:
-        return 0
-    rng = random.Random(seed)
+# --- the multi-grading ------------------------------------------------------------------------
+def weight_lattice(fields: Sequence[VectorField], N: int, rng: random.Random) -> np.ndarray:
+    """Integer weight vectors w ∈ Z^N (the rows) for which every field is homogeneous.
+
+    X = Σ_k X_k ∂_k is homogeneous for w, of shift σ_X, iff every term c·m of every component X_k has
+    w(m) − w_k = σ_X, with w(m) = Σ_{i∈m} w_i: linear equations in (w, σ), one per distinct term. Their
+    integer solutions form a lattice; a basis of it is computed mod p, lifted to Z by rational
+    reconstruction and **verified exactly**. A vector that fails verification is dropped: fewer weights
+    only make coarser blocks, never a wrong law.
+    """
+    F = len(fields)
+    keys = {(f, k, m) for f, X in enumerate(fields) for k, poly in enumerate(X.components) for m in poly}
+    if not keys:
+        return np.zeros((0, N), dtype=np.int64)
+    rows: list[dict[int, int]] = []
+    for f, k, m in keys:
+        row: dict[int, int] = {N + f: -1, k: -1}
+        for i in m:
+            row[i] = row.get(i, 0) + 1
+        rows.append({c: v for c, v in row.items() if v})
+    ncols = N + F
     p = random_prime(rng)
-    point = np.array([rng.randrange(1, p) for _ in range(N)] + [1], dtype=np.int64)
-    rows = []
-    for h in laws:
-        # a law is a scalar: view it as a one-component field to reuse the modular Jacobian
-        field_ = VectorField((h,) + (Polynomial(),) * (N - 1))
-        _, J = ModularField.from_exact(field_, p).value_and_jacobian(point)
-        rows.append(J[0])
+    basis = _kernel_mod_p(rows, ncols, p, rng, compress=True)
+    rr = np.fromiter((r for r, row in enumerate(rows) for _ in row), dtype=np.int64)
+    cc = np.fromiter((c for row in rows for c in row), dtype=np.int64)
+    vv = np.fromiter((v for row in rows for v in row.values()), dtype=np.int64)
+    weights = []
+    for vec in basis:
+        fr = [_rational_reconstruction(a, p) for a in vec]
+        if any(x is None for x in fr):
+            continue
+        den = 1
+        for x in fr:
+            den = den * x.denominator // gcd(den, x.denominator)
+        ints = [int(x * den) for x in fr]
+        if max(abs(x) for x in ints) >= 2**40:
+            continue
+        w = np.array(ints, dtype=np.int64)
+        residual = np.zeros(len(rows), dtype=np.int64)
+        np.add.at(residual, rr, vv * w[cc])
+        if not residual.any() and w[:N].any():
+            weights.append(w[:N])
+    return np.array(weights, dtype=np.int64).reshape(len(weights), N)
+
+
+def _combinations(n: int, d: int) -> np.ndarray:
+    """All d-tuples 0 ≤ i1 ≤ … ≤ id < n, in lexicographic order (itertools.combinations_with_replacement)."""
+    out = np.zeros((1, 0), dtype=np.int64)
+    for _ in range(d):
+        last = out[:, -1] if out.shape[1] else np.zeros(len(out), dtype=np.int64)
+        reps = n - last
+        idx = np.repeat(np.arange(len(out)), reps)
+        offsets = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+        out = np.concatenate([out[idx], (last[idx] + offsets)[:, None]], axis=1)
+    return out
+
+
+def _monomial_count(variables: int, degree: int) -> int:
+    return comb(variables + degree - 1, degree)
+
+
+def _unknown_monomials(N: int, has_time: bool, degree: int, time_degree: int, state_graded: bool) -> np.ndarray:
+    """The unknowns' monomials as rows of sorted indices padded with N, in the solver's historical order.
+
+    Order: by state degree, then power of time, then lexicographic (``state_graded``), or by power of time,
+    then state degree (otherwise); the printed laws keep this order.
+    """
+    state0 = 1 if has_time else 0
+    S = N - state0
+    width = degree + time_degree
+    parts = []
+    outer = [(d, a) for d in range(1, degree + 1) for a in range(time_degree + 1)] if state_graded else \
+        [(d, a) for a in range(time_degree + 1) for d in range(1, degree + 1)]
+    for d, a in outer:
+        base = _combinations(S, d) + state0
+        part = np.full((len(base), width), N, dtype=np.int64)
+        part[:, :a] = 0
+        part[:, a : a + d] = base
+        parts.append(part)
+    return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.int64)
+
+
+_HASH_PRIME = 2**61 - 1
+
+
+def _block_keys(monos: np.ndarray, weights: np.ndarray, N: int, rng: random.Random) -> np.ndarray:
+    """A hash of each monomial's multi-degree (w(m) for every weight w): equal multi-degrees, equal keys.
+
+    Two different multi-degrees may collide (probability about 2^-61 per pair); that only merges two blocks.
+    """
+    z = [rng.randrange(1, _HASH_PRIME) for _ in range(len(weights))]
+    per_var = [sum(int(weights[j, i]) * z[j] for j in range(len(z))) % _HASH_PRIME for i in range(N)]
+    h = np.array(per_var + [0], dtype=np.int64)
+    key = np.zeros(len(monos), dtype=np.int64)
+    for l in range(monos.shape[1]):
+        key = (key + h[monos[:, l]]) % _HASH_PRIME
+    return key
+
+
+# --- the sparse system, block by block ----------------------------------------------------------
+@dataclass
+class _Terms:
+    """Every term of every field mod p, sorted by component: field, component, monomial, coefficient."""
+
+    field: np.ndarray
+    comp: np.ndarray
+    mono: np.ndarray
+    coef: np.ndarray
+    start: np.ndarray  # terms of component j: start[j]:start[j + 1]
+    N: int
+    F: int
+    p: int
+
+    @classmethod
+    def build(cls, fields: Sequence[VectorField], N: int, p: int) -> "_Terms":
+        mods = [ModularField.from_exact(X, p) for X in fields]
+        width = max((m.mono.shape[1] for m in mods), default=0)
+        mono = np.concatenate([np.pad(m.mono, ((0, 0), (0, width - m.mono.shape[1])), constant_values=N) for m in mods]) \
+            if mods else np.zeros((0, 0), dtype=np.int64)
+        comp = np.concatenate([m.comp for m in mods]) if mods else np.zeros(0, dtype=np.int64)
+        coef = np.concatenate([m.coef for m in mods]) if mods else np.zeros(0, dtype=np.int64)
+        fid = np.concatenate([np.full(m.n_terms, f, dtype=np.int64) for f, m in enumerate(mods)]) if mods else comp
+        order = np.argsort(comp, kind="stable")
+        comp, mono, coef, fid = comp[order], mono[order].reshape(len(order), width), coef[order], fid[order]
+        start = np.searchsorted(comp, np.arange(N + 2))
+        return cls(fid, comp, mono, coef, start, N, len(fields), p)
+
+    def per_variable(self) -> np.ndarray:
+        """Number of terms in each component (0 for the sentinel N)."""
+        return self.start[1:] - self.start[:-1]
+
+
+def _system(monos: np.ndarray, terms: _Terms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of X(h) = 0 for h spanned by ``monos``, mod p, as COO (row, column, value).
+
+    Σ_j X_j ∂_j m over the positions of m: removing position l and multiplying by a term of X_{m_l}
+    (a repeated variable is met once per position, which gives its multiplicity). A row is one field and
+    one monomial of the image.
+    """
+    N, p = terms.N, terms.p
+    L = monos.shape[1]
+    m_idx, pos = np.nonzero(monos != N)
+    var = monos[m_idx, pos]
+    counts = terms.per_variable()
+    rep = counts[var]
+    total = int(rep.sum())
+    if total == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z
+    m_rep = np.repeat(m_idx, rep)
+    pos_rep = np.repeat(pos, rep)
+    within = np.arange(total) - np.repeat(np.cumsum(rep) - rep, rep)
+    t_idx = np.repeat(terms.start[var], rep) + within
+    keep = np.arange(L)[None, :] != pos_rep[:, None]
+    rest = monos[m_rep][keep].reshape(total, L - 1)
+    out = np.concatenate([rest, terms.mono[t_idx]], axis=1)
+    out.sort(axis=1)
+    fid = terms.field[t_idx]
+    width = out.shape[1]
+    if width * np.log2(N + 1) + np.log2(max(terms.F, 1)) < 62:
+        code = fid.copy()
+        scale = terms.F
+        for l in range(width):
+            code += out[:, l] * scale
+            scale *= N + 1
+        _, row = np.unique(code, return_inverse=True)
+    else:
+        _, row = np.unique(np.concatenate([fid[:, None], out], axis=1), axis=0, return_inverse=True)
+    row = row.ravel()
+    # merge the entries of one (row, column)
+    ncols = len(monos)
+    key = row * ncols + m_rep
+    uniq, inverse = np.unique(key, return_inverse=True)
+    vals = np.zeros(len(uniq), dtype=np.int64)
+    np.add.at(vals, inverse.ravel(), terms.coef[t_idx])
+    vals %= p
+    nz = vals != 0
+    uniq, vals = uniq[nz], vals[nz]
+    return uniq // ncols, uniq % ncols, vals
+
+
+def _eliminate_singletons(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, ncols: int):
+    """Columns forced to 0 by rows with a single entry, repeatedly; returns (alive, remaining entries)."""
+    alive = np.ones(ncols, dtype=bool)
+    while len(rows):
+        per_row = np.bincount(rows)
+        single = per_row[rows] == 1
+        if not single.any():
+            break
+        alive[cols[single]] = False
+        keep = alive[cols]
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    return alive, rows, cols, vals
+
+
+def _canonical_kernel(vectors: np.ndarray, p: int) -> np.ndarray:
+    """The kernel basis in its canonical form: each vector has 1 at its last non-zero position and 0 at
+    the last positions of the others (the basis read off the row-echelon form, whatever block order)."""
     from flint import nmod_mat
 
-    return int(nmod_mat(np.array(rows).tolist(), p).rank())
+    k, n = vectors.shape
+    if k == 0:
+        return vectors
+    rev = vectors[:, ::-1] % p
+    R, rank = nmod_mat(k, n, rev.ravel().tolist(), p).rref()
+    out = np.array([[int(R[i, j]) for j in range(n)] for i in range(rank)], dtype=np.int64)
+    return out[:, ::-1]
+
+
+def _dense_kernel(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nrows: int, ncols: int, p: int,
+                  rng: random.Random) -> np.ndarray:
+    """Kernel basis (vectors as rows) of one coupled component mod p, compressing tall systems."""
+    from flint import nmod_mat
+
+    if nrows > ncols + 8 and nrows * ncols > 4_000_000:
+        dict_rows: list[dict[int, int]] = [{} for _ in range(nrows)]
+        for r, c, v in zip(rows.tolist(), cols.tolist(), vals.tolist()):
+            dict_rows[r][c] = v
+        A = _compressed_mod_p(dict_rows, ncols, p, rng)
+    else:
+        A = np.zeros((nrows, ncols), dtype=np.int64)
+        A[rows, cols] = vals
+    X, nullity = nmod_mat(A.shape[0], ncols, A.ravel().tolist(), p).nullspace()
+    return np.array([[int(X[i, j]) for i in range(ncols)] for j in range(nullity)], dtype=np.int64).reshape(nullity, ncols)
+
+
+# --- lifting and exact verification ---------------------------------------------------------------
+class _ExactFields:
+    """The fields over Q, indexed by component, to check X(h) = 0 exactly for a candidate law h."""
+
+    def __init__(self, fields: Sequence[VectorField]):
+        self.by_var: dict[int, list[tuple[int, tuple[int, ...], Fraction]]] = {}
+        for f, X in enumerate(fields):
+            for k, poly in enumerate(X.components):
+                for m, c in poly.items():
+                    self.by_var.setdefault(k, []).append((f, m, c))
+
+    def annihilate(self, h: Polynomial) -> bool:
+        """Whether X(h) = Σ_j X_j ∂_j h vanishes for every field X (exact rationals)."""
+        acc: dict[tuple, Fraction] = {}
+        for m, c in h.items():
+            for j in set(m):
+                terms = self.by_var.get(j)
+                if not terms:
+                    continue
+                i = m.index(j)
+                rest = m[:i] + m[i + 1 :]
+                ck = c * m.count(j)
+                for f, tm, tc in terms:
+                    key = (f, tuple(sorted(rest + tm)))
+                    acc[key] = acc.get(key, 0) + ck * tc
+        return not any(acc.values())
+
+
+def _normalised(h: Polynomial) -> Polynomial:
+    """Integer coefficients with gcd 1, the coefficient of the first monomial positive."""
+    den = 1
+    for c in h.values():
+        den = den * c.denominator // gcd(den, c.denominator)
+    h = h * den
+    g = 0
+    for c in h.values():
+        g = gcd(g, int(c))
+    first = h[min(h)]
+    return h * Fraction(1 if first > 0 else -1, g or 1)
+
+
+def _lift(vector: np.ndarray, columns: np.ndarray, monos: list[tuple[int, ...]], p: int) -> Polynomial | None:
+    coeffs = {}
+    for c, a in zip(columns.tolist(), vector.tolist()):
+        if a:
+            f = _rational_reconstruction(a, p)
+            if f is None:
+                return None
+            coeffs[monos[c]] = f
+    return Polynomial(coeffs)
+
+
+# --- the size estimate ------------------------------------------------------------------------------
+#: Memory the solver may use (bytes); a request that would need more is refused with what would fit.
+MEMORY_LIMIT = 4 * 2**30
+_CHUNK_ENTRIES = 3_000_000  # expansion entries of the system built at once (several blocks together)
+_BYTES_PER_ENTRY = 8 * 24  # the expansion's arrays (monomials, keys, merges), per entry, measured generously
+_BYTES_PER_DENSE = 8 * 6  # a dense coupled component: numpy, the Python list handed to flint, flint's copy
+
+
+def _unknowns(S: int, degree: int, time_degree: int) -> int:
+    return (time_degree + 1) * sum(_monomial_count(S, d) for d in range(1, degree + 1))
+
+
+def _estimate_bytes(S: int, degree: int, time_degree: int, mean_terms: float, time_terms: int) -> tuple[int, float]:
+    """(unknowns, bytes) of the first stage: the monomials and one chunk of the expanded system."""
+    unknowns = _unknowns(S, degree, time_degree)
+    entries = sum(_monomial_count(S, d) * (d * mean_terms + a * time_terms)
+                  for d in range(1, degree + 1) for a in range(time_degree + 1))
+    width = degree + time_degree
+    return unknowns, unknowns * width * 8 * 3 + min(entries, _CHUNK_ENTRIES) * _BYTES_PER_ENTRY
+
+
+def _refuse(what: str, need: float, S: int, degree: int, time_degree: int, mean_terms: float, time_terms: int):
+    fits = [d for d in range(1, degree)
+            if _estimate_bytes(S, d, time_degree, mean_terms, time_terms)[1] <= MEMORY_LIMIT]
+    hint = (f"degree ≤ {fits[-1]} fits ({_unknowns(S, fits[-1], time_degree)} unknowns)" if fits
+            else "lower the time degree or the widths")
+    raise invalid("degree", degree, f"{what} would need about {need / 2**30:.1f} GB, over the solver's "
+                  f"{MEMORY_LIMIT / 2**30:.0f} GB limit (laws.MEMORY_LIMIT); {hint}")
+
+
+@dataclass
+class _Found:
+    order: int  # the position of the law's last monomial in the unknowns' order (its printed place)
+    block: int
+    law: Polynomial
+
+
+def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.ndarray, terms: _Terms,
+                  rng: random.Random, refuse, stats: dict) -> tuple[list[Polynomial], bool]:
+    """Every law spanned by ``monos``, block by block (blocks: equal ``keys``), exactly verified."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    N, p = terms.N, terms.p
+    n = len(monos)
+    as_tuples: list[tuple[int, ...]] | None = None
+
+    def tuples() -> list[tuple[int, ...]]:
+        nonlocal as_tuples
+        if as_tuples is None:
+            as_tuples = [tuple(int(i) for i in row if i != N) for row in monos]
+        return as_tuples
+
+    uniq, block_of = np.unique(keys, return_inverse=True)
+    block_of = block_of.ravel()
+    stats["blocks"] = len(uniq)
+    sizes = np.bincount(block_of)
+    stats["largest_block"] = int(sizes.max()) if len(sizes) else 0
+    per_mono = terms.per_variable()[monos].sum(axis=1)
+    per_block = np.bincount(block_of, weights=per_mono)
+    biggest = float(per_block.max()) if len(per_block) else 0.0
+    if biggest * _BYTES_PER_ENTRY > MEMORY_LIMIT:
+        refuse("the largest homogeneous block's system", biggest * _BYTES_PER_ENTRY)
+    order = np.argsort(block_of, kind="stable")
+    found: list[_Found] = []
+    failed_blocks: set[int] = set()
+    start = 0
+    stats.setdefault("largest_coupled", 0)
+    stats.setdefault("eliminated", 0)
+    boundaries = np.searchsorted(block_of[order], np.arange(len(uniq) + 1))
+    while start < len(uniq):
+        stop, load = start, 0.0
+        while stop < len(uniq) and (stop == start or load + per_block[stop] <= _CHUNK_ENTRIES):
+            load += per_block[stop]
+            stop += 1
+        cols_global = np.sort(order[boundaries[start] : boundaries[stop]])
+        start = stop
+        rows, cols, vals = _system(monos[cols_global], terms)
+        alive, rows, cols, vals = _eliminate_singletons(rows, cols, vals, len(cols_global))
+        stats["eliminated"] += int((~alive).sum())
+        touched = np.zeros(len(cols_global), dtype=bool)
+        touched[cols] = True
+        for c in np.flatnonzero(alive & ~touched):  # no field moves this monomial: it is a law itself
+            found.append(_Found(int(cols_global[c]), int(block_of[cols_global[c]]),
+                                Polynomial({tuples()[cols_global[c]]: Fraction(1)})))
+        if not len(rows):
+            continue
+        row_ids, rows = np.unique(rows, return_inverse=True)
+        col_ids, cols = np.unique(cols, return_inverse=True)
+        rows, cols = rows.ravel(), cols.ravel()
+        nr, nc = len(row_ids), len(col_ids)
+        graph = sparse.coo_matrix((np.ones(len(rows)), (rows, nr + cols)), shape=(nr + nc, nr + nc))
+        ncomp, label = connected_components(graph, directed=False)
+        comp_of_entry = label[rows]
+        by_comp = np.argsort(comp_of_entry, kind="stable")
+        bounds = np.searchsorted(comp_of_entry[by_comp], np.arange(ncomp + 1))
+        for k in range(ncomp):
+            sel = by_comp[bounds[k] : bounds[k + 1]]
+            if not len(sel):
+                continue
+            r_loc, r = np.unique(rows[sel], return_inverse=True)
+            c_loc, c = np.unique(cols[sel], return_inverse=True)
+            if len(r_loc) >= len(c_loc) + 8 and len(c_loc) == 1:
+                continue  # one unknown under several non-zero equations
+            nck = len(c_loc)
+            stats["largest_coupled"] = max(stats["largest_coupled"], nck)
+            if nck * (nck + 8) * _BYTES_PER_DENSE > MEMORY_LIMIT:
+                refuse(f"one coupled set of {nck} unknowns (after splitting and elimination)",
+                       nck * (nck + 8) * _BYTES_PER_DENSE)
+            kernel = _dense_kernel(r.ravel(), c.ravel(), vals[sel], len(r_loc), nck, p, rng)
+            if not len(kernel):
+                continue
+            kernel = _canonical_kernel(kernel, p)
+            global_cols = cols_global[col_ids[c_loc]]
+            for vec in kernel:
+                law = _lift(vec, global_cols, tuples(), p)
+                blk = int(block_of[global_cols[0]])
+                if law is None:
+                    failed_blocks.add(blk)
+                    continue
+                found.append(_Found(int(global_cols[np.flatnonzero(vec)[-1]]), blk, law))
+    exact = _ExactFields(fields)
+    verified = True
+    kept = []
+    for f in found:
+        if f.block in failed_blocks:
+            continue
+        if exact.annihilate(f.law):
+            kept.append(f)
+        else:
+            failed_blocks.add(f.block)
+    kept = [f for f in kept if f.block not in failed_blocks]
+    # a failed lift or verification (a bad prime, large coefficients): that block again, exactly
+    for blk in sorted(failed_blocks):
+        idx = np.flatnonzero(block_of == blk)
+        laws_b, ok = _solve_block(fields, [tuples()[i] for i in idx], rng)
+        verified &= ok
+        position = {tuples()[i]: int(i) for i in idx}
+        kept += [_Found(max(position[m] for m in h), blk, h) for h in laws_b]
+    stats["exact_fallbacks"] = len(failed_blocks)
+    kept.sort(key=lambda f: f.order)
+    return [_normalised(f.law) for f in kept], verified
+
+
+
+# --- the minimal basis -----------------------------------------------------------------------------
+def _gradients_mod_p(laws: Sequence[Polynomial], N: int, p: int, point: np.ndarray) -> np.ndarray:
+    """∇h(ξ0) mod p for every law h (one row each), from the laws' terms in one vectorised pass."""
+    rows = [(i, m, c) for i, h in enumerate(laws) for m, c in h.items()]
+    width = max((len(m) for _, m, _ in rows), default=0)
+    lid = np.array([i for i, _, _ in rows], dtype=np.int64)
+    mono = np.full((len(rows), width), N, dtype=np.int64)
+    for r, (_, m, _) in enumerate(rows):
+        mono[r, : len(m)] = m
+    coef = np.array([_residue(c, p) for _, _, c in rows], dtype=np.int64)
+    terms = ModularField(lid, mono, coef, N, p)
+    _, others = terms._monomial_values(point)
+    G = np.zeros(len(laws) * (N + 1), dtype=np.int64)
+    for l, other in enumerate(others):
+        var = terms.mono[:, l]
+        ok = var != N
+        np.add.at(G, terms.comp[ok] * (N + 1) + var[ok], terms.coef[ok] * other[ok] % p)
+    return G.reshape(len(laws), N + 1)[:, :N] % p
+
+
+def _random_point(N: int, seed: int) -> tuple[int, np.ndarray]:
+    rng = random.Random(seed)
+    p = random_prime(rng)
+    return p, np.array([rng.randrange(1, p) for _ in range(N)] + [1], dtype=np.int64)
+
+
+def minimal_basis(laws: Sequence[Polynomial], N: int, seed: int = 0) -> tuple[int, list[int]]:
+    """(rank, indices): the rank of the laws' gradients at a random point mod p, and the greedy basis.
+
+    The laws are taken by increasing degree (state degree, then total degree, then their order) and one is
+    kept iff its gradient at ξ0 is independent of the gradients kept before it: the pivot columns of the
+    reduced row-echelon form of [∇h_1 … ∇h_n](ξ0). The kept laws are functionally independent (a non-zero
+    minor mod p is non-zero over Q); every other law's gradient lies in their span at ξ0, so it is a
+    function of them wherever the rank is generic (certainly so when their number is the Lie bound N − K).
+    """
+    from flint import nmod_mat
+
+    if not laws:
+        return 0, []
+    p, point = _random_point(N, seed)
+    order = sorted(range(len(laws)), key=lambda i: (max(len([v for v in m if v]) for m in laws[i]),
+                                                    laws[i].degree(), i))
+    G = _gradients_mod_p([laws[i] for i in order], N, p, point)
+    R, rank = nmod_mat(G.T.tolist(), p).rref() if N else (None, 0)
+    if not rank:
+        return 0, []
+    E = np.array([int(x) for x in R.entries()], dtype=np.int64).reshape(N, len(laws))[:rank]
+    pivots = [int(np.flatnonzero(row)[0]) for row in E]
+    return int(rank), sorted(order[j] for j in pivots)
+
+
+def independent_count(laws: Sequence[Polynomial], N: int, seed: int = 0) -> int:
+    """Rank of the gradients of the laws at a random point mod p (a certified lower bound)."""
+    from flint import nmod_mat
+
+    if not laws:
+        return 0
+    p, point = _random_point(N, seed)
+    return int(nmod_mat(_gradients_mod_p(laws, N, p, point).tolist(), p).rank())
 
 
 def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                     degree: int = 2, time_degree: int | None = None, seed: int = 0,
                     lie: LieResult | None = None) -> LawsResult:
     """Every polynomial law of degree ≤ ``degree`` in θ (and v), times powers of the time variable up to
-    ``time_degree`` (default: 1 for s = e^{τt}, 3 for Nesterov's t, 1 for τ = 0), exactly."""
+    ``time_degree`` (default: 1 for s = e^{τt}, 3 for Nesterov's t, 1 for τ = 0), exactly.
+
+    The unknowns h = Σ c_m m are split by multi-degree (``weight_lattice``): X(h) = 0 couples only
+    monomials of equal weight for every weight w, so each block is solved alone, by sparse elimination
+    mod p (rows with one entry first), dense elimination of what stays coupled, rational
+    reconstruction and exact verification over Q. The result also carries a minimal basis
+    (``LawsResult.basis``): functionally independent laws of least degree, as many as ``independent``.
+    """
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
         raise invalid("degree", degree, "a positive integer")
     if time_degree is not None and (isinstance(time_degree, bool) or not isinstance(time_degree, int) or time_degree < 0):
@@ -322,50 +831,45 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
         time_degree = (3 if family.flow.kind == "nesterov" else 1) if has_time else 0
     if not has_time:
         time_degree = 0
-    state = list(range(1, N)) if has_time else list(range(N))
     state_w = [0 if (has_time and i == 0) else 1 for i in range(N)]
     time_w = [1 if (has_time and i == 0) else 0 for i in range(N)]
     state_graded = _graded(fields, state_w)
-    time_graded = has_time and _graded(fields, time_w)
     rng = random.Random(seed)
+    S = N - (1 if has_time else 0)
+    while True:
+        p = random_prime(rng)
+        try:
+            terms = _Terms.build(fields, N, p)
+            break
+        except ArithmeticError:  # a coefficient's denominator is divisible by p: another prime
+            continue
+    counts = terms.per_variable()
+    mean_terms = float(counts[N - S : N].mean()) if S else 0.0
+    time_terms = int(counts[0]) if has_time else 0
 
-    blocks: list[list[tuple[int, ...]]] = []
-    time_powers = [(0,) * a for a in range(time_degree + 1)]
-    degrees = range(1, degree + 1)
-    if state_graded:
-        for d in degrees:
-            base = _monomials(state, d)
-            if time_graded:
-                blocks += [[tuple(sorted(tp + m)) for m in base] for tp in time_powers]
-            else:
-                blocks.append([tuple(sorted(tp + m)) for tp in time_powers for m in base])
-    else:
-        base = [m for d in degrees for m in _monomials(state, d)]
-        if time_graded:
-            blocks += [[tuple(sorted(tp + m)) for m in base] for tp in time_powers]
-        else:
-            blocks.append([tuple(sorted(tp + m)) for tp in time_powers for m in base])
-    unknowns = sum(len(b) for b in blocks)
-    if unknowns > MAX_UNKNOWNS:
-        raise invalid("degree", degree, f"this asks for {unknowns} unknown coefficients; the limit is {MAX_UNKNOWNS} "
-                      "(lower the degree or the time degree)")
-    biggest = max((len(b) for b in blocks), default=0)
-    if biggest > MAX_BLOCK_UNKNOWNS:
-        raise invalid("degree", degree, f"one homogeneous block has {biggest} unknown coefficients; the solver's limit "
-                      f"is {MAX_BLOCK_UNKNOWNS} per block (lower the degree or the time degree)")
-    laws: list[Polynomial] = []
-    verified = True
-    for monos in blocks:
-        found, ok = _solve_block(fields, monos, rng)
-        laws += found
-        verified &= ok
-    lie = lie or count_laws(family, seed=seed)
-    independent = independent_count(laws, N, seed=seed + 1)
+    def refuse(what: str, need: float):
+        _refuse(what, need, S, degree, time_degree, mean_terms, time_terms)
+
+    unknowns, need = _estimate_bytes(S, degree, time_degree, mean_terms, time_terms)
+    if need > MEMORY_LIMIT:
+        refuse(f"{unknowns} unknown coefficients", need)
+    weights = weight_lattice(fields, N, rng)
+    extra = [w for w, ok in ((state_w, state_graded), (time_w, has_time and _graded(fields, time_w))) if ok]
+    if extra:
+        weights = np.concatenate([weights, np.array(extra, dtype=np.int64)])
+    monos = _unknown_monomials(N, has_time, degree, time_degree, state_graded)
+    keys = _block_keys(monos, weights, N, rng)
+    stats: dict = {"weights": int(np.linalg.matrix_rank(weights.astype(float))) if len(weights) else 0, "prime": p}
+    laws, verified = _solve_graded(fields, monos, keys, terms, rng, refuse, stats)
+    del monos, keys
+    if lie is None:
+        lie = count_laws(family, seed=seed)
+    independent, basis = minimal_basis(laws, N, seed=seed + 1)
     notes = []
     if not state_graded:
-        notes.append("fields are not homogeneous: all degrees were solved together")
+        notes.append("fields are not homogeneous in the state degree: all degrees were solved together")
     return LawsResult(family, laws, independent, lie.laws, lie, degree, time_degree, verified,
-                      time.perf_counter() - t0, unknowns, notes)
+                      time.perf_counter() - t0, unknowns, notes, basis_indices=basis, stats=stats)
 
 
 def same_span(first: Sequence[sympy.Expr], second: Sequence[sympy.Expr], symbols: Sequence[sympy.Symbol]) -> bool:
