@@ -248,15 +248,19 @@ def _cmd_laws(args) -> int:
     case = _case_from_args(args)
     model, family = _family(case)
     res = polynomial_laws(family, degree=args.degree, time_degree=args.time_degree, seed=case["seed"])
-    exprs = res.in_time()
-    texts = res.latex() if args.latex else [str(e) for e in exprs]
+    show = (lambda which: res.latex(which)) if args.latex else (lambda which: [str(e) for e in res.in_time(which)])
+    basis, others = show("basis"), show("others")
     if args.json:
         print(json.dumps({
             "model": case["model"], "dims": case["dims"], "phi": case["phi"], "flow": case["flow"],
             "tau": _number(case["tau"]), "bias": case["bias"], "geometry": family.geometry, "degree": res.degree,
-            "time_degree": res.time_degree, "laws": [str(e) for e in exprs], "latex": res.latex(),
+            "time_degree": res.time_degree, "laws": [str(e) for e in res.in_time()], "latex": res.latex(),
+            "basis": [str(e) for e in res.in_time("basis")], "basis_latex": res.latex("basis"),
+            "others": [str(e) for e in res.in_time("others")], "others_latex": res.latex("others"),
+            "basis_statement": res.basis_statement(),
             "found": len(res.laws), "independent": res.independent, "upper_bound": res.upper_bound,
             "complete": res.complete, "verified": res.verified, "verdict": res.verdict(), "seconds": res.seconds,
+            "unknowns": res.unknowns, "solver": res.stats,
             "prime": res.lie.prime, "failure_bound": res.lie.failure_bound,
         }))
         return EXIT_OK
@@ -264,10 +268,21 @@ def _cmd_laws(args) -> int:
     if family.flow.time_variable:
         time_note = f", times powers of the time up to {res.time_degree}"
     print(f"{_describe(case, family.geometry)}: polynomial laws of degree ≤ {res.degree}{time_note}")
-    if not texts:
+    if not basis:
         print("  (none)")
-    for i, t in enumerate(texts, 1):
+    else:
+        word = "law" if len(basis) == 1 else "laws"
+        print(f"  a minimal basis: {len(basis)} functionally independent {word} of least degree")
+    for i, t in enumerate(basis, 1):
         print(f"  h{i} = {t}")
+    if basis:
+        print(f"  {res.basis_statement()}")
+    if others and args.all:
+        print(f"  the other {len(others)} law(s) found, functions of the basis:")
+        for i, t in enumerate(others, len(basis) + 1):
+            print(f"  h{i} = {t}")
+    elif others:
+        print(f"  (--all lists the other {len(others)})")
     print(res.verdict())
     return EXIT_OK
 
@@ -325,6 +340,7 @@ def make_parser() -> argparse.ArgumentParser:
     l.add_argument("--time-degree", type=int, default=None,
                    help="largest power of the time variable (default 1 for s = e^{τt}, 3 for Nesterov's t)")
     l.add_argument("--latex", action="store_true", help="print the laws in LaTeX")
+    l.add_argument("--all", action="store_true", help="also list the laws outside the minimal basis (functions of it)")
     l.set_defaults(func=_cmd_laws)
     from .sweep import add_sweep_parser  # `sweep`: a grid of counts on Dask (lib/conservation_laws/sweep.py)
 

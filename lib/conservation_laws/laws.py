@@ -42,7 +42,7 @@ import sympy
 
 from .errors import invalid
 from .flows import FieldFamily, Flow, vector_fields
-from .lie import LieResult, ModularField, _residue, count_laws, random_prime
+from .lie import LieResult, ModularField, _mulmod, _residue, count_laws, random_prime
 from .models import Model
 from .polynomial import Polynomial, VectorField
 
@@ -122,15 +122,15 @@ class LawsResult:
     def basis_statement(self) -> str:
         """What the basis says about the other laws, and how sure that is."""
         k, rest = len(self.basis_indices), len(self.laws) - len(self.basis_indices)
-        names = "h1" if k == 1 else f"h1…h{k}"
         if not k:
             return f"no polynomial law of degree ≤ {self.degree}"
-        head = f"every polynomial law of degree ≤ {self.degree} is a function of {names}"
+        names = "h1" if k == 1 else "h1, h2" if k == 2 else f"h1…h{k}"
+        how = ("certified: no more than N − K laws are functionally independent" if self.complete
+               else "probabilistic: the gradients of all the laws found have the same rank at a random point mod p")
+        text = f"every polynomial law of degree ≤ {self.degree} is a function of {names} ({how})"
         if rest:
-            head += f" ({rest} more found, spanning the rest of the solution space with them)"
-        if self.complete:
-            return head + " (certified: no family has more than N − K independent laws)"
-        return head + " (their gradients have the same rank at a random point mod p)"
+            text += f"; with the {rest} other law(s) found they span all of them as a vector space"
+        return text
 
 
 # --- the linear system -----------------------------------------------------------------------
@@ -344,7 +344,7 @@ def weight_lattice(fields: Sequence[VectorField], N: int, rng: random.Random) ->
         rows.append({c: v for c, v in row.items() if v})
     ncols = N + F
     p = random_prime(rng)
-    basis = _kernel_mod_p(rows, ncols, p, rng, compress=True)
+    basis = _kernel_mod_p(rows, ncols, p, rng, compress=len(rows) * ncols > 20_000_000)
     rr = np.fromiter((r for r, row in enumerate(rows) for _ in row), dtype=np.int64)
     cc = np.fromiter((c for row in rows for c in row), dtype=np.int64)
     vv = np.fromiter((v for row in rows for v in row.values()), dtype=np.int64)
@@ -424,12 +424,19 @@ def _block_keys(monos: np.ndarray, weights: np.ndarray, N: int, rng: random.Rand
 # --- the sparse system, block by block ----------------------------------------------------------
 @dataclass
 class _Terms:
-    """Every term of every field mod p, sorted by component: field, component, monomial, coefficient."""
+    """Every term of every field, sorted by component: field, component, monomial, coefficient.
+
+    Each field is scaled by the common denominator of its coefficients (a constant factor changes no
+    law), so the coefficients are integers: ``exact`` (int64, or None when one exceeds 2^40) and ``coef``
+    (mod p).
+    """
 
     field: np.ndarray
     comp: np.ndarray
     mono: np.ndarray
     coef: np.ndarray
+    exact: np.ndarray | None
+    exact_list: list[int]
     start: np.ndarray  # terms of component j: start[j]:start[j + 1]
     N: int
     F: int
@@ -437,36 +444,44 @@ class _Terms:
 
     @classmethod
     def build(cls, fields: Sequence[VectorField], N: int, p: int) -> "_Terms":
-        mods = [ModularField.from_exact(X, p) for X in fields]
-        width = max((m.mono.shape[1] for m in mods), default=0)
-        mono = np.concatenate([np.pad(m.mono, ((0, 0), (0, width - m.mono.shape[1])), constant_values=N) for m in mods]) \
-            if mods else np.zeros((0, 0), dtype=np.int64)
-        comp = np.concatenate([m.comp for m in mods]) if mods else np.zeros(0, dtype=np.int64)
-        coef = np.concatenate([m.coef for m in mods]) if mods else np.zeros(0, dtype=np.int64)
-        fid = np.concatenate([np.full(m.n_terms, f, dtype=np.int64) for f, m in enumerate(mods)]) if mods else comp
-        order = np.argsort(comp, kind="stable")
-        comp, mono, coef, fid = comp[order], mono[order].reshape(len(order), width), coef[order], fid[order]
+        rows = []
+        for f, X in enumerate(fields):
+            den = 1
+            for poly in X.components:
+                for c in poly.values():
+                    den = den * c.denominator // gcd(den, c.denominator)
+            rows += [(k, f, m, int(c * den)) for k, poly in enumerate(X.components) for m, c in poly.items()]
+        rows.sort(key=lambda r: r[0])
+        width = max((len(m) for _, _, m, _ in rows), default=0)
+        mono = np.full((len(rows), width), N, dtype=np.int64)
+        for i, (_, _, m, _) in enumerate(rows):
+            mono[i, : len(m)] = m
+        comp = np.array([r[0] for r in rows], dtype=np.int64)
+        fid = np.array([r[1] for r in rows], dtype=np.int64)
+        ints = [r[3] for r in rows]
+        coef = np.array([c % p for c in ints], dtype=np.int64)
+        exact = np.array(ints, dtype=np.int64) if all(abs(c) < 2**40 for c in ints) else None
         start = np.searchsorted(comp, np.arange(N + 2))
-        return cls(fid, comp, mono, coef, start, N, len(fields), p)
+        return cls(fid, comp, mono, coef, exact, ints, start, N, len(fields), p)
 
     def per_variable(self) -> np.ndarray:
         """Number of terms in each component (0 for the sentinel N)."""
         return self.start[1:] - self.start[:-1]
 
 
-def _system(monos: np.ndarray, terms: _Terms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows of X(h) = 0 for h spanned by ``monos``, mod p, as COO (row, column, value).
+def _expand(monos: np.ndarray, terms: _Terms, tag: np.ndarray | None = None):
+    """Every term of X(m) for the monomials m (rows of ``monos``) and every field X, not yet combined.
 
     Σ_j X_j ∂_j m over the positions of m: removing position l and multiplying by a term of X_{m_l}
-    (a repeated variable is met once per position, which gives its multiplicity). A row is one field and
-    one monomial of the image.
+    (a repeated variable is met once per position, which gives its multiplicity). Returns (which
+    monomial, which term, image key): the key numbers the pairs (field, image monomial), or
+    (tag, field, image monomial) when a ``tag`` per monomial is given.
     """
-    N, p = terms.N, terms.p
+    N = terms.N
     L = monos.shape[1]
     m_idx, pos = np.nonzero(monos != N)
     var = monos[m_idx, pos]
-    counts = terms.per_variable()
-    rep = counts[var]
+    rep = terms.per_variable()[var]
     total = int(rep.sum())
     if total == 0:
         z = np.zeros(0, dtype=np.int64)
@@ -476,31 +491,77 @@ def _system(monos: np.ndarray, terms: _Terms) -> tuple[np.ndarray, np.ndarray, n
     within = np.arange(total) - np.repeat(np.cumsum(rep) - rep, rep)
     t_idx = np.repeat(terms.start[var], rep) + within
     keep = np.arange(L)[None, :] != pos_rep[:, None]
-    rest = monos[m_rep][keep].reshape(total, L - 1)
-    out = np.concatenate([rest, terms.mono[t_idx]], axis=1)
+    out = np.concatenate([monos[m_rep][keep].reshape(total, L - 1), terms.mono[t_idx]], axis=1)
     out.sort(axis=1)
-    fid = terms.field[t_idx]
-    width = out.shape[1]
-    if width * np.log2(N + 1) + np.log2(max(terms.F, 1)) < 62:
-        code = fid.copy()
-        scale = terms.F
-        for l in range(width):
+    head = terms.field[t_idx]
+    heads = terms.F
+    if tag is not None:
+        head = tag[m_rep] * terms.F + head
+        heads *= int(tag.max()) + 1
+    if out.shape[1] * np.log2(N + 1) + np.log2(max(heads, 1)) < 62:
+        code, scale = head.copy(), heads
+        for l in range(out.shape[1]):
             code += out[:, l] * scale
             scale *= N + 1
-        _, row = np.unique(code, return_inverse=True)
+        _, key = np.unique(code, return_inverse=True)
     else:
-        _, row = np.unique(np.concatenate([fid[:, None], out], axis=1), axis=0, return_inverse=True)
-    row = row.ravel()
-    # merge the entries of one (row, column)
+        _, key = np.unique(np.concatenate([head[:, None], out], axis=1), axis=0, return_inverse=True)
+    return m_rep, t_idx, key.ravel()
+
+
+def _system(monos: np.ndarray, terms: _Terms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of X(h) = 0 for h spanned by ``monos``, mod p, as COO (row, column, value) without
+    repeated (row, column): a row is one field and one monomial of the image."""
+    p = terms.p
+    m_rep, t_idx, row = _expand(monos, terms)
+    if not len(row):
+        return row, row, row
     ncols = len(monos)
-    key = row * ncols + m_rep
-    uniq, inverse = np.unique(key, return_inverse=True)
+    uniq, inverse = np.unique(row * ncols + m_rep, return_inverse=True)
     vals = np.zeros(len(uniq), dtype=np.int64)
     np.add.at(vals, inverse.ravel(), terms.coef[t_idx])
     vals %= p
     nz = vals != 0
     uniq, vals = uniq[nz], vals[nz]
     return uniq // ncols, uniq % ncols, vals
+
+
+def _annihilated(laws: Sequence[Polynomial], terms: _Terms) -> list[bool]:
+    """For each law h (integer coefficients), whether X(h) = 0 for every field X, **exactly**.
+
+    Vectorised in int64 when the sums are provably below 2^62 (|coefficient of h| · |coefficient of X| ·
+    number of summands); otherwise in Python integers.
+    """
+    N = terms.N
+    if not laws:
+        return []
+    items = [(i, m, int(c)) for i, h in enumerate(laws) for m, c in h.items()]
+    hmax = max(abs(c) for _, _, c in items)
+    xmax = max((abs(c) for c in terms.exact_list), default=0)
+    width = max(len(m) for _, m, _ in items)
+    monos = np.full((len(items), max(width, 1)), N, dtype=np.int64)
+    for r, (_, m, _) in enumerate(items):
+        monos[r, : len(m)] = m
+    tag = np.array([i for i, _, _ in items], dtype=np.int64)
+    m_rep, t_idx, key = _expand(monos, terms, tag)
+    ok = np.ones(len(laws), dtype=bool)
+    if not len(key):
+        return ok.tolist()
+    if terms.exact is not None and hmax * xmax * len(key) < 2**62:
+        hcoef = np.array([c for _, _, c in items], dtype=np.int64)
+        sums = np.zeros(int(key.max()) + 1, dtype=np.int64)
+        np.add.at(sums, key, hcoef[m_rep] * terms.exact[t_idx])
+    else:
+        sums_list = [0] * (int(key.max()) + 1)
+        for k, mi, ti in zip(key.tolist(), m_rep.tolist(), t_idx.tolist()):
+            sums_list[k] += items[mi][2] * terms.exact_list[ti]
+        sums = np.array([s != 0 for s in sums_list])
+    bad = np.zeros(len(sums), dtype=bool)
+    bad[:] = sums != 0
+    owner = np.zeros(len(sums), dtype=np.int64)
+    owner[key] = tag[m_rep]
+    ok[owner[bad]] = False
+    return ok.tolist()
 
 
 def _eliminate_singletons(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, ncols: int):
@@ -520,84 +581,122 @@ def _eliminate_singletons(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, 
 def _canonical_kernel(vectors: np.ndarray, p: int) -> np.ndarray:
     """The kernel basis in its canonical form: each vector has 1 at its last non-zero position and 0 at
     the last positions of the others (the basis read off the row-echelon form, whatever block order)."""
-    from flint import nmod_mat
-
     k, n = vectors.shape
     if k == 0:
         return vectors
-    rev = vectors[:, ::-1] % p
-    R, rank = nmod_mat(k, n, rev.ravel().tolist(), p).rref()
-    out = np.array([[int(R[i, j]) for j in range(n)] for i in range(rank)], dtype=np.int64)
-    return out[:, ::-1]
+    R, pivots = _rref_mod_p(vectors[:, ::-1] % p, p)
+    return np.ascontiguousarray(R[: len(pivots)][::-1, ::-1])  # by increasing last position
+
+
+def _rref_mod_p(A: np.ndarray, p: int) -> tuple[np.ndarray, list[int]]:
+    """Reduced row-echelon form mod p (p < 2^31) and the pivot columns, in numpy (small matrices)."""
+    A = A.copy() % p
+    m, n = A.shape
+    pivots: list[int] = []
+    r = 0
+    for c in range(n):
+        if r == m:
+            break
+        nz = np.flatnonzero(A[r:, c])
+        if not len(nz):
+            continue
+        i = r + int(nz[0])
+        if i != r:
+            A[[r, i]] = A[[i, r]]
+        A[r, c:] = A[r, c:] * pow(int(A[r, c]), -1, p) % p
+        f = A[:, c].copy()
+        f[r] = 0
+        hit = np.flatnonzero(f)
+        if len(hit):  # columns left of c are 0 in row r: only c: changes
+            sub = A[hit, c:]
+            sub -= f[hit, None] * A[r, c:] % p
+            sub %= p
+            A[hit, c:] = sub
+        pivots.append(c)
+        r += 1
+    return A, pivots
+
+
+def _kernel_from_rref(R: np.ndarray, pivots: list[int], n: int, p: int) -> np.ndarray:
+    """The kernel basis read off a reduced row-echelon form: for each free column f, 1 at f and
+    −R[r, f] at the pivot of row r (the canonical basis)."""
+    free = np.setdiff1d(np.arange(n), pivots)
+    K = np.zeros((len(free), n), dtype=np.int64)
+    K[np.arange(len(free)), free] = 1
+    if pivots:
+        K[:, pivots] = (p - R[: len(pivots)][:, free].T) % p
+    return K
+
+
+_NUMPY_DENSE = 24  # coupled components up to this many unknowns are eliminated in numpy, larger by FLINT
+
+
+def _sparse_left_product(R: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nrows: int,
+                         ncols: int, p: int) -> np.ndarray:
+    """R·A mod p for a dense R (residues) and a sparse A given as COO, exactly.
+
+    16-bit splits of both factors: each partial product is below 2^32 and a column of A has fewer than
+    2^21 entries, so the float64 sums are exact integers.
+    """
+    from scipy import sparse
+
+    R0 = (R & 0xFFFF).astype(np.float64).T
+    R1 = (R >> 16).astype(np.float64).T
+    A0 = sparse.csr_matrix(((vals & 0xFFFF).astype(np.float64), (rows, cols)), shape=(nrows, ncols)).T.tocsr()
+    A1 = sparse.csr_matrix(((vals >> 16).astype(np.float64), (rows, cols)), shape=(nrows, ncols)).T.tocsr()
+    P00 = np.asarray(A0 @ R0).astype(np.int64) % p
+    P11 = np.asarray(A1 @ R1).astype(np.int64) % p
+    P01 = (np.asarray(A1 @ R0).astype(np.int64) + np.asarray(A0 @ R1).astype(np.int64)) % p
+    return np.ascontiguousarray(((P11 * (2**32 % p)) % p + P01 * 65536 % p + P00).T % p)
 
 
 def _dense_kernel(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nrows: int, ncols: int, p: int,
                   rng: random.Random) -> np.ndarray:
-    """Kernel basis (vectors as rows) of one coupled component mod p, compressing tall systems."""
-    from flint import nmod_mat
+    """Canonical kernel basis (vectors as rows) of one coupled component mod p.
 
-    if nrows > ncols + 8 and nrows * ncols > 4_000_000:
-        dict_rows: list[dict[int, int]] = [{} for _ in range(nrows)]
-        for r, c, v in zip(rows.tolist(), cols.tolist(), vals.tolist()):
-            dict_rows[r][c] = v
-        A = _compressed_mod_p(dict_rows, ncols, p, rng)
+    A tall system (more than ncols + 8 rows) is first compressed to R·A, R a uniformly random
+    (ncols + 8) × nrows matrix: the rank is kept with probability ≥ 1 − ncols/p, and a loss would only
+    enlarge the kernel, which the exact verification then rejects.
+    """
+    if nrows > ncols + 8:
+        gen = np.random.default_rng(rng.randrange(2**63))
+        R = gen.integers(0, p, size=(ncols + 8, nrows), dtype=np.int64)
+        A = _sparse_left_product(R, rows, cols, vals, nrows, ncols, p)
     else:
         A = np.zeros((nrows, ncols), dtype=np.int64)
         A[rows, cols] = vals
+    if ncols <= _NUMPY_DENSE:
+        R, pivots = _rref_mod_p(A, p)
+        return _kernel_from_rref(R, pivots, ncols, p)
+    from flint import nmod_mat
+
     X, nullity = nmod_mat(A.shape[0], ncols, A.ravel().tolist(), p).nullspace()
-    return np.array([[int(X[i, j]) for i in range(ncols)] for j in range(nullity)], dtype=np.int64).reshape(nullity, ncols)
+    if not nullity:
+        return np.zeros((0, ncols), dtype=np.int64)
+    K = np.array([[int(X[i, j]) for i in range(ncols)] for j in range(nullity)], dtype=np.int64)
+    return _canonical_kernel(K, p)
 
 
 # --- lifting and exact verification ---------------------------------------------------------------
-class _ExactFields:
-    """The fields over Q, indexed by component, to check X(h) = 0 exactly for a candidate law h."""
-
-    def __init__(self, fields: Sequence[VectorField]):
-        self.by_var: dict[int, list[tuple[int, tuple[int, ...], Fraction]]] = {}
-        for f, X in enumerate(fields):
-            for k, poly in enumerate(X.components):
-                for m, c in poly.items():
-                    self.by_var.setdefault(k, []).append((f, m, c))
-
-    def annihilate(self, h: Polynomial) -> bool:
-        """Whether X(h) = Σ_j X_j ∂_j h vanishes for every field X (exact rationals)."""
-        acc: dict[tuple, Fraction] = {}
-        for m, c in h.items():
-            for j in set(m):
-                terms = self.by_var.get(j)
-                if not terms:
-                    continue
-                i = m.index(j)
-                rest = m[:i] + m[i + 1 :]
-                ck = c * m.count(j)
-                for f, tm, tc in terms:
-                    key = (f, tuple(sorted(rest + tm)))
-                    acc[key] = acc.get(key, 0) + ck * tc
-        return not any(acc.values())
-
-
-def _normalised(h: Polynomial) -> Polynomial:
-    """Integer coefficients with gcd 1, the coefficient of the first monomial positive."""
-    den = 1
-    for c in h.values():
-        den = den * c.denominator // gcd(den, c.denominator)
-    h = h * den
-    g = 0
-    for c in h.values():
-        g = gcd(g, int(c))
-    first = h[min(h)]
-    return h * Fraction(1 if first > 0 else -1, g or 1)
-
-
-def _lift(vector: np.ndarray, columns: np.ndarray, monos: list[tuple[int, ...]], p: int) -> Polynomial | None:
-    coeffs = {}
+def _lift(vector: np.ndarray, columns: np.ndarray, monomial, p: int) -> Polynomial | None:
+    """The law with coefficients n/d ≡ vector (mod p) on the monomials of ``columns``, normalised
+    (integers with gcd 1, the first monomial's coefficient positive); None if a coefficient has no lift."""
+    pairs = {}
     for c, a in zip(columns.tolist(), vector.tolist()):
         if a:
             f = _rational_reconstruction(a, p)
             if f is None:
                 return None
-            coeffs[monos[c]] = f
-    return Polynomial(coeffs)
+            pairs[monomial(c)] = f
+    den = 1
+    for f in pairs.values():
+        den = den * f.denominator // gcd(den, f.denominator)
+    ints = {m: f.numerator * (den // f.denominator) for m, f in pairs.items()}
+    g = 0
+    for v in ints.values():
+        g = gcd(g, v)
+    sign = 1 if ints[min(ints)] > 0 else -1
+    return Polynomial({m: Fraction(sign * v // g) for m, v in ints.items()})
 
 
 # --- the size estimate ------------------------------------------------------------------------------
@@ -644,14 +743,9 @@ def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.nda
     from scipy.sparse.csgraph import connected_components
 
     N, p = terms.N, terms.p
-    n = len(monos)
-    as_tuples: list[tuple[int, ...]] | None = None
 
-    def tuples() -> list[tuple[int, ...]]:
-        nonlocal as_tuples
-        if as_tuples is None:
-            as_tuples = [tuple(int(i) for i in row if i != N) for row in monos]
-        return as_tuples
+    def monomial(i: int) -> tuple[int, ...]:
+        return tuple(int(v) for v in monos[i] if v != N)
 
     uniq, block_of = np.unique(keys, return_inverse=True)
     block_of = block_of.ravel()
@@ -684,7 +778,7 @@ def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.nda
         touched[cols] = True
         for c in np.flatnonzero(alive & ~touched):  # no field moves this monomial: it is a law itself
             found.append(_Found(int(cols_global[c]), int(block_of[cols_global[c]]),
-                                Polynomial({tuples()[cols_global[c]]: Fraction(1)})))
+                                Polynomial({monomial(cols_global[c]): Fraction(1)})))
         if not len(rows):
             continue
         row_ids, rows = np.unique(rows, return_inverse=True)
@@ -702,8 +796,6 @@ def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.nda
                 continue
             r_loc, r = np.unique(rows[sel], return_inverse=True)
             c_loc, c = np.unique(cols[sel], return_inverse=True)
-            if len(r_loc) >= len(c_loc) + 8 and len(c_loc) == 1:
-                continue  # one unknown under several non-zero equations
             nck = len(c_loc)
             stats["largest_coupled"] = max(stats["largest_coupled"], nck)
             if nck * (nck + 8) * _BYTES_PER_DENSE > MEMORY_LIMIT:
@@ -712,37 +804,29 @@ def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.nda
             kernel = _dense_kernel(r.ravel(), c.ravel(), vals[sel], len(r_loc), nck, p, rng)
             if not len(kernel):
                 continue
-            kernel = _canonical_kernel(kernel, p)
             global_cols = cols_global[col_ids[c_loc]]
             for vec in kernel:
-                law = _lift(vec, global_cols, tuples(), p)
+                law = _lift(vec, global_cols, monomial, p)
                 blk = int(block_of[global_cols[0]])
                 if law is None:
                     failed_blocks.add(blk)
                     continue
                 found.append(_Found(int(global_cols[np.flatnonzero(vec)[-1]]), blk, law))
-    exact = _ExactFields(fields)
     verified = True
-    kept = []
-    for f in found:
-        if f.block in failed_blocks:
-            continue
-        if exact.annihilate(f.law):
-            kept.append(f)
-        else:
-            failed_blocks.add(f.block)
-    kept = [f for f in kept if f.block not in failed_blocks]
+    passed = _annihilated([f.law for f in found if f.block not in failed_blocks], terms)
+    candidates = [f for f in found if f.block not in failed_blocks]
+    failed_blocks |= {f.block for f, ok in zip(candidates, passed) if not ok}
+    kept = [f for f in candidates if f.block not in failed_blocks]
     # a failed lift or verification (a bad prime, large coefficients): that block again, exactly
     for blk in sorted(failed_blocks):
         idx = np.flatnonzero(block_of == blk)
-        laws_b, ok = _solve_block(fields, [tuples()[i] for i in idx], rng)
+        laws_b, ok = _solve_block(fields, [monomial(i) for i in idx], rng)
         verified &= ok
-        position = {tuples()[i]: int(i) for i in idx}
+        position = {monomial(i): int(i) for i in idx}
         kept += [_Found(max(position[m] for m in h), blk, h) for h in laws_b]
     stats["exact_fallbacks"] = len(failed_blocks)
     kept.sort(key=lambda f: f.order)
-    return [_normalised(f.law) for f in kept], verified
-
+    return [f.law for f in kept], verified
 
 
 # --- the minimal basis -----------------------------------------------------------------------------
@@ -836,13 +920,8 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
     state_graded = _graded(fields, state_w)
     rng = random.Random(seed)
     S = N - (1 if has_time else 0)
-    while True:
-        p = random_prime(rng)
-        try:
-            terms = _Terms.build(fields, N, p)
-            break
-        except ArithmeticError:  # a coefficient's denominator is divisible by p: another prime
-            continue
+    p = random_prime(rng)
+    terms = _Terms.build(fields, N, p)
     counts = terms.per_variable()
     mean_terms = float(counts[N - S : N].mean()) if S else 0.0
     time_terms = int(counts[0]) if has_time else 0
