@@ -209,7 +209,7 @@ def test_minimal_basis(model, dims, flow, tau, bias):
     assert independent_count(res.basis, N, seed=17) == res.independent
     assert independent_count(res.laws, N, seed=17) == res.independent
     # least degree: no law outside the basis has a lower degree than a basis member it could replace
-    assert max(h.degree() for h in res.basis) <= min((h.degree() for h in res.others), default=99) or model == "relu"
+    assert max(h.degree() for h in res.basis) <= min((h.degree() for h in res.others), default=99)
 
 
 def test_nmf_basis_is_the_column_sums_and_the_rest_their_products():

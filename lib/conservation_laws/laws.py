@@ -855,10 +855,12 @@ def _random_point(N: int, seed: int) -> tuple[int, np.ndarray]:
     return p, np.array([rng.randrange(1, p) for _ in range(N)] + [1], dtype=np.int64)
 
 
-def minimal_basis(laws: Sequence[Polynomial], N: int, seed: int = 0) -> tuple[int, list[int]]:
+def minimal_basis(laws: Sequence[Polynomial], N: int, seed: int = 0,
+                  time_index: int | None = None) -> tuple[int, list[int]]:
     """(rank, indices): the rank of the laws' gradients at a random point mod p, and the greedy basis.
 
-    The laws are taken by increasing degree (state degree, then total degree, then their order) and one is
+    The laws are taken by increasing degree (in θ and v, then with the time variable ``time_index``, then
+    their order) and one is
     kept iff its gradient at ξ0 is independent of the gradients kept before it: the pivot columns of the
     reduced row-echelon form of [∇h_1 … ∇h_n](ξ0). The kept laws are functionally independent (a non-zero
     minor mod p is non-zero over Q); every other law's gradient lies in their span at ξ0, so it is a
@@ -869,8 +871,10 @@ def minimal_basis(laws: Sequence[Polynomial], N: int, seed: int = 0) -> tuple[in
     if not laws:
         return 0, []
     p, point = _random_point(N, seed)
-    order = sorted(range(len(laws)), key=lambda i: (max(len([v for v in m if v]) for m in laws[i]),
-                                                    laws[i].degree(), i))
+    def state_degree(h: Polynomial) -> int:  # the degree in θ (and v), not counting the time variable
+        return max(len(m) - m.count(time_index) for m in h) if time_index is not None else h.degree()
+
+    order = sorted(range(len(laws)), key=lambda i: (state_degree(laws[i]), laws[i].degree(), i))
     G = _gradients_mod_p([laws[i] for i in order], N, p, point)
     R, rank = nmod_mat(G.T.tolist(), p).rref() if N else (None, 0)
     if not rank:
@@ -943,7 +947,7 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
     del monos, keys
     if lie is None:
         lie = count_laws(family, seed=seed)
-    independent, basis = minimal_basis(laws, N, seed=seed + 1)
+    independent, basis = minimal_basis(laws, N, seed=seed + 1, time_index=0 if has_time else None)
     notes = []
     if not state_graded:
         notes.append("fields are not homogeneous in the state degree: all degrees were solved together")
