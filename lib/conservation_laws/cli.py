@@ -85,6 +85,17 @@ def _describe(case: Case, geometry: str) -> str:
     return f"{what}, {case.build_flow().describe()}, {geometry} geometry"
 
 
+def certificate_line(rec: dict) -> str:
+    """How sure the count is, in words: proved (how), probabilistic (the proved bound) or upper bound only."""
+    cert, how = rec.get("certificate"), rec.get("certificate_how", "")
+    if cert == "proved":
+        return f"certificate: proved ({how})"
+    if cert == "probabilistic":
+        return (f"certificate: probabilistic: N − K is an upper bound, and the exact count except with probability "
+                f"≤ {rec['failure_bound']:.2g} (proved bound; {how})")
+    return f"certificate: upper bound only: the number of laws is at most N − K ({how})"
+
+
 def format_count(rec: dict, case: Case) -> str:
     n, k, laws = rec["dimension"], rec["rank"], rec["laws"]
     word = "law" if laws == 1 else "laws"
@@ -175,8 +186,8 @@ def _cmd_laws(args) -> int:
     case = _case_from_args(args)
     family = case.family()
     res = polynomial_laws(family, degree=args.degree, time_degree=args.time_degree, seed=case.seed)
-    exprs = res.in_time()
-    texts = res.latex() if args.latex else [str(e) for e in exprs]
+    show = (lambda which: res.latex(which)) if args.latex else (lambda which: [str(e) for e in res.in_time(which)])
+    basis, others = show("basis"), show("others")
     from .darboux import complete_laws  # logarithmic laws when the polynomial ones fall short
 
     extra = complete_laws(res) if not family.flow.is_momentum else None
@@ -187,10 +198,14 @@ def _cmd_laws(args) -> int:
             "model": case.model, "dims": list(case.dims) if case.dims else None,
             "phi": list(case.phi) if case.phi else None, "flow": case.flow,
             "tau": _number(case.tau), "bias": case.bias, "geometry": family.geometry, "degree": res.degree,
-            "time_degree": res.time_degree, "laws": [str(e) for e in exprs], "latex": res.latex(),
+            "time_degree": res.time_degree, "laws": [str(e) for e in res.in_time()], "latex": res.latex(),
+            "basis": [str(e) for e in res.in_time("basis")], "basis_latex": res.latex("basis"),
+            "others": [str(e) for e in res.in_time("others")], "others_latex": res.latex("others"),
+            "basis_statement": res.basis_statement(),
             "found": len(res.laws), "independent": res.independent, "upper_bound": res.upper_bound,
             "complete": res.complete or bool(extra and extra.complete), "verified": res.verified,
             "verdict": verdict, "log_laws": log_texts, "certificate": res.lie.certificate, "seconds": res.seconds,
+            "unknowns": res.unknowns, "solver": res.stats,
             "prime": res.lie.prime, "failure_bound": res.lie.failure_bound,
         }))
         return EXIT_OK
@@ -198,9 +213,24 @@ def _cmd_laws(args) -> int:
     if family.flow.time_variable:
         time_note = f", times powers of the time up to {res.time_degree}"
     print(f"{_describe(case, family.geometry)}: polynomial laws of degree ≤ {res.degree}{time_note}")
-    if not texts and not log_texts:
+    if not basis and not log_texts:
         print("  (none)")
-    for i, t in enumerate(texts + log_texts, 1):
+    elif basis:
+        word = "law" if len(basis) == 1 else "laws"
+        print(f"  a minimal basis: {len(basis)} functionally independent {word} of least degree")
+    for i, t in enumerate(basis, 1):
+        print(f"  h{i} = {t}")
+    if basis:
+        print(f"  {res.basis_statement()}")
+    if others and args.all:
+        print(f"  the other {len(others)} law(s) found, functions of the basis:")
+        for i, t in enumerate(others, len(basis) + 1):
+            print(f"  h{i} = {t}")
+    elif others:
+        print(f"  (--all lists the other {len(others)})")
+    if log_texts:
+        print(f"  {len(log_texts)} logarithmic law(s), exactly verified:")
+    for i, t in enumerate(log_texts, len(basis) + 1):
         print(f"  h{i} = {t}")
     print(verdict)
     return EXIT_OK
@@ -267,6 +297,7 @@ def make_parser() -> argparse.ArgumentParser:
     l.add_argument("--time-degree", type=int, default=None,
                    help="largest power of the time variable (default 1 for s = e^{τt}, 3 for Nesterov's t)")
     l.add_argument("--latex", action="store_true", help="print the laws in LaTeX")
+    l.add_argument("--all", action="store_true", help="also list the laws outside the minimal basis (functions of it)")
     l.set_defaults(func=_cmd_laws)
     from .sweep import add_sweep_parser  # `sweep`: a grid of counts on Dask (lib/conservation_laws/sweep.py)
 
