@@ -92,7 +92,7 @@ MORE_BAD = [
     ("count", "--model", "linear", "--dims", "2,2,2", "--seed", "x"),
     ("count", "--model", "linear", "--dims", "2,2,2", "--phi", "x"),
     ("count", "--batch", "/nonexistent/cases.jsonl"),
-    ("laws", "--model", "linear", "--dims", "3,3,3", "--degree", "5"),
+    ("laws", "--model", "linear", "--dims", "10,10,10", "--degree", "6"),
     ("laws", "--model", "linear", "--dims", "2,2,2", "--degree", "0"),
     ("laws", "--model", "linear", "--dims", "2,2,2", "--flow", "momentum", "--time-degree", "-1"),
     ("frobnicate",),
