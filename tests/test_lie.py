@@ -517,3 +517,14 @@ def test_certificate_log_round_trip(tmp_path):
     summary = lie.summarise_certificates([r for records in logs.values() for r in records])
     assert summary["proved"] == 1 and summary["probabilistic"] == 1
     assert 0 < summary["summed_bound"] <= TARGET_BOUND
+
+
+@pytest.mark.parametrize("flow", ["gradient", "nesterov"])
+def test_tau_without_friction_is_an_error_in_the_api(flow):
+    from conservation_laws.flows import Flow
+
+    with pytest.raises(ConservationLawsError, match="friction"):
+        count_laws("linear", flow, tau=1, dims=[2, 2, 2])
+    with pytest.raises(ConservationLawsError, match="friction"):
+        Flow(flow, Fraction(1, 2))
+    assert Flow(flow, 0).tau == 0 and Flow("momentum", 1).tau == 1
