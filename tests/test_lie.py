@@ -406,7 +406,8 @@ def test_bound_arithmetic():
     # random prime: unlucky term (⌊B/30⌋ + 1)/Π_eff, Schwartz–Zippel term d/p
     u, s = lie.check_pass_bound(40, 95.0, 2**30 + 3, fixed_prime=False, excluded=2)
     assert u == pytest.approx(4 / (lie.PRIMES_IN_RANGE_LOWER - 2))
-    assert s == pytest.approx(40 / (2**30 + 3))
+    assert s == pytest.approx(40 / 2**30)  # the smallest prime of the range: independent of the draw
+    assert lie.check_pass_bound(40, 95.0, 2**31 - 1, fixed_prime=False, excluded=2) == (u, s)
     # fixed prime: unlucky 0 if 2^B < p, else 1
     assert lie.check_pass_bound(3, 10.0, 2**31 - 1, fixed_prime=True) == (0.0, pytest.approx(3 / (2**31 - 1)))
     assert lie.check_pass_bound(3, 40.0, 2**31 - 1, fixed_prime=True)[0] == 1.0
