@@ -112,3 +112,15 @@ def test_finish_displays_and_raises_on_failure(book_root, monkeypatch):
     claims.check("C5", 1, 0, evidence="one shape differs")
     with pytest.raises(AssertionError, match="C5"):
         book.finish()
+
+
+def test_build_summary_shows_parameters_and_falls_back_to_seeds(book_root):
+    provenance.record_parameters("02_linear", {"r_max": 6, "seed": 3})
+    provenance.record_seeds("03_relu", {"seed": 1})
+    provenance.record_seeds("10_removed", {"seed": 9})
+    info = provenance.build_summary(["02_linear", "03_relu"])
+    assert info["parameters"] == {"02_linear": {"r_max": 6, "seed": 3}, "03_relu": {"seed": 1}}
+    assert info["seeds"] == {"02_linear": {"seed": 3}, "03_relu": {"seed": 1}}
+    assert set(info["runs"]["02_linear"]) == {"date", "run"}
+    path = provenance.write_summary(info)
+    assert json.loads(path.read_text())["parameters"]["02_linear"]["r_max"] == 6
