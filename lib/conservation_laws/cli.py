@@ -85,14 +85,25 @@ def _describe(case: Case, geometry: str) -> str:
     return f"{what}, {case.build_flow().describe()}, {geometry} geometry"
 
 
+def certificate_line(rec: dict) -> str:
+    """How sure the count is, in words: proved (how), probabilistic (the proved bound) or upper bound only."""
+    cert, how = rec.get("certificate"), rec.get("certificate_how", "")
+    if cert == "proved":
+        return f"certificate: proved ({how})"
+    if cert == "probabilistic":
+        return (f"certificate: probabilistic: N − K is an upper bound, and the exact count except with probability "
+                f"≤ {rec['failure_bound']:.2g} (proved bound; {how})")
+    return f"certificate: upper bound only: the number of laws is at most N − K ({how})"
+
+
 def format_count(rec: dict, case: Case) -> str:
     n, k, laws = rec["dimension"], rec["rank"], rec["laws"]
     word = "law" if laws == 1 else "laws"
     return (f"{_describe(case, rec['geometry'])}:\n"
             f"  {laws} independent conservation {word}  (N = {n} coordinates, K = dim Lie(W)(ξ0) = {k})\n"
             f"  exact rank mod p = {rec['prime']} at a random point, bracket depth {rec['depth']}, "
-            f"{rec['repeats']} run(s); N − K is an upper bound, and it is the exact count except with probability "
-            f"≤ {rec['failure_bound']:.2g} (Schwartz–Zippel)\n"
+            f"{rec['repeats']} run(s)\n"
+            f"  {certificate_line(rec)}\n"
             f"  {rec['seconds']:.3f} s")
 
 
@@ -175,16 +186,26 @@ def _cmd_laws(args) -> int:
     case = _case_from_args(args)
     family = case.family()
     res = polynomial_laws(family, degree=args.degree, time_degree=args.time_degree, seed=case.seed)
-    exprs = res.in_time()
-    texts = res.latex() if args.latex else [str(e) for e in exprs]
+    show = (lambda which: res.latex(which)) if args.latex else (lambda which: [str(e) for e in res.in_time(which)])
+    basis, others = show("basis"), show("others")
+    from .darboux import complete_laws  # logarithmic laws when the polynomial ones fall short
+
+    extra = complete_laws(res) if not family.flow.is_momentum else None
+    log_texts = [sympy_text(h.to_sympy(family.symbols), family, args.latex) for h in extra.log_laws] if extra else []
+    verdict = extra.verdict() if extra else res.verdict()
     if args.json:
         print(json.dumps({
             "model": case.model, "dims": list(case.dims) if case.dims else None,
             "phi": list(case.phi) if case.phi else None, "flow": case.flow,
             "tau": _number(case.tau), "bias": case.bias, "geometry": family.geometry, "degree": res.degree,
-            "time_degree": res.time_degree, "laws": [str(e) for e in exprs], "latex": res.latex(),
+            "time_degree": res.time_degree, "laws": [str(e) for e in res.in_time()], "latex": res.latex(),
+            "basis": [str(e) for e in res.in_time("basis")], "basis_latex": res.latex("basis"),
+            "others": [str(e) for e in res.in_time("others")], "others_latex": res.latex("others"),
+            "basis_statement": res.basis_statement(),
             "found": len(res.laws), "independent": res.independent, "upper_bound": res.upper_bound,
-            "complete": res.complete, "verified": res.verified, "verdict": res.verdict(), "seconds": res.seconds,
+            "complete": res.complete or bool(extra and extra.complete), "verified": res.verified,
+            "verdict": verdict, "log_laws": log_texts, "certificate": res.lie.certificate, "seconds": res.seconds,
+            "unknowns": res.unknowns, "solver": res.stats,
             "prime": res.lie.prime, "failure_bound": res.lie.failure_bound,
         }))
         return EXIT_OK
@@ -192,12 +213,34 @@ def _cmd_laws(args) -> int:
     if family.flow.time_variable:
         time_note = f", times powers of the time up to {res.time_degree}"
     print(f"{_describe(case, family.geometry)}: polynomial laws of degree ≤ {res.degree}{time_note}")
-    if not texts:
+    if not basis and not log_texts:
         print("  (none)")
-    for i, t in enumerate(texts, 1):
+    elif basis:
+        word = "law" if len(basis) == 1 else "laws"
+        print(f"  a minimal basis: {len(basis)} functionally independent {word} of least degree")
+    for i, t in enumerate(basis, 1):
         print(f"  h{i} = {t}")
-    print(res.verdict())
+    if basis:
+        print(f"  {res.basis_statement()}")
+    if others and args.all:
+        print(f"  the other {len(others)} law(s) found, functions of the basis:")
+        for i, t in enumerate(others, len(basis) + 1):
+            print(f"  h{i} = {t}")
+    elif others:
+        print(f"  (--all lists the other {len(others)})")
+    if log_texts:
+        print(f"  {len(log_texts)} logarithmic law(s), exactly verified:")
+    for i, t in enumerate(log_texts, len(basis) + 1):
+        print(f"  h{i} = {t}")
+    print(verdict)
     return EXIT_OK
+
+
+def sympy_text(expr, family, latex: bool) -> str:
+    """One law as text or LaTeX in the family's names."""
+    import sympy
+
+    return sympy.latex(expr, symbol_names=family.latex_names()) if latex else str(expr)
 
 
 # --- argument parsing --------------------------------------------------------------------------
@@ -231,16 +274,17 @@ def make_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("count", help="the number of independent laws N − K (exact rank mod p)",
                        description="The number of independent conservation laws N − K, K = dim Lie(W)(ξ0) at a "
-                       "random point ξ0 of F_p (exact rank; N − K is always an upper bound, exact except with "
-                       "probability ≤ failure_bound).",
+                       "random point ξ0 of F_p (exact rank; N − K is always an upper bound). The certificate says "
+                       "how sure the count is: proved (full rank), probabilistic (with a proved bound on the failure "
+                       "probability) or upper bound only.",
                        epilog="Batch: FILE holds one JSON object per line with keys model, dims, flow and optional "
                        "tau, bias, geometry, seed, repeats, phi (labels id, block are echoed). Blank lines and lines "
                        "starting with # are skipped. One output line per case, in order; a bad line gives "
                        '{"line": n, "error": ...} and a message on stderr, the batch goes on; exit code 1 if any '
                        "line failed, 0 otherwise.")
     _add_case_options(c)
-    c.add_argument("--repeats", type=int, default=1, help="independent reruns (keep the largest rank; the failure "
-                   "bounds multiply); default 1")
+    c.add_argument("--repeats", type=int, default=1, help="independent runs (keep the largest rank; the kept run is "
+                   "then checked until its proved failure bound is ≤ 1e-9); default 1")
     c.add_argument("--batch", metavar="FILE", help="run every case of a JSON-lines FILE ('-' for stdin)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar on stderr in batch mode")
     c.set_defaults(func=_cmd_count)
@@ -253,6 +297,7 @@ def make_parser() -> argparse.ArgumentParser:
     l.add_argument("--time-degree", type=int, default=None,
                    help="largest power of the time variable (default 1 for s = e^{τt}, 3 for Nesterov's t)")
     l.add_argument("--latex", action="store_true", help="print the laws in LaTeX")
+    l.add_argument("--all", action="store_true", help="also list the laws outside the minimal basis (functions of it)")
     l.set_defaults(func=_cmd_laws)
     from .sweep import add_sweep_parser  # `sweep`: a grid of counts on Dask (lib/conservation_laws/sweep.py)
 
@@ -274,6 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover
