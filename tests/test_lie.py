@@ -504,3 +504,16 @@ def test_certificate_log_and_summed_bound():
     assert sum(summary[c] for c in lie.CERTIFICATES) == 3
     assert summary["summed_bound"] == pytest.approx(sum(r.failure_bound for r in results
                                                          if r.certificate == "probabilistic"))
+
+
+def test_certificate_log_round_trip(tmp_path):
+    lie.clear_certificate_log()
+    count_laws("product", "gradient", dims=[3])
+    count_laws("relu", "momentum", tau=1, dims=[1, 2, 1])
+    path = lie.save_certificate_log("00_test", tmp_path)
+    assert path == tmp_path / "certificates" / "00_test.json"
+    assert lie.certificate_log() == []  # saving clears the log
+    logs = lie.load_certificate_logs(tmp_path)
+    summary = lie.summarise_certificates([r for records in logs.values() for r in records])
+    assert summary["proved"] == 1 and summary["probabilistic"] == 1
+    assert 0 < summary["summed_bound"] <= TARGET_BOUND

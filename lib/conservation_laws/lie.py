@@ -809,6 +809,36 @@ def clear_certificate_log() -> None:
     _CERTIFICATE_LOG.clear()
 
 
+def certificate_log_path(chapter: str, directory=None):
+    """``<claims dir>/certificates/<chapter>.json``: where a chapter's certificate log is written."""
+    from pathlib import Path
+
+    from .claims import claims_dir
+
+    return Path(directory or claims_dir()) / "certificates" / f"{chapter}.json"
+
+
+def save_certificate_log(chapter: str, directory=None):
+    """Write this process's certificate log (every count since the last save) for ``chapter`` and
+    clear it; returns the path. ``book.finish()`` or a chapter's last cell calls it; the report reads
+    them all back with ``load_certificate_logs`` and sums them with ``summarise_certificates``."""
+    import json
+
+    path = certificate_log_path(chapter, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(certificate_log(), indent=0))
+    clear_certificate_log()
+    return path
+
+
+def load_certificate_logs(directory=None) -> dict[str, list[dict]]:
+    """Every chapter's saved certificate log: {chapter: records} (see ``save_certificate_log``)."""
+    import json
+
+    folder = certificate_log_path("x", directory).parent
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.exists() else {}
+
+
 def summarise_certificates(records) -> dict:
     """Counts per certificate and the guarantee of the whole table: the *sum* of the bounds.
 
