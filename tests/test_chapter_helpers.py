@@ -101,3 +101,15 @@ def test_loglog_slope_recovers_a_power():
     assert simulate.loglog_slope(x, 3 * x**2) == pytest.approx(2.0)
     with pytest.raises(ConservationLawsError):
         simulate.loglog_slope(x, -x)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_icnn_pre_activations_match_the_forward_map(bias):
+    m = make_model("icnn", (2, 3, 4), bias=bias)
+    theta = m.random_parameters(seed=1)
+    x = np.random.default_rng(2).normal(size=(5, 4))
+    pre = models.icnn_pre_activations(m, theta, x)
+    U = np.asarray(m.unflatten(theta)["U"])
+    # g(x) = U relu(p): an independent route through the model's own predict
+    assert np.allclose(np.asarray(m.predict(theta, x)), (U @ np.maximum(pre, 0)).T)
+    assert models.icnn_pre_activations(m, np.stack([theta, theta]), x).shape == (2, 3, 5)

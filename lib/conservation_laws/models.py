@@ -707,3 +707,26 @@ def nmf_scalar_log_laws(model: "NMF") -> list[sympy.Expr]:
     U, V = B["U"], B["V"]
     terms = [sympy.log(V[k, 0] / U[0, k]) / (U[0, k] - V[k, 0]) for k in range(model.dims[1])]
     return [terms[0] - t for t in terms[1:]]
+
+
+def icnn_pre_activations(model: "ICNN", theta, x) -> np.ndarray:
+    """The hidden pre-activations p_{kn} = v_k · x_n + b_k of an ICNN, numerically.
+
+    ``theta`` is one flat vector (D,) or a trajectory (n, D); ``x`` has shape (n_samples, n3).
+    Returns shape (n2, n_samples), or (n, n2, n_samples) along a trajectory (no bias: b = 0).
+    """
+    if not isinstance(model, ICNN):
+        raise invalid("model", type(model).__name__, "an ICNN (make_model('icnn', ...))")
+    th = np.asarray(theta, dtype=np.float64)
+    if th.ndim not in (1, 2) or th.shape[-1] != model.D:
+        raise invalid("theta", f"array of shape {th.shape}", f"shape ({model.D},) or (n, {model.D})")
+    xs = np.asarray(x, dtype=np.float64)
+    if xs.ndim != 2 or xs.shape[1] != model.dims[2]:
+        raise invalid("x", f"array of shape {xs.shape}", f"shape (n_samples, {model.dims[2]})")
+    out = []
+    for row in th.reshape(-1, model.D):
+        blocks = model.unflatten(row)
+        pre = np.asarray(blocks["V"]) @ xs.T
+        out.append(pre + np.asarray(blocks["b"])[:, None] if model.bias else pre)
+    res = np.array(out)
+    return res[0] if th.ndim == 1 else res
