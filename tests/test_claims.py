@@ -137,3 +137,12 @@ def test_ledger_renders_math_links_and_plain_status(claims_dir, glued):
     assert "overflow-wrap:break-word" in html
     html = claims.ledger(exclude_chapter="02_linear").data
     assert "<tbody></tbody>" in html
+
+
+def test_a_claim_shows_nothing_when_a_cell_ends_with_check(claims_dir, glued):
+    from IPython.core.formatters import format_display_data
+
+    claims.set_chapter("02_linear")
+    c = claims.check("C1", 0, 0, evidence="all shapes agree")
+    assert c._ipython_display_() is None
+    assert "Claim(" in repr(c)  # the terminal still sees the record

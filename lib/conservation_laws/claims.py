@@ -39,6 +39,10 @@ class Claim:
     section: str = ""
     evidence: str = ""
 
+    def _ipython_display_(self) -> None:
+        """Nothing on the page when a cell ends with ``claims.check(...)``: the record is
+        bookkeeping, and ``book.finish()`` shows every claim of the chapter in its box."""
+
     def as_row(self) -> dict:
         return {"claim": self.id, "statement": self.statement, "computed": self.value, "expected": self.expected,
                 "status": self.status, "source": source_label(self.source), "evidence": self.evidence}
