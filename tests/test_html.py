@@ -316,7 +316,11 @@ MAX_CODE_LINE = 88
 MEASURE_JS = r"""
 <script>
 (function () {
-  function shown(el) { return el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden"; }
+  function shown(el) {  // laid out, not hidden, not inside a closed <details> (hide-input toggles)
+    var closed = el.closest("details:not([open])");
+    if (closed && !(closed.querySelector("summary") || {}).contains(el)) return false;
+    return el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  }
   function label(el) { return (el.innerText || "").trim().split("\n")[0].slice(0, 70); }
   function measure() {
     var main = document.querySelector("main") || document.body, r = {
@@ -345,7 +349,11 @@ MEASURE_JS = r"""
     main.querySelectorAll("div.cell_output").forEach(function (out) {
       if (!shown(out)) return;
       var text = out.innerText;
-      bad.forEach(function (b) { var m = text.match(b[0]); if (m) r.outputs.push([b[1], text.slice(Math.max(0, m.index - 30), m.index + 60)]); });
+      bad.some(function (b) {  // one report per output
+        var m = text.match(b[0]);
+        if (m) r.outputs.push([b[1], text.slice(Math.max(0, m.index - 30), m.index + 60)]);
+        return !!m;
+      });
     });
     main.querySelectorAll("table.ledger tbody tr").forEach(function (tr) {
       var cell = tr.children[1];
