@@ -327,43 +327,76 @@ def weight_lattice(fields: Sequence[VectorField], N: int, rng: random.Random) ->
     """Integer weight vectors w ∈ Z^N (the rows) for which every field is homogeneous.
 
     X = Σ_k X_k ∂_k is homogeneous for w, of shift σ_X, iff every term c·m of every component X_k has
-    w(m) − w_k = σ_X, with w(m) = Σ_{i∈m} w_i: linear equations in (w, σ), one per distinct term. Their
-    integer solutions form a lattice; a basis of it is computed mod p, lifted to Z by rational
-    reconstruction and **verified exactly**. A vector that fails verification is dropped: fewer weights
-    only make coarser blocks, never a wrong law.
+    w(m) − w_k = σ_X, with w(m) = Σ_{i∈m} w_i. Subtracting one term's equation from the others removes
+    σ_X: the conditions are e(t) = e(t_1) for the terms t of X, e(t) = w(m) − w_k. Those of the form
+    w_a = w_b (most of them) merge coordinates (union–find); the rest are solved mod p on the merged
+    coordinates, lifted to Z by rational reconstruction and **verified exactly** against every condition.
+    A vector that fails is dropped: fewer weights only make coarser blocks, never a wrong law.
     """
-    F = len(fields)
-    keys = {(f, k, m) for f, X in enumerate(fields) for k, poly in enumerate(X.components) for m in poly}
-    if not keys:
-        return np.zeros((0, N), dtype=np.int64)
-    rows: list[dict[int, int]] = []
-    for f, k, m in keys:
-        row: dict[int, int] = {N + f: -1, k: -1}
-        for i in m:
-            row[i] = row.get(i, 0) + 1
-        rows.append({c: v for c, v in row.items() if v})
-    ncols = N + F
-    p = random_prime(rng)
-    basis = _kernel_mod_p(rows, ncols, p, rng, compress=len(rows) * ncols > 20_000_000)
-    rr = np.fromiter((r for r, row in enumerate(rows) for _ in row), dtype=np.int64)
-    cc = np.fromiter((c for row in rows for c in row), dtype=np.int64)
-    vv = np.fromiter((v for row in rows for v in row.values()), dtype=np.int64)
+    conditions: set[tuple[tuple[int, int], ...]] = set()
+    for X in fields:
+        first = None
+        for k, poly in enumerate(X.components):
+            for m in poly:
+                e: dict[int, int] = {k: -1}
+                for i in m:
+                    e[i] = e.get(i, 0) + 1
+                if first is None:
+                    first = e
+                    continue
+                diff = dict(e)
+                for i, v in first.items():
+                    diff[i] = diff.get(i, 0) - v
+                row = tuple(sorted((i, v) for i, v in diff.items() if v))
+                if row:
+                    g = 0
+                    for _, v in row:
+                        g = gcd(g, v)
+                    sign = 1 if row[0][1] > 0 else -1
+                    conditions.add(tuple((i, sign * v // g) for i, v in row))
+    parent = list(range(N))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for row in conditions:  # w_a − w_b = 0
+        if len(row) == 2 and row[0][1] == -row[1][1]:
+            a, b = find(row[0][0]), find(row[1][0])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    roots = sorted({find(i) for i in range(N)})
+    cls = {r: j for j, r in enumerate(roots)}
+    of = np.array([cls[find(i)] for i in range(N)], dtype=np.int64)
+    reduced: set[tuple[tuple[int, int], ...]] = set()
+    for row in conditions:
+        acc: dict[int, int] = {}
+        for i, v in row:
+            acc[int(of[i])] = acc.get(int(of[i]), 0) + v
+        red = tuple(sorted((c, v) for c, v in acc.items() if v))
+        if red:
+            reduced.add(red)
+    ncls = len(roots)
+    if reduced:
+        p = random_prime(rng)
+        rows = [dict(r) for r in reduced]
+        basis = _kernel_mod_p(rows, ncls, p, rng, compress=len(rows) * ncls > 20_000_000)
+    else:
+        p, basis = 0, [[int(i == j) for i in range(ncls)] for j in range(ncls)]
     weights = []
     for vec in basis:
-        fr = [_rational_reconstruction(a, p) for a in vec]
+        fr = [_rational_reconstruction(a, p) for a in vec] if p else [Fraction(a) for a in vec]
         if any(x is None for x in fr):
             continue
         den = 1
         for x in fr:
             den = den * x.denominator // gcd(den, x.denominator)
-        ints = [int(x * den) for x in fr]
-        if max(abs(x) for x in ints) >= 2**40:
-            continue
-        w = np.array(ints, dtype=np.int64)
-        residual = np.zeros(len(rows), dtype=np.int64)
-        np.add.at(residual, rr, vv * w[cc])
-        if not residual.any() and w[:N].any():
-            weights.append(w[:N])
+        w = [int(x * den) for x in fr]
+        full = [w[int(of[i])] for i in range(N)]
+        if any(w) and all(sum(v * full[i] for i, v in row) == 0 for row in conditions):
+            weights.append(full)
     return np.array(weights, dtype=np.int64).reshape(len(weights), N)
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-import sympy
+from ._lazy import sympy
 
 from .errors import invalid
 from .flows import FieldFamily, Flow, vector_fields
@@ -53,7 +53,42 @@ PRIME_RANGE = (2**30, 2**31)
 
 def random_prime(rng: random.Random) -> int:
     """A uniformly placed prime in [2^30, 2^31): products of two residues fit in int64."""
-    return int(sympy.nextprime(rng.randrange(*PRIME_RANGE)))
+    return _next_prime(rng.randrange(*PRIME_RANGE))
+
+
+def _next_prime(n: int) -> int:
+    """The smallest prime > n, for n < 3 215 031 751 (sympy.nextprime without importing sympy).
+
+    Miller–Rabin with the bases 2, 3, 5, 7 is deterministic below 3 215 031 751.
+    """
+    if n >= 3_215_031_751:
+        raise ValueError(f"n = {n} is beyond the deterministic range")
+
+    def is_prime(m: int) -> bool:
+        if m < 2:
+            return False
+        for q in (2, 3, 5, 7):
+            if m % q == 0:
+                return m == q
+        d, r = m - 1, 0
+        while d % 2 == 0:
+            d, r = d // 2, r + 1
+        for a in (2, 3, 5, 7):
+            x = pow(a, d, m)
+            if x in (1, m - 1):
+                continue
+            for _ in range(r - 1):
+                x = x * x % m
+                if x == m - 1:
+                    break
+            else:
+                return False
+        return True
+
+    m = n + 1
+    while not is_prime(m):
+        m += 1
+    return m
 
 
 def _mulmod(A: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
