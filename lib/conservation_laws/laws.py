@@ -611,6 +611,34 @@ def _eliminate_singletons(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, 
     return alive, rows, cols, vals
 
 
+def _coupled_components(rows: np.ndarray, cols: np.ndarray, ncols: int) -> np.ndarray:
+    """For each column, the smallest column of its connected component (columns linked by sharing a row).
+
+    Hooking and pointer jumping on the star edges (each column of a row to the row's first column), all
+    vectorised; about log(size) rounds.
+    """
+    parent = np.arange(ncols)
+    if not len(rows):
+        return parent
+    order = np.argsort(rows, kind="stable")
+    r, c = rows[order], cols[order]
+    starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+    first = np.minimum.reduceat(c, starts)
+    a, b = c, np.repeat(first, np.diff(np.r_[starts, len(r)]))
+    while True:
+        pa, pb = parent[a], parent[b]
+        lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
+        moving = lo != hi
+        if not moving.any():
+            return parent
+        np.minimum.at(parent, hi[moving], lo[moving])
+        while True:
+            jumped = parent[parent]
+            if (jumped == parent).all():
+                break
+            parent = jumped
+
+
 def _canonical_kernel(vectors: np.ndarray, p: int) -> np.ndarray:
     """The kernel basis in its canonical form: each vector has 1 at its last non-zero position and 0 at
     the last positions of the others (the basis read off the row-echelon form, whatever block order)."""
@@ -666,21 +694,27 @@ _NUMPY_DENSE = 24  # coupled components up to this many unknowns are eliminated 
 
 def _sparse_left_product(R: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nrows: int,
                          ncols: int, p: int) -> np.ndarray:
-    """R·A mod p for a dense R (residues) and a sparse A given as COO, exactly.
+    """R·A mod p for a dense R (residues, m × nrows) and a sparse A given as COO without repeats, exactly.
 
-    16-bit splits of both factors: each partial product is below 2^32 and a column of A has fewer than
-    2^21 entries, so the float64 sums are exact integers.
+    Column by column: the products R[:, row]·value are reduced mod p (below 2^31) and summed by
+    ``reduceat`` (fewer than 2^32 of them per column, so the int64 sums are exact).
     """
-    from scipy import sparse
-
-    R0 = (R & 0xFFFF).astype(np.float64).T
-    R1 = (R >> 16).astype(np.float64).T
-    A0 = sparse.csr_matrix(((vals & 0xFFFF).astype(np.float64), (rows, cols)), shape=(nrows, ncols)).T.tocsr()
-    A1 = sparse.csr_matrix(((vals >> 16).astype(np.float64), (rows, cols)), shape=(nrows, ncols)).T.tocsr()
-    P00 = np.asarray(A0 @ R0).astype(np.int64) % p
-    P11 = np.asarray(A1 @ R1).astype(np.int64) % p
-    P01 = (np.asarray(A1 @ R0).astype(np.int64) + np.asarray(A0 @ R1).astype(np.int64)) % p
-    return np.ascontiguousarray(((P11 * (2**32 % p)) % p + P01 * 65536 % p + P00).T % p)
+    m = R.shape[0]
+    out = np.zeros((m, ncols), dtype=np.int64)
+    order = np.argsort(cols, kind="stable")
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    step = max(1, 4_000_000 // max(m, 1))
+    start = 0
+    while start < len(cols):
+        stop = min(len(cols), start + step)
+        while stop < len(cols) and cols[stop] == cols[stop - 1]:  # a column stays in one slice
+            stop += 1
+        c = cols[start:stop]
+        heads = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        prod = R[:, rows[start:stop]] * vals[start:stop] % p
+        out[:, c[heads]] = (out[:, c[heads]] + np.add.reduceat(prod, heads, axis=1)) % p
+        start = stop
+    return out
 
 
 def _dense_kernel(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nrows: int, ncols: int, p: int,
@@ -772,9 +806,6 @@ class _Found:
 def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.ndarray, terms: _Terms,
                   rng: random.Random, refuse, stats: dict) -> tuple[list[Polynomial], bool]:
     """Every law spanned by ``monos``, block by block (blocks: equal ``keys``), exactly verified."""
-    from scipy import sparse
-    from scipy.sparse.csgraph import connected_components
-
     N, p = terms.N, terms.p
 
     def monomial(i: int) -> tuple[int, ...]:
@@ -817,10 +848,10 @@ def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.nda
         row_ids, rows = np.unique(rows, return_inverse=True)
         col_ids, cols = np.unique(cols, return_inverse=True)
         rows, cols = rows.ravel(), cols.ravel()
-        nr, nc = len(row_ids), len(col_ids)
-        graph = sparse.coo_matrix((np.ones(len(rows)), (rows, nr + cols)), shape=(nr + nc, nr + nc))
-        ncomp, label = connected_components(graph, directed=False)
-        comp_of_entry = label[rows]
+        root = _coupled_components(rows, cols, len(col_ids))
+        _, comp_of_entry = np.unique(root[cols], return_inverse=True)
+        comp_of_entry = comp_of_entry.ravel()
+        ncomp = int(comp_of_entry.max()) + 1
         by_comp = np.argsort(comp_of_entry, kind="stable")
         bounds = np.searchsorted(comp_of_entry[by_comp], np.arange(ncomp + 1))
         for k in range(ncomp):
