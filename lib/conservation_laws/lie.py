@@ -499,17 +499,22 @@ def _lie_rank(family: FieldFamily, seed: int, max_depth: int, prime: int | None)
             Wp = basis.sketch_matrix(W)
             sketch = np.empty((len(group) * G, _SKETCH_VECTORS), dtype=np.int64)
             data = []
+            # Dbᵀ W' of every b of the group side by side, so that g·(Dbᵀ W') for every g and b is one
+            # wide (BLAS) product instead of one skinny int64 product per b
+            DbW = np.zeros((N, len(group) * _SKETCH_VECTORS), dtype=np.int64)
+            seconds = []
             for j, b in enumerate(group):
                 bval, (br, bc, bv) = b.value_and_sparse_jacobian(point_ext)
                 data.append((bval, br, bc, bv))
-                DbW = np.zeros((N, _SKETCH_VECTORS), dtype=np.int64)
-                np.add.at(DbW, bc, bv[:, None] * Wp[br] % p)
-                first = _mulmod(gen_vals_T, DbW % p, p)  # g·(Dbᵀ W') for every g
+                np.add.at(DbW[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS], bc, bv[:, None] * Wp[br] % p)
                 second = np.zeros((G, _SKETCH_VECTORS), dtype=np.int64)
                 if len(with_entries):
                     terms = (jv * bval[jc] % p)[:, None] * Wp[jr] % p
                     second[with_entries] = np.add.reduceat(terms, seg_starts, axis=0) % p
-                sketch[j * G : (j + 1) * G] = (first - second) % p
+                seconds.append(second)
+            first = _mulmod(gen_vals_T, DbW % p, p)
+            for j, second in enumerate(seconds):
+                sketch[j * G : (j + 1) * G] = (first[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS] - second) % p
             tested += len(sketch)
             sketch_tests += len(sketch)
             live = np.flatnonzero(sketch.any(axis=1))
