@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
-import sympy
+from ._lazy import sympy
 
 from .errors import invalid
 from .models import Model, velocity_names
