@@ -68,15 +68,9 @@ class LawsResult:
         return [h.to_sympy(syms) for h in self.laws]
 
     def in_time(self) -> list[sympy.Expr]:
-        """The laws with s replaced by e^{τt} (heavy ball, τ > 0); otherwise unchanged."""
-        flow = self.family.flow
-        exprs = self.expressions
-        if flow.time_variable != "s":
-            return exprs
-        s = sympy.Symbol("s", real=True)
-        t = sympy.Symbol("t", real=True)
-        tau = sympy.Rational(flow.tau.numerator, flow.tau.denominator)
-        return [sympy.factor_terms(e.subs(s, sympy.exp(tau * t))) for e in exprs]
+        """The laws with s replaced by e^{γt} (``Flow.in_time``: γ = τ for the heavy ball, λ for GF
+        with weight decay, the oscillator's rate with both); otherwise unchanged."""
+        return [self.family.flow.in_time(e) for e in self.expressions]
 
     def latex(self) -> list[str]:
         names = self.family.latex_names()
@@ -304,6 +298,18 @@ def independent_count(laws: Sequence[Polynomial], N: int, seed: int = 0) -> int:
     return int(nmod_mat(np.array(rows).tolist(), p).rank())
 
 
+def default_time_degree(flow: Flow, degree: int) -> int:
+    """Largest power of the time coordinate searched by default: 3 for Nesterov's t (t³J), 1 for
+    s = e^{τt} or t without decay; with weight decay λ, ``flows.decay_time_degree``."""
+    if flow.weight_decay:
+        from .flows import decay_time_degree
+
+        return decay_time_degree(flow, degree)
+    if flow.time_variable is None:
+        return 0
+    return 3 if flow.kind == "nesterov" else 1
+
+
 def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                     degree: int = 2, time_degree: int | None = None, seed: int = 0,
                     lie: LieResult | None = None) -> LawsResult:
@@ -317,9 +323,9 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
     family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
     fields = [g for g in family.generators if not g.is_zero()]
     N = family.N
-    has_time = family.flow.is_momentum
+    has_time = family.flow.time_variable is not None  # momentum, or GF with weight decay
     if time_degree is None:
-        time_degree = (3 if family.flow.kind == "nesterov" else 1) if has_time else 0
+        time_degree = default_time_degree(family.flow, degree)
     if not has_time:
         time_degree = 0
     state = list(range(1, N)) if has_time else list(range(N))
