@@ -32,7 +32,7 @@ MAX_OUTPUTS = 20_000
 #: Largest number of monomials of φ accepted (deep linear nets: one per path).
 MAX_PHI_TERMS = 200_000
 #: Keys a batch line may hold: the case, plus labels that are echoed back.
-BATCH_KEYS = ("model", "dims", "flow", "tau", "bias", "geometry", "seed", "repeats", "phi")
+BATCH_KEYS = ("model", "dims", "flow", "tau", "bias", "geometry", "seed", "repeats", "phi", "weight_decay")
 BATCH_LABELS = ("id", "block")
 EXIT_OK, EXIT_BATCH_FAILURES, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -74,7 +74,8 @@ def phi_size(model: str, dims: Sequence[int], bias: bool = False) -> tuple[int, 
 
 
 def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=0, bias: bool = False,
-               geometry: str | None = None, seed: int = 0, repeats: int = 1, phi: Sequence[str] | None = None) -> dict:
+               geometry: str | None = None, seed: int = 0, repeats: int = 1, phi: Sequence[str] | None = None,
+               weight_decay=0) -> dict:
     """Validate one case (from the options or a batch line) and return it normalised."""
     if phi is not None:
         if isinstance(phi, str):
@@ -115,15 +116,16 @@ def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=
         if entries > MAX_OUTPUTS or terms > MAX_PHI_TERMS:
             raise invalid("dims", dims, f"φ would have {entries} entries and {terms} monomials; at most {MAX_OUTPUTS} "
                           f"entries and {MAX_PHI_TERMS} monomials are supported")
+    weight_decay = Flow(flow, tau, geometry, weight_decay=weight_decay).weight_decay  # λ ≥ 0, flow, geometry
     return {"model": model, "dims": dims, "phi": list(phi) if phi else None, "flow": flow, "tau": tau, "bias": bias,
-            "geometry": geometry, "seed": seed, "repeats": repeats}
+            "geometry": geometry, "seed": seed, "repeats": repeats, "weight_decay": weight_decay}
 
 
 def _family(case: dict):
     from .flows import vector_fields
 
     model = make_model(case["model"], case["dims"], bias=case["bias"], phi=case["phi"])
-    flow = Flow(case["flow"], case["tau"], case["geometry"])
+    flow = Flow(case["flow"], case["tau"], case["geometry"], weight_decay=case.get("weight_decay", 0))
     return model, vector_fields(model, flow)
 
 
@@ -144,6 +146,10 @@ def count_case(case: dict) -> dict:
         out["variables"] = list(model.variable_names)
     out.update({"flow": case["flow"], "tau": _number(case["tau"]), "bias": case["bias"], "geometry": family.geometry,
                 "parameters": model.D, "seed": case["seed"]})
+    if family.flow.weight_decay:
+        out.update({"weight_decay": _number(family.flow.weight_decay), "time_variable": family.flow.time_variable})
+        if family.flow.regime:
+            out["regime"] = family.flow.regime
     out.update(res.as_dict())
     out["seconds"] = time.perf_counter() - t0  # the whole case: model, fields and rank
     out["rank_seconds"] = res.seconds
@@ -155,7 +161,8 @@ def _describe(case: dict, geometry: str) -> str:
         what = "φ = (" + ", ".join(case["phi"]) + ")"
     else:
         what = f"{case['model']} {case['dims']}" + (" + bias" if case["bias"] else "")
-    return f"{what}, {Flow(case['flow'], case['tau']).describe()}, {geometry} geometry"
+    flow = Flow(case["flow"], case["tau"], weight_decay=case.get("weight_decay", 0))
+    return f"{what}, {flow.describe()}, {geometry} geometry"
 
 
 def format_count(rec: dict, case: dict) -> str:
@@ -172,7 +179,8 @@ def format_count(rec: dict, case: dict) -> str:
 # --- subcommands -------------------------------------------------------------------------------
 def _case_from_args(args) -> dict:
     return build_case(model=args.model, dims=args.dims, flow=args.flow, tau=args.tau, bias=args.bias,
-                      geometry=args.geometry, seed=args.seed, repeats=getattr(args, "repeats", 1), phi=args.phi)
+                      geometry=args.geometry, seed=args.seed, repeats=getattr(args, "repeats", 1), phi=args.phi,
+                      weight_decay=args.weight_decay)
 
 
 def _cmd_count(args) -> int:
@@ -253,7 +261,8 @@ def _cmd_laws(args) -> int:
     if args.json:
         print(json.dumps({
             "model": case["model"], "dims": case["dims"], "phi": case["phi"], "flow": case["flow"],
-            "tau": _number(case["tau"]), "bias": case["bias"], "geometry": family.geometry, "degree": res.degree,
+            "tau": _number(case["tau"]), "weight_decay": _number(case["weight_decay"]), "regime": family.flow.regime,
+            "bias": case["bias"], "geometry": family.geometry, "degree": res.degree,
             "time_degree": res.time_degree, "laws": [str(e) for e in exprs], "latex": res.latex(),
             "found": len(res.laws), "independent": res.independent, "upper_bound": res.upper_bound,
             "complete": res.complete, "verified": res.verified, "verdict": res.verdict(), "seconds": res.seconds,
@@ -287,6 +296,9 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
     f.add_argument("--flow", default="gradient", choices=list(FLOW_NAMES),
                    help="gradient (the model's own metric), heavy-ball momentum, or Nesterov (τ = 3/t); default gradient")
     f.add_argument("--tau", default="0", help="friction τ ≥ 0 of heavy-ball momentum (e.g. 1, 0.5 or 1/2); default 0")
+    f.add_argument("--weight-decay", default="0", metavar="LAMBDA",
+                   help="weight decay λ ≥ 0 (θ' = −∇E − λθ; θ'' + τθ' + λθ = −∇E), with gradient, momentum or nesterov; "
+                        "default 0")
     f.add_argument("--geometry", choices=list(GEOMETRIES),
                    help="override the metric (default: euclidean for linear/relu/product, mirror for nmf, mixed for icnn)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random prime and point (default 0)")
@@ -306,7 +318,7 @@ def make_parser() -> argparse.ArgumentParser:
                        "random point ξ0 of F_p (exact rank; N − K is always an upper bound, exact except with "
                        "probability ≤ failure_bound).",
                        epilog="Batch: FILE holds one JSON object per line with keys model, dims, flow and optional "
-                       "tau, bias, geometry, seed, repeats, phi (labels id, block are echoed). Blank lines and lines "
+                       "tau, weight_decay, bias, geometry, seed, repeats, phi (labels id, block are echoed). Blank lines and lines "
                        "starting with # are skipped. One output line per case, in order; a bad line gives "
                        '{"line": n, "error": ...} and a message on stderr, the batch goes on; exit code 1 if any '
                        "line failed, 0 otherwise.")
