@@ -295,3 +295,64 @@ def test_cli_batch_weight_decay(tmp_path, capsys):
     assert cli.main(["count", "--batch", str(path), "--json", "--no-progress"]) == 1
     first, second = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert first["laws"] == 1 and first["weight_decay"] == 2 and "geometry" in second["error"]
+
+
+# --- discrete SGD with momentum and weight decay, the drift bound, the sign flow ---------------
+def _tiny_problem(dims=(2, 3, 2), n=12):
+    model = make_model("linear", list(dims))
+    rng = np.random.default_rng(3)
+    return model, rng.normal(size=(n, dims[-1])), rng.normal(size=(n, dims[0]))
+
+
+def test_sgd_is_pytorch_sgd():
+    """One seed against a hand-written loop of PyTorch's update, with the same minibatches."""
+    from conservation_laws import simulate as sim
+
+    model, x, y = _tiny_problem()
+    theta0 = model.random_parameters(0)
+    run = sim.sgd(model.loss, theta0, x, y, 0.05, 6, 4, momentum=0.8, weight_decay=0.1, seeds=[5])
+    keys = jax.random.split(jax.random.PRNGKey(5), 6)
+    grad = jax.grad(model.loss)
+    theta, buf = jnp.asarray(theta0), jnp.zeros(model.D)
+    for k in range(6):
+        idx = jax.random.choice(keys[k], len(x), shape=(4,), replace=False)
+        buf = 0.8 * buf + grad(theta, jnp.asarray(x)[idx], jnp.asarray(y)[idx]) + 0.1 * theta
+        theta = theta - 0.05 * buf
+        np.testing.assert_allclose(run.theta[0, k + 1], theta, rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_momentum_charge_is_exact():
+    """R_k = U_kᵀU_{k+1} − U_{k+1}ᵀU_k + (V likewise) obeys R_k = μ R_{k−1} exactly (any minibatches, any
+    weight decay): μ^{−k}R_k is conserved to round-off, while R_k itself decays like μ^k."""
+    from conservation_laws import simulate as sim
+
+    model, x, y = _tiny_problem()
+    theta0 = model.random_parameters(1)
+    buf0 = np.random.default_rng(2).normal(size=model.D)
+    mu, lr = 0.9, 0.02
+    run = sim.sgd(model.loss, theta0, x, y, lr, 40, 5, momentum=mu, weight_decay=0.3, seeds=[0, 1], buffer0=buf0)
+    prev = np.concatenate([theta0[None] + lr * buf0[None], run.theta[0, :-1]])
+    charges = np.array([sim.linear_charge(model, a, b) for a, b in zip(prev, run.theta[0])])
+    scaled = charges / mu ** np.arange(len(charges))[:, None, None]
+    np.testing.assert_allclose(scaled, np.broadcast_to(scaled[0], scaled.shape), rtol=1e-8, atol=1e-12)
+    assert np.abs(charges[-1]).max() < 0.1 * np.abs(charges[0]).max()
+
+
+def test_sgd_drift_below_the_bound():
+    from conservation_laws import simulate as sim
+
+    model = make_model("relu", [2, 3, 2])
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 2)), rng.normal(size=(30, 2))
+    run = sim.sgd(model.loss, model.random_parameters(0), x, y, 0.05, 50, 8, seeds=range(4))
+    out = sim.sgd_law_drift(run, lambda th: model.neuron_laws(th).sum(axis=-1), hessian_bound=2.0)
+    assert np.all(out["drift"] <= out["bound"] + 1e-12) and out["drift"][-1] > 0
+
+
+def test_sign_span():
+    from conservation_laws import simulate as sim
+
+    assert sim.sign_span(make_model("linear", [1, 1, 1]), 30)["laws"] == 1  # |u| − |v|
+    assert sim.sign_span(make_model("linear", [2, 2, 2]), 200)["laws"] == 0
+    with pytest.raises(ConservationLawsError, match="n_datasets"):
+        sim.sign_span(make_model("linear", [1, 1, 1]), 0)
