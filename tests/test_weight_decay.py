@@ -26,10 +26,7 @@ from conservation_laws.laws import check_law, polynomial_laws, same_span  # noqa
 from conservation_laws.lie import count_laws  # noqa: E402
 from conservation_laws.models import make_model, phi_jax  # noqa: E402
 
-try:
-    from conservation_laws.closed_forms import two_layer_linear
-except ImportError:  # fallback until the closed_forms package of main is merged (same formula)
-    from conservation_laws.sweep import linear_closed_form as two_layer_linear
+from conservation_laws.closed_forms import two_layer_linear  # noqa: E402
 
 S = sympy.Symbol("s", real=True)
 T = sympy.Symbol("t", real=True)
@@ -315,7 +312,7 @@ def test_sgd_is_pytorch_sgd():
     grad = jax.grad(model.loss)
     theta, buf = jnp.asarray(theta0), jnp.zeros(model.D)
     for k in range(6):
-        idx = jax.random.choice(keys[k], len(x), shape=(4,), replace=False)
+        idx = jax.random.randint(keys[k], (4,), 0, len(x))
         buf = 0.8 * buf + grad(theta, jnp.asarray(x)[idx], jnp.asarray(y)[idx]) + 0.1 * theta
         theta = theta - 0.05 * buf
         np.testing.assert_allclose(run.theta[0, k + 1], theta, rtol=1e-12, atol=1e-14)

@@ -12,6 +12,7 @@ optimiser as one jitted ``jax.lax.scan`` over its steps, so long horizons cost n
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -586,8 +587,8 @@ def sgd(
 
     d_k = ∇L_{Z_k}(θ_k) + λθ_k, b_k = μ b_{k−1} + d_k, θ_{k+1} = θ_k − τ_k b_k, i.e.
     θ_{k+1} − θ_k = μ(θ_k − θ_{k−1}) − τ_k(∇L_{Z_k}(θ_k) + λθ_k): the heavy ball θ'' + τθ' + λθ = −∇E with
-    time step δ = √τ_k and friction (1 − μ)/δ. Z_k: ``batch_size`` rows of (x, y) drawn without
-    replacement, independently at each step. ``loss(θ, x_batch, y_batch)`` is a model's mean loss.
+    time step δ = √τ_k and friction (1 − μ)/δ. Z_k: ``batch_size`` rows of (x, y) drawn uniformly and
+    independently (with replacement), so the minibatches are i.i.d. as in the follow-up paper's Prop. 5.1. ``loss(θ, x_batch, y_batch)`` is a model's mean loss.
     ``lr`` is one step or an array of ``steps`` steps (a schedule). ``buffer0`` is b_{−1} (PyTorch's
     momentum buffer before the first step; default 0, PyTorch's start), i.e. θ_{−1} = θ_0 + τ_0 b_{−1}.
     """
@@ -612,26 +613,33 @@ def sgd(
     seeds = [int(sd) for sd in seeds]
     if not seeds or any(sd < 0 for sd in seeds):
         raise invalid("seeds", seeds, "one or more non-negative integers")
+    keys = jnp.stack([jax.random.PRNGKey(sd) for sd in seeds])
+    runner = _sgd_runner(loss, batch_size, steps, save_every)
+    theta, fs, gsq = runner(keys, jnp.asarray(theta0), jnp.asarray(buf0), jnp.asarray(rates), x, y, mu, lam)
+    return SGDRun(np.arange(0, steps + 1, save_every), np.asarray(theta), np.asarray(gsq), np.asarray(fs),
+                  rates, mu, lam)
+
+
+@functools.lru_cache(maxsize=32)
+def _sgd_runner(loss: Callable, batch_size: int, steps: int, save_every: int) -> Callable:
+    """The jitted SGD loop, vmapped over the seeds' keys; cached so that runs differing only in data,
+    steps τ_k, μ or λ reuse one compilation."""
     value_and_grad = jax.value_and_grad(loss)
 
-    def step(carry, inputs):
-        theta, buf = carry
-        key, rate = inputs
-        idx = jax.random.choice(key, n, shape=(batch_size,), replace=False)
-        f, g = value_and_grad(theta, x[idx], y[idx])
-        buf = mu * buf + g + lam * theta
-        return (theta - rate * buf, buf), (theta, f, jnp.sum(g * g))
+    def run(key, theta, buf0, rates, x, y, mu, lam):
+        def step(carry, inputs):
+            theta, buf = carry
+            key, rate = inputs
+            idx = jax.random.randint(key, (batch_size,), 0, x.shape[0])  # i.i.d. uniform rows
+            f, g = value_and_grad(theta, x[idx], y[idx])
+            buf = mu * buf + g + lam * theta
+            return (theta - rate * buf, buf), (theta, f, jnp.sum(g * g))
 
-    @jax.jit
-    def run(key, theta, rates):
         keys = jax.random.split(key, steps)
-        (last, _), (thetas, fs, gsq) = jax.lax.scan(step, (theta, jnp.asarray(buf0)), (keys, rates))
+        (last, _), (thetas, fs, gsq) = jax.lax.scan(step, (theta, buf0), (keys, rates))
         return jnp.concatenate([thetas[::save_every], last[None]]), fs, gsq
 
-    outs = [run(jax.random.PRNGKey(sd), jnp.asarray(theta0), jnp.asarray(rates)) for sd in seeds]
-    theta = np.stack([np.asarray(o[0]) for o in outs])
-    return SGDRun(np.arange(0, steps + 1, save_every), theta, np.stack([np.asarray(o[2]) for o in outs]),
-                  np.stack([np.asarray(o[1]) for o in outs]), rates, mu, lam)
+    return jax.jit(jax.vmap(run, in_axes=(0,) + (None,) * 7))
 
 
 def sgd_law_drift(run: SGDRun, law: Callable, hessian_bound: float) -> dict[str, np.ndarray]:
