@@ -24,7 +24,7 @@ from typing import Sequence
 from . import __version__
 from .errors import ConservationLawsError, invalid
 from .flows import FLOW_NAMES, Flow
-from .models import GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES, check_dims, make_model
+from .models import BLOCK_MODELS, GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES, MODEL_OPTIONS, check_dims, make_model
 
 PROG = "conservation-laws"
 #: Largest number of model-map entries φ_i accepted (each one is a vector field of the family).
@@ -32,7 +32,7 @@ MAX_OUTPUTS = 20_000
 #: Largest number of monomials of φ accepted (deep linear nets: one per path).
 MAX_PHI_TERMS = 200_000
 #: Keys a batch line may hold: the case, plus labels that are echoed back.
-BATCH_KEYS = ("model", "dims", "flow", "tau", "bias", "geometry", "seed", "repeats", "phi")
+BATCH_KEYS = ("model", "dims", "flow", "tau", "bias", "geometry", "seed", "repeats", "phi", "options", "spec")
 BATCH_LABELS = ("id", "block")
 EXIT_OK, EXIT_BATCH_FAILURES, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -70,13 +70,40 @@ def phi_size(model: str, dims: Sequence[int], bias: bool = False) -> tuple[int, 
     if model == "icnn":
         entries = dims[0] * dims[1] * dims[2] + (dims[0] * dims[1] if bias else 0)
         return entries, entries
+    if model in BLOCK_MODELS:
+        return None  # measured on the built model (block_phi_size)
     return 1, 1
 
 
+def parse_options(pairs: Sequence[str] | None) -> dict:
+    """``--option KEY=VALUE`` pairs as model keyword options: integers, comma lists of integers, or text."""
+    out = {}
+    for pair in pairs or []:
+        key, eq, value = str(pair).partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise invalid("option", pair, "KEY=VALUE, e.g. --option heads=2 (see --help for each model's options)")
+        parts = [v.strip() for v in value.split(",")]
+        if all(p.lstrip("-").isdigit() for p in parts):
+            out[key.strip()] = int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
+        else:
+            out[key.strip()] = value.strip()
+    return out
+
+
 def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=0, bias: bool = False,
-               geometry: str | None = None, seed: int = 0, repeats: int = 1, phi: Sequence[str] | None = None) -> dict:
+               geometry: str | None = None, seed: int = 0, repeats: int = 1, phi: Sequence[str] | None = None,
+               options: dict | None = None, spec: str | None = None) -> dict:
     """Validate one case (from the options or a batch line) and return it normalised."""
-    if phi is not None:
+    if options is not None and not isinstance(options, dict):
+        raise invalid("options", options, "an object of model options, e.g. {\"heads\": 2}")
+    options = dict(options or {})
+    if spec is not None:
+        if not isinstance(spec, str) or model is not None or dims is not None or phi is not None or options:
+            raise invalid("spec", spec, "a model file path, alone: it replaces --model/--dims/--phi/--option")
+        model = "spec"
+    if spec is not None:
+        pass
+    elif phi is not None:
         if isinstance(phi, str):
             phi = [phi]
         if not isinstance(phi, (list, tuple)) or not phi or not all(isinstance(p, str) for p in phi):
@@ -97,6 +124,8 @@ def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=
         if dims is None:
             raise invalid("dims", dims, "the widths are required, e.g. --dims 2,3,2 (output first, input last)")
         dims = list(check_dims(dims, 1))
+    if options and model not in BLOCK_MODELS:
+        raise invalid("options", sorted(options), f"model options exist for {', '.join(BLOCK_MODELS)} only")
     if flow not in FLOW_NAMES:
         raise invalid("flow", flow, f"one of {', '.join(FLOW_NAMES)}")
     tau = _tau(tau)
@@ -104,25 +133,42 @@ def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=
         raise invalid("bias", bias, "true or false")
     if bias and model not in ("relu", "icnn"):
         raise invalid("bias", bias, "biases exist for relu and icnn only")
+    if model in BLOCK_MODELS:
+        block_phi_size(make_model(model, dims, **options))  # validates the options and the size
     if geometry is not None and geometry not in GEOMETRIES:
         raise invalid("geometry", geometry, f"one of {', '.join(GEOMETRIES)} (or omit it for the model's own)")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise invalid("seed", seed, "a non-negative integer")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 100:
         raise invalid("repeats", repeats, "an integer from 1 to 100")
-    if dims is not None:
+    if dims is not None and model not in BLOCK_MODELS:
         entries, terms = phi_size(model, dims, bias)
         if entries > MAX_OUTPUTS or terms > MAX_PHI_TERMS:
             raise invalid("dims", dims, f"φ would have {entries} entries and {terms} monomials; at most {MAX_OUTPUTS} "
                           f"entries and {MAX_PHI_TERMS} monomials are supported")
+    if spec is not None:
+        from .spec import load_spec
+
+        load_spec(spec)  # validates the file (one-line errors naming the field)
     return {"model": model, "dims": dims, "phi": list(phi) if phi else None, "flow": flow, "tau": tau, "bias": bias,
-            "geometry": geometry, "seed": seed, "repeats": repeats}
+            "geometry": geometry, "seed": seed, "repeats": repeats, "options": options, "spec": spec}
+
+
+def block_phi_size(model) -> None:
+    """The size guard for the follow-up paper's blocks, measured on the built model (cheap: no φ)."""
+    if model.D > MAX_PARAMETERS:
+        raise invalid("dims", list(model.dims), f"counting supports at most {MAX_PARAMETERS} parameters (got D={model.D})")
 
 
 def _family(case: dict):
     from .flows import vector_fields
 
-    model = make_model(case["model"], case["dims"], bias=case["bias"], phi=case["phi"])
+    if case.get("spec"):
+        from .spec import load_spec
+
+        model = load_spec(case["spec"])
+    else:
+        model = make_model(case["model"], case["dims"], bias=case["bias"], phi=case["phi"], **case.get("options", {}))
     flow = Flow(case["flow"], case["tau"], case["geometry"])
     return model, vector_fields(model, flow)
 
@@ -142,6 +188,10 @@ def count_case(case: dict) -> dict:
     if case["phi"]:
         out["phi"] = case["phi"]
         out["variables"] = list(model.variable_names)
+    if case.get("options"):
+        out["options"] = case["options"]
+    if case.get("spec"):
+        out["spec"] = case["spec"]
     out.update({"flow": case["flow"], "tau": _number(case["tau"]), "bias": case["bias"], "geometry": family.geometry,
                 "parameters": model.D, "seed": case["seed"]})
     out.update(res.as_dict())
@@ -151,7 +201,11 @@ def count_case(case: dict) -> dict:
 
 
 def _describe(case: dict, geometry: str) -> str:
-    if case["phi"]:
+    if case.get("spec"):
+        what = f"model file {case['spec']}"
+    elif case["model"] in BLOCK_MODELS:
+        what = make_model(case["model"], case["dims"], **case.get("options", {})).describe()
+    elif case["phi"]:
         what = "φ = (" + ", ".join(case["phi"]) + ")"
     else:
         what = f"{case['model']} {case['dims']}" + (" + bias" if case["bias"] else "")
@@ -172,12 +226,13 @@ def format_count(rec: dict, case: dict) -> str:
 # --- subcommands -------------------------------------------------------------------------------
 def _case_from_args(args) -> dict:
     return build_case(model=args.model, dims=args.dims, flow=args.flow, tau=args.tau, bias=args.bias,
-                      geometry=args.geometry, seed=args.seed, repeats=getattr(args, "repeats", 1), phi=args.phi)
+                      geometry=args.geometry, seed=args.seed, repeats=getattr(args, "repeats", 1), phi=args.phi,
+                      options=parse_options(args.option) or None, spec=args.spec)
 
 
 def _cmd_count(args) -> int:
     if args.batch is not None:
-        if args.model or args.dims or args.phi:
+        if args.model or args.dims or args.phi or args.spec or args.option:
             raise invalid("batch", args.batch, "--batch takes every case from the file: drop --model/--dims/--phi")
         return _run_batch(args.batch, as_json=args.json, progress=not args.no_progress)
     case = _case_from_args(args)
@@ -276,7 +331,11 @@ def _cmd_laws(args) -> int:
 def _add_case_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("the model (either --model and --dims, or --phi)")
     g.add_argument("--model", choices=[m for m in MODEL_NAMES if m != "polynomial"],
-                   help="linear, relu, nmf, icnn or product (the toy φ = x1⋯xD)")
+                   help="linear, relu, nmf, icnn or product (the toy φ = x1⋯xD); the follow-up paper's blocks "
+                   "attention, conv1d, conv2d, softmax, residual, transformer take --option (listed below)")
+    g.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="a model option (repeatable), e.g. --option heads=2 --option head_width=3; lists as 3,3")
+    g.add_argument("--spec", metavar="FILE", help="a model file (YAML: blocks, phi, metric; see the README)")
     g.add_argument("--dims", help="comma-separated widths, output first and input last, e.g. 2,3,2 "
                    f"(product: D); at most {MAX_PARAMETERS} parameters, {MAX_OUTPUTS} entries of φ")
     g.add_argument("--bias", action="store_true", help="hidden biases (relu, icnn)")
@@ -293,6 +352,17 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (per case)")
 
 
+def _model_options_help() -> str:
+    """One sentence per block model: its dims and options (from models.MODEL_OPTIONS)."""
+    dims = {"attention": "d_out,dim or dim", "conv1d": "c2,c1,c0", "conv2d": "c2,c1,c0", "softmax": "n,m",
+            "residual": "width,h1,...,hq", "transformer": "width"}
+    parts = []
+    for name, opts in MODEL_OPTIONS.items():
+        keys = "; ".join(f"{k}: {v}" for k, v in opts.items()) or "no options"
+        parts.append(f"{name} (--dims {dims[name]}): {keys}.")
+    return "Model options: " + " ".join(parts)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Count and list the conservation laws of gradient, mirror and momentum "
                      "flows (Marcotte, Gribonval, Peyré, ICML 2024).",
@@ -305,8 +375,9 @@ def make_parser() -> argparse.ArgumentParser:
                        description="The number of independent conservation laws N − K, K = dim Lie(W)(ξ0) at a "
                        "random point ξ0 of F_p (exact rank; N − K is always an upper bound, exact except with "
                        "probability ≤ failure_bound).",
-                       epilog="Batch: FILE holds one JSON object per line with keys model, dims, flow and optional "
-                       "tau, bias, geometry, seed, repeats, phi (labels id, block are echoed). Blank lines and lines "
+                       epilog=_model_options_help() + " Batch: FILE holds one JSON object per line with keys model, "
+                       "dims, flow and optional tau, bias, geometry, seed, repeats, phi, options (an object), spec "
+                       "(labels id, block are echoed). Blank lines and lines "
                        "starting with # are skipped. One output line per case, in order; a bad line gives "
                        '{"line": n, "error": ...} and a message on stderr, the batch goes on; exit code 1 if any '
                        "line failed, 0 otherwise.")

@@ -1,0 +1,79 @@
+"""Closed-form law counts of the follow-up paper's building blocks (gradient flow, Euclidean).
+
+Each function names the claim it backs and whose statement it is: "the follow-up paper's"
+(Marcotte, Gribonval, Peyré, ICML 2025) or "this book's" (found here and checked against the Lie
+engine on every case the book shows).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+
+def _linear(n: int, r: int, m: int) -> int:
+    # The two-layer linear net's GF count (the paper's), one source for the formula.
+    try:
+        from . import linear_gf_count  # type: ignore[attr-defined]  # homes' package, once merged
+    except ImportError:
+        from ..sweep import linear_closed_form
+
+        return linear_closed_form("gradient", n, r, m)
+    return linear_gf_count(n, r, m)
+
+
+def attention_gradient_count(dim: int, d_out: int, heads: int, head_width: int, value_width: int) -> int:
+    """Laws of multi-head attention under gradient flow (claim B2/B3; the follow-up paper's Cor. 3.9
+    and 3.10 with the paper's two-layer linear count, summed over heads: this book's closed form).
+
+    Each head's φ is (Q_hᵀK_h, V_hᵀO_h), two linear factorisations with disjoint parameters, so
+    N = Σ_h [N_lin(dim, d, dim) + N_lin(dim, d_v, d_out)], N_lin(n, r, m) = r(r+1)/2 for r ≤ n + m.
+    """
+    per_head = _linear(dim, head_width, dim) + _linear(dim, value_width, d_out)
+    return heads * per_head
+
+
+def conv_gradient_count(channels: tuple[int, int, int], tap_pairs: Iterable[tuple], u_taps: Iterable[tuple],
+                        v_taps: Iterable[tuple]) -> int:
+    """Laws of a convolutional ReLU layer [c2, c1, c0] under gradient flow (claim B1).
+
+    The follow-up paper's Thm. 3.6: exactly c1 when every pair of taps meets (circulant filters).
+    This book's generalisation to zero padding and strides: per hidden channel, one law per
+    connected component of the bipartite graph joining the u taps and v taps that meet, where a
+    u tap that meets none counts c2 times (each of its entries is itself a law) and a v tap that
+    meets none c0 times.
+    """
+    c2, c1, c0 = channels
+    u_taps, v_taps, pairs = list(u_taps), list(v_taps), list(tap_pairs)
+    parent = {("u", t): ("u", t) for t in u_taps} | {("v", t): ("v", t) for t in v_taps}
+
+    def root(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for tu, tv in pairs:
+        parent[root(("u", tu))] = root(("v", tv))
+    met_u, met_v = {tu for tu, _ in pairs}, {tv for _, tv in pairs}
+    components = len({root(("u", t)) for t in met_u})
+    isolated = c2 * sum(t not in met_u for t in u_taps) + c0 * sum(t not in met_v for t in v_taps)
+    return c1 * (components + isolated)
+
+
+def softmax_gradient_count(n: int, m: int) -> int:
+    """Laws of softmax(θx), θ ∈ R^{n×m}, under gradient flow: m, the column sums (claim B4; the
+    follow-up paper's Prop. 3.11, for n ≥ 2: with n = 1 softmax is constant and every θ_j is a law)."""
+    return m
+
+
+def residual_blocks_count(hidden: Iterable[int]) -> int:
+    """Laws of the union of residual ReLU blocks' φ: one balance per hidden neuron (claim B5; the
+    follow-up paper's Prop. 3.2 and Thm. 4.6 with the paper's ReLU count)."""
+    return sum(hidden)
+
+
+def example_4_8_count() -> int:
+    """Example 4.8 of the follow-up paper: two scalar residual ReLU blocks on the region
+    sgn t = sgn v = sgn u have 3 laws (one field uv + st + stuv in R^4), one more than the
+    blocks' 2 (claim B6)."""
+    return 3
