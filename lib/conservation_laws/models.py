@@ -179,6 +179,13 @@ class Model:
             theta = np.abs(theta) + 0.1 * scale
         return theta
 
+    @classmethod
+    def from_spec(cls, source) -> "Model":
+        """A model from a model file (path, YAML text or mapping): see :mod:`conservation_laws.spec`."""
+        from .spec import load_spec
+
+        return load_spec(source)
+
     # --- the paper's laws -------------------------------------------------------------------
     def paper_laws(self, flow: str = "gradient") -> list[sympy.Expr]:
         """The laws the paper (or these notes) state for this model and flow; [] when none are known."""
