@@ -15,6 +15,7 @@ from conservation_laws.flows import vector_fields
 from conservation_laws.lie import ModularField, _EchelonBasis, _mulmod, bracket, count_laws, random_prime
 from conservation_laws.models import make_model
 from conservation_laws.polynomial import Polynomial, VectorField
+from conservation_laws import closed_forms
 from conservation_laws.validation import (BLOCKS, TAUS, authors_validation_set, closed_form_count,
                                           count_arguments)
 
@@ -54,15 +55,11 @@ def test_table(model, dims, flow, tau, bias, laws):
 
 # --- closed forms over many widths --------------------------------------------------------------
 def two_layer_gf(n, r, m):
-    k = n + m
-    return r * (r + 1) // 2 if r <= k else k * r - k * (k - 1) // 2
+    return closed_forms.two_layer_linear("gradient", n, r, m)
 
 
 def two_layer_mf(n, r, m):
-    if n == m == 1:
-        return 0 if r == 1 else 4 * r - 6
-    k = n + m
-    return r * (r - 1) // 2 if r <= 2 * k + 1 else 2 * k * r - k * (2 * k + 1)
+    return closed_forms.two_layer_linear("momentum", n, r, m)
 
 
 @pytest.mark.parametrize("n,m", list(itertools.product(range(1, 4), repeat=2)))

@@ -642,35 +642,17 @@ def summarize(results: Iterable[dict]) -> dict:
 # --------------------------------------------------------------------------------------------
 
 def linear_closed_form(flow: str, n: int, r: int, m: int, scalar_case: bool = True) -> int:
-    """Number of laws of the two-layer linear net φ = UV^T, dims [n, r, m], k = n + m.
+    """N of the two-layer linear net [n, r, m]: ``closed_forms.two_layer_linear`` (kept for chapters)."""
+    from .closed_forms import two_layer_linear
 
-    GF: r(r+1)/2 for r ≤ k, k r − k(k−1)/2 beyond; MF (heavy ball or Nesterov, any τ):
-    r(r−1)/2 for r ≤ 2k+1, 2k r − k(2k+1) beyond. Scalar case n = m = 1 (when ``scalar_case``;
-    otherwise the generic formulas at k = 2): GF 2r − 1, MF 4r − 6 (r ≥ 2), 0 (r = 1).
-    """
-    k = n + m
-    if flow not in ("gradient", "momentum", "nesterov"):
-        raise invalid("flow", flow, "gradient, momentum or nesterov")
-    scalar = scalar_case and n == m == 1
-    if flow == "gradient":
-        if scalar:
-            return 2 * r - 1
-        return r * (r + 1) // 2 if r <= k else k * r - k * (k - 1) // 2
-    if scalar:
-        return 0 if r == 1 else 4 * r - 6
-    return r * (r - 1) // 2 if r <= 2 * k + 1 else 2 * k * r - k * (2 * k + 1)
+    return two_layer_linear(flow, n, r, m, scalar_case=scalar_case)
 
 
 def linear_crossover(k: int) -> int:
-    """The least hidden width r at which momentum keeps more laws than gradient flow (closed forms, k = n + m).
+    """r*(k): ``closed_forms.linear_crossover`` (kept for chapters)."""
+    from .closed_forms import linear_crossover as crossover
 
-    From N_MF − N_GF = ((r − k)² − (r + k))/2 for k < r ≤ 2k + 1 (and −r below, k(r − 3(k+1)/2) above):
-    the first integer r > k + 1/2 + sqrt(8k + 1)/2.
-    """
-    r = 1
-    while linear_closed_form("momentum", k - 1, r, 1, scalar_case=False) <= linear_closed_form("gradient", k - 1, r, 1, scalar_case=False):
-        r += 1
-    return r
+    return crossover(k)
 
 
 def linear_landscape(results: Iterable[dict], flow: str, exclude_scalar: bool = True) -> dict:

@@ -13,13 +13,14 @@ Each case is a dict in the format of ``conservation-laws count --batch`` (keys `
 ``flow``, ``tau``, ``bias``, ``geometry``, ``seed``, plus ``id`` and ``block``), so the same list
 feeds ``lie.count_laws(**count_arguments(case))``, the command line and the benchmark.
 
-``closed_form_count`` gives the number of laws where a closed form is known (the paper's counts
-and this book's derived branches, see the notes), and None elsewhere.
+``closed_form_count`` (from ``closed_forms``) gives the number of laws where a closed form is known
+(the paper's counts and this book's derived branches), and None elsewhere.
 """
 
 from __future__ import annotations
 
 import random
+from .closed_forms import closed_form_count  # re-exported: the formulas live in closed_forms
 from .errors import invalid
 
 TAUS = (0, 0.5, 1, 2)
@@ -62,44 +63,3 @@ def count_arguments(case: dict) -> dict:
     model = out.pop("model")
     flow = out.pop("flow", "gradient")
     return {"model": model, "flow": flow, **out}
-
-
-def _two_layer_linear(n: int, r: int, m: int, momentum: bool) -> int:
-    k = n + m
-    if not momentum:
-        return r * (r + 1) // 2 if r <= k else k * r - k * (k - 1) // 2
-    if n == m == 1:
-        return 0 if r == 1 else 4 * r - 6
-    return r * (r - 1) // 2 if r <= 2 * k + 1 else 2 * k * r - k * (2 * k + 1)
-
-
-def closed_form_count(case: dict) -> int | None:
-    """The known number of independent laws of a case, or None when no closed form is known.
-
-    Two-layer linear: GF r(r+1)/2 (r ≤ n+m), (n+m)r − (n+m)(n+m−1)/2 beyond; MF r(r−1)/2
-    (r ≤ 2(n+m)+1), 2(n+m)r − (n+m)(2(n+m)+1) beyond; scalar output (n = m = 1) MF 4r − 6 (r ≥ 2),
-    0 (r = 1). ReLU: GF Σ hidden widths, MF 0. NMF (mirror): GF n2 (D − 1 for a scalar output), MF 0.
-    ICNN (mixed): GF n2, MF 0. Product: GF D − 1. Only each model's own geometry is covered.
-    """
-    model, dims = case["model"], list(case["dims"])
-    flow = case.get("flow", "gradient")
-    momentum = flow != "gradient"
-    geometry = case.get("geometry")
-    default = {"nmf": "mirror", "icnn": "mixed"}.get(model, "euclidean")
-    if geometry not in (None, default):
-        return None
-    if model == "linear":
-        return _two_layer_linear(*dims, momentum) if len(dims) == 3 else None
-    if model == "relu":
-        return 0 if momentum else sum(dims[1:-1])
-    if model == "nmf":
-        n1, n2, n3 = dims
-        if momentum:
-            return 0
-        return n1 * n2 + n2 * n3 - 1 if n1 * n3 == 1 else n2
-    if model == "icnn":
-        return 0 if momentum else dims[1]
-    if model == "product":
-        return None if momentum else dims[0] - 1
-    return None
-
