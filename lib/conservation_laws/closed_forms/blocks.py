@@ -11,14 +11,9 @@ from typing import Iterable
 
 
 def _linear(n: int, r: int, m: int) -> int:
-    # The two-layer linear net's GF count (the paper's), one source for the formula.
-    try:
-        from . import linear_gf_count  # type: ignore[attr-defined]  # homes' package, once merged
-    except ImportError:
-        from ..sweep import linear_closed_form
+    from . import two_layer_linear_gf  # the paper's two-layer linear count, one source for it
 
-        return linear_closed_form("gradient", n, r, m)
-    return linear_gf_count(n, r, m)
+    return two_layer_linear_gf(n, r, m)
 
 
 def attention_gradient_count(dim: int, d_out: int, heads: int, head_width: int, value_width: int) -> int:
