@@ -715,6 +715,15 @@ class Attention(Model):
         super().__init__(dims, blocks)
 
     @property
+    def input_width(self) -> int:
+        """N·dim: one input is the N token rows, flattened."""
+        return self.tokens * self.dim
+
+    @property
+    def output_width(self) -> int:
+        return self.tokens * self.d_out
+
+    @property
     def head_names(self) -> list[str]:
         """Block suffixes: '' for one head, '1', '2', … for several."""
         return [""] if self.heads == 1 else [str(h + 1) for h in range(self.heads)]
@@ -857,6 +866,15 @@ class ConvNet(Model):
         self.channels = (c2, c1, c0)
         super().__init__(dims, [Block("u", (c2, c1) + self.out_kernel), Block("v", (c1, c0) + self.kernel)])
 
+    @property
+    def input_width(self) -> int:
+        """c0 · (input size): one input is every channel's signal, flattened."""
+        return self.channels[2] * math.prod(self.input_size)
+
+    @property
+    def output_width(self) -> int:
+        return self.channels[0] * math.prod(self.output_size)
+
     def tap_pairs(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """Co-occurring (u tap, v tap) pairs over all axes: the product of the per-axis pair sets."""
         return [(tuple(p[0] for p in combo), tuple(p[1] for p in combo)) for combo in itertools.product(*self.pairs)]
@@ -949,6 +967,9 @@ class SoftmaxLayer(Model):
         dims = check_dims(dims, 2, exact_length=2)
         super().__init__(dims, [Block("theta", dims)])
 
+    input_width = property(lambda self: self.dims[1])
+    output_width = property(lambda self: self.dims[0])
+
     def latex_names(self):
         return {sympy.Symbol(n, real=True): n.replace("theta[", r"\theta_{").replace("]", "}") for n in self.variable_names}
 
@@ -1032,6 +1053,9 @@ class ResidualReLU(Model):
             blocks += [Block(f"U{l}", (self.width, h)), Block(f"V{l}", (h, self.width))]
         super().__init__(dims, blocks)
 
+    input_width = property(lambda self: self.width)
+    output_width = property(lambda self: self.width)
+
     def phi_polynomials(self) -> list[Polynomial]:
         q = len(self.hidden)
         if self.pattern == "blocks":
@@ -1086,6 +1110,9 @@ class TransformerBlock(Model):
         self.tokens = self.attention.tokens
         blocks = list(self.attention.blocks) + [Block("U", (dims[0], self.mlp_width)), Block("W", (self.mlp_width, dims[0]))]
         super().__init__(dims, blocks)
+
+    input_width = property(lambda self: self.tokens * self.dims[0])
+    output_width = property(lambda self: self.tokens * self.dims[0])
 
     def phi_polynomials(self) -> list[Polynomial]:
         # the attention's blocks come first with the same layout, so its φ indexes are ours
@@ -1208,12 +1235,4 @@ def functional_span(model: Model, theta=None, inputs: int = 32, seed: int = 0, x
 
 def _input_width(model: Model) -> int:
     """Width of one flattened input of ``predict``."""
-    if isinstance(model, Attention):
-        return model.tokens * model.dim
-    if isinstance(model, TransformerBlock):
-        return model.tokens * model.dims[0]
-    if isinstance(model, ConvNet):
-        return model.channels[2] * math.prod(model.input_size)
-    if isinstance(model, ResidualReLU):
-        return model.width
-    return model.dims[-1]
+    return getattr(model, "input_width", model.dims[-1])
