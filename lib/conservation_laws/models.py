@@ -780,6 +780,26 @@ class Attention(Model):
         res = np.array(rows)
         return res[0] if T.ndim == 1 else res
 
+    def momentum_charges(self, theta, velocity, t, tau: float) -> np.ndarray:
+        """e^{τt}(A A'ᵀ − A' Aᵀ + B B'ᵀ − B' Bᵀ) above the diagonal for (A, B) = (Q_h, K_h), (V_h, O_h).
+
+        The linear net's momentum laws (the paper's J) written for the factors Q_hᵀK_h and V_hᵀO_h;
+        for θ, θ' of shape (n, D) and times t of shape (n,). τ = 0 gives the charges without factor.
+        """
+        T = np.asarray(theta, dtype=float).reshape(-1, self.D)
+        Vel = np.asarray(velocity, dtype=float).reshape(-1, self.D)
+        rows = []
+        for th, v, time in zip(T, Vel, np.ravel(np.asarray(t, dtype=float))):
+            b, d = self.unflatten(th), self.unflatten(v)
+            row = []
+            for h in self.head_names:
+                for A, B in (("Q", "K"), ("V", "O")):
+                    a, da, c, dc = b[A + h], d[A + h], b[B + h], d[B + h]
+                    J = a @ da.T - da @ a.T + c @ dc.T - dc @ c.T
+                    row += list(np.exp(tau * time) * J[np.triu_indices(J.shape[0], 1)])
+            rows.append(row)
+        return np.array(rows)
+
     def describe(self) -> str:
         return (f"attention [{self.d_out}, {self.dim}], {self.heads} head(s) of width {self.head_width}, "
                 f"value width {self.value_width}")

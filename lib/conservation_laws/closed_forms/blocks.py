@@ -10,10 +10,31 @@ from __future__ import annotations
 from typing import Iterable
 
 
-def _linear(n: int, r: int, m: int) -> int:
-    from . import two_layer_linear_gf  # the paper's two-layer linear count, one source for it
+def attention_count(flow: str, dim: int, d_out: int, heads: int, head_width: int, value_width: int) -> int:
+    """Laws of multi-head attention under ``flow`` (claims blocks-attention-gram and blocks-momentum;
+    this book's closed form): each head's φ is (Q_hᵀK_h, V_hᵀO_h), two two-layer linear
+    factorisations [dim, d, dim] and [dim, d_v, d_out] with disjoint parameters, so the count is the
+    sum over heads and factors of the paper's linear count under that flow (gradient flow: the
+    entries of Q_hQ_hᵀ − K_hK_hᵀ and V_hV_hᵀ − O_hO_hᵀ; momentum: the antisymmetric charges
+    e^{τt}(Q_hQ_h'ᵀ − Q_h'Q_hᵀ + K_hK_h'ᵀ − K_h'K_hᵀ) and their V, O analogue).
+    """
+    from . import two_layer_linear
 
-    return two_layer_linear_gf(n, r, m)
+    return heads * (two_layer_linear(flow, dim, head_width, dim) + two_layer_linear(flow, dim, value_width, d_out))
+
+
+def momentum_count(name: str, **sizes) -> int:
+    """Laws of a block under heavy ball (any τ) or Nesterov (claim blocks-momentum; this book's):
+    attention as in ``attention_count``; convolutions and residual ReLU blocks none (the ReLU
+    rescalings are not isometries, as for the paper's ReLU nets); the softmax layer 2m (the column
+    sums of θ' and of θ, with their time factors: φ is linear, so every translation is an isometry)."""
+    if name == "attention":
+        return attention_count("momentum", **sizes)
+    if name == "softmax":
+        return 2 * sizes["m"]
+    if name in ("conv1d", "conv2d", "residual"):
+        return 0
+    raise ValueError(f"no momentum closed form for {name}")
 
 
 def attention_gradient_count(dim: int, d_out: int, heads: int, head_width: int, value_width: int) -> int:
@@ -23,8 +44,7 @@ def attention_gradient_count(dim: int, d_out: int, heads: int, head_width: int, 
     Each head's φ is (Q_hᵀK_h, V_hᵀO_h), two linear factorisations with disjoint parameters, so
     N = Σ_h [N_lin(dim, d, dim) + N_lin(dim, d_v, d_out)], N_lin(n, r, m) = r(r+1)/2 for r ≤ n + m.
     """
-    per_head = _linear(dim, head_width, dim) + _linear(dim, value_width, d_out)
-    return heads * per_head
+    return attention_count("gradient", dim, d_out, heads, head_width, value_width)
 
 
 def conv_gradient_count(channels: tuple[int, int, int], tap_pairs: Iterable[tuple], u_taps: Iterable[tuple],
