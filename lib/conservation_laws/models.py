@@ -1256,3 +1256,20 @@ def functional_span(model: Model, theta=None, inputs: int = 32, seed: int = 0, x
 def _input_width(model: Model) -> int:
     """Width of one flattened input of ``predict``."""
     return getattr(model, "input_width", model.dims[-1])
+
+
+def exhibited_laws(model: Model, seed: int = 0) -> int:
+    """How many of ``model.paper_laws()`` are exact gradient-flow laws with independent gradients.
+
+    0 if one of them fails the exact check (``laws.check_law``); otherwise the rank of their
+    gradients at a random point mod p (``laws.independent_count``): a certified lower bound on the
+    number of laws, which proves a count N − K that it meets.
+    """
+    from .flows import vector_fields
+    from .laws import check_law, independent_count
+
+    family = vector_fields(model, "gradient")
+    hs = model.paper_laws("gradient")
+    if not all(check_law(h, family) for h in hs):
+        return 0
+    return independent_count([from_sympy(h, model.symbols) for h in hs], model.D, seed=seed)

@@ -92,3 +92,32 @@ def example_4_8_count() -> int:
     sgn t = sgn v = sgn u have 3 laws (one field uv + st + stuv in R^4), one more than the
     blocks' 2 (claim B6)."""
     return 3
+
+
+def block_count(model, flow: str = "gradient") -> int:
+    """The closed-form count of a built block model (``models.BLOCK_MODELS``) under ``flow``,
+    from its sizes: attention (``attention_count``), a convolution (``conv_gradient_count``,
+    ``momentum_count``), softmax, residual (blocks' φ) and transformer blocks (attention's count
+    plus one balance per MLP neuron under gradient flow, attention's alone under momentum)."""
+    import itertools
+
+    from . import _flow
+
+    momentum = _flow(flow)
+    name = model.name
+    if name == "attention":
+        return attention_count(flow, model.dim, model.d_out, model.heads, model.head_width, model.value_width)
+    if name == "transformer":
+        return block_count(model.attention, flow) + (0 if momentum else model.mlp_width)
+    if momentum:
+        return momentum_count(name, m=model.dims[-1])
+    if name in ("conv1d", "conv2d"):
+        return conv_gradient_count(model.channels, model.tap_pairs(), itertools.product(*map(range, model.out_kernel)),
+                                   itertools.product(*map(range, model.kernel)))
+    if name == "softmax":
+        return softmax_gradient_count(*model.dims)
+    if name == "residual":
+        if model.pattern == "all-active" and model.dims == (1, 1, 1):
+            return example_4_8_count()
+        return residual_blocks_count(model.hidden)
+    raise ValueError(f"no closed form for the model {name!r}")
