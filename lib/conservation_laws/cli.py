@@ -121,6 +121,8 @@ def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=
             raise invalid("model", model, f"one of {', '.join(MODEL_NAMES)}")
         if model == "polynomial":
             raise invalid("model", model, "a user model needs --phi 'polynomial' (repeatable)")
+        if model == "spec":
+            raise invalid("model", model, "a model file is given with --spec FILE")
         if dims is None:
             raise invalid("dims", dims, "the widths are required, e.g. --dims 2,3,2 (output first, input last)")
         dims = list(check_dims(dims, 1))
@@ -330,7 +332,7 @@ def _cmd_laws(args) -> int:
 # --- argument parsing --------------------------------------------------------------------------
 def _add_case_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("the model (either --model and --dims, or --phi)")
-    g.add_argument("--model", choices=[m for m in MODEL_NAMES if m != "polynomial"],
+    g.add_argument("--model", choices=[m for m in MODEL_NAMES if m not in ("polynomial", "spec")],
                    help="linear, relu, nmf, icnn or product (the toy φ = x1⋯xD); the follow-up paper's blocks "
                    "attention, conv1d, conv2d, softmax, residual, transformer take --option (listed below)")
     g.add_argument("--option", action="append", metavar="KEY=VALUE",

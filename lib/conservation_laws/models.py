@@ -593,6 +593,13 @@ def make_model(name: str, dims=None, bias: bool = False, phi: Sequence[str] | No
     """Build a model by name: ``linear``, ``relu``, ``nmf``, ``icnn``, ``product``, ``polynomial``, or
     one of the follow-up paper's blocks (``BLOCK_MODELS``: attention, conv1d, conv2d, softmax,
     residual, transformer) with its keyword ``options`` (``MODEL_OPTIONS``)."""
+    spec = options.pop("spec", None)
+    if spec is not None or name == "spec":  # a model file (spec.py): it names its own blocks
+        if spec is None:
+            raise invalid("spec", spec, "the path of a model file (YAML), e.g. spec='gated.yaml'")
+        from .spec import load_spec
+
+        return load_spec(spec)
     if name not in MODEL_NAMES:
         raise invalid("model", name, f"one of {', '.join(MODEL_NAMES)}")
     if name in BLOCK_MODELS and not phi:
@@ -1178,7 +1185,7 @@ MODEL_OPTIONS: dict[str, dict[str, str]] = {
 }
 MODEL_OPTIONS["conv2d"] = {k: v.replace("length", "height,width") + (" per axis" if k != "padding_mode" else "")
                            for k, v in MODEL_OPTIONS["conv1d"].items()}
-MODEL_NAMES = MODEL_NAMES + tuple(BLOCK_MODELS)
+MODEL_NAMES = MODEL_NAMES + tuple(BLOCK_MODELS) + ("spec",)  # "spec": a model file (spec.py)
 
 
 def make_block_model(name: str, dims, **options) -> Model:

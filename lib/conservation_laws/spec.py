@@ -10,7 +10,7 @@ optionally a metric per block and shared weights::
       B: [2, 2]
       w: [2]
     phi:                    # a polynomial, or a template repeated over index ranges
-      - entry: "w[k] * A[k,i] * B[k,j]"
+      - entry: "w[k] * (A[k,i]*B[k,j] + A[k,j]*B[k,i])"
         for: {k: 2, i: 2, j: 2}
       - "A[0,0] - B[1,1]"
     metric:                 # per block: euclidean (default), mirror (M = diag(θ)), or a
@@ -349,13 +349,13 @@ def example_spec() -> str:
 
 EXAMPLE = """\
 # A gated bilinear layer: g(θ, x)_k = w_k (A x)_k (B x)_k, read as a factorisation
-# φ = (w_k A[k,i] B[k,j]) for every k, i, j.
+# g_k = w_k Σ_ij A[k,i] B[k,j] x_i x_j depends on the symmetrised products only.
 name: gated bilinear layer
 blocks:
   A: [2, 2]
   B: [2, 2]
   w: [2]
 phi:
-  - entry: "w[k] * A[k,i] * B[k,j]"
+  - entry: "w[k] * (A[k,i]*B[k,j] + A[k,j]*B[k,i])"
     for: {k: 2, i: 2, j: 2}
 """

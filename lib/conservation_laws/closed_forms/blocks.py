@@ -121,3 +121,13 @@ def block_count(model, flow: str = "gradient") -> int:
             return example_4_8_count()
         return residual_blocks_count(model.hidden)
     raise ValueError(f"no closed form for the model {name!r}")
+
+
+def gated_bilinear_count(flow: str, gates: int) -> int:
+    """Laws of the gated bilinear layer g_k = w_k (Ax)_k (Bx)_k, φ = (w_k A[k,i] B[k,j]) (claims
+    yours-gated-laws, yours-gated-momentum; this book's): under gradient flow two per gate, from the
+    rescalings (A_k, B_k, w_k) ↦ (a A_k, b B_k, w_k/(ab)), whatever the input width; none under
+    momentum (rescalings are not isometries)."""
+    from . import _flow
+
+    return 0 if _flow(flow) else 2 * gates
