@@ -211,7 +211,8 @@ def _describe(case: dict, geometry: str) -> str:
         what = "φ = (" + ", ".join(case["phi"]) + ")"
     else:
         what = f"{case['model']} {case['dims']}" + (" + bias" if case["bias"] else "")
-    return f"{what}, {Flow(case['flow'], case['tau']).describe()}, {geometry} geometry"
+    metric = "the file's metric" if case.get("spec") and geometry == "mixed" else f"{geometry} geometry"
+    return f"{what}, {Flow(case['flow'], case['tau']).describe()}, {metric}"
 
 
 def format_count(rec: dict, case: dict) -> str:
