@@ -350,7 +350,8 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
                    help="gradient (the model's own metric), heavy-ball momentum, or Nesterov (τ = 3/t); default gradient")
     f.add_argument("--tau", default="0", help="friction τ ≥ 0 of heavy-ball momentum (e.g. 1, 0.5 or 1/2); default 0")
     f.add_argument("--geometry", choices=list(GEOMETRIES),
-                   help="override the metric (default: euclidean for linear/relu/product, mirror for nmf, mixed for icnn)")
+                   help="override the metric (default: euclidean for linear/relu/product and the blocks, mirror for nmf, "
+                   "mixed for icnn and for a model file, where it is the file's per-block metric)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random prime and point (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object (per case)")
 

@@ -1180,11 +1180,15 @@ MODEL_OPTIONS: dict[str, dict[str, str]] = {
                "out_padding": "padding of u (padding)", "padding_mode": "zeros or circular (zeros)"},
     "softmax": {},
     "residual": {"pattern": "blocks (union of the blocks' φ) or all-active (Example 4.8's region)"},
-    "transformer": {"heads": "(1)", "head_width": "(width)", "value_width": "(head_width)",
-                    "mlp_width": "hidden width of the ReLU MLP (2)", "tokens": "(2)"},
+    "transformer": {"heads": "number of heads (1)", "head_width": "rows of Q_h, K_h (width)",
+                    "value_width": "rows of V_h, O_h (head_width)", "mlp_width": "hidden width of the ReLU MLP (2)",
+                    "tokens": "tokens per input, simulation only (2)"},
 }
-MODEL_OPTIONS["conv2d"] = {k: v.replace("length", "height,width") + (" per axis" if k != "padding_mode" else "")
-                           for k, v in MODEL_OPTIONS["conv1d"].items()}
+MODEL_OPTIONS["conv2d"] = {
+    "kernel": "taps of v, n or h,w (3)", "input_size": "input height,width (required)",
+    "stride": "stride of v, n or h,w (1)", "padding": "padding of v, n or h,w (0)",
+    "out_kernel": "taps of u (kernel)", "out_stride": "stride of u (1)", "out_padding": "padding of u (padding)",
+    "padding_mode": "zeros or circular (zeros)"}
 MODEL_NAMES = MODEL_NAMES + tuple(BLOCK_MODELS) + ("spec",)  # "spec": a model file (spec.py)
 
 
