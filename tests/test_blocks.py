@@ -15,6 +15,7 @@ import sympy
 jax.config.update("jax_enable_x64", True)
 
 from conservation_laws import cli, laws, make_model  # noqa: E402
+from conservation_laws.cases import make_case  # noqa: E402
 from conservation_laws.closed_forms import blocks as closed  # noqa: E402
 from conservation_laws.errors import ConservationLawsError  # noqa: E402
 from conservation_laws.flows import vector_fields  # noqa: E402
@@ -45,8 +46,7 @@ def phi_strings_attention(dim, d_out, d, dv, heads):
 
 def count_phi(texts, flow="gradient"):
     """The count of a user model through the command line's case builder (the --phi route)."""
-    case = cli.build_case(phi=texts, flow=flow)
-    return cli.count_case(case)["laws"]
+    return cli.count_case(make_case(phi=texts, flow=flow))["laws"]
 
 
 # --- attention -------------------------------------------------------------------------------

@@ -134,6 +134,6 @@ def test_ledger_renders_math_links_and_plain_status(claims_dir, glued):
     assert r"\(r(r+1)/2\)" in html and r"\(U^\top U - V^\top V\)" in html
     assert "FAIL" in html and ">pass<" in html
     assert "$" not in html
-    assert "overflow-wrap:anywhere" in html
+    assert "overflow-wrap:break-word" in html
     html = claims.ledger(exclude_chapter="02_linear").data
     assert "<tbody></tbody>" in html

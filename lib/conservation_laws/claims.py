@@ -226,13 +226,25 @@ def status_html(status: str) -> str:
     return "<span class='claim-fail' style='color:#D55E00;font-weight:bold'>FAIL</span>"
 
 
+LEDGER_HEADER = ("claim", "statement, and the evidence computed", "status", "source")
+
+
+def _statement_cell(c: Claim) -> "_Raw":
+    """The statement (MathJax) with the evidence sentence under it, in one cell: two columns of
+    unbreakable formulas side by side would not fit the book's column."""
+    from .book import html_text
+
+    evidence = c.evidence or _computed_text(c)
+    return _Raw(f"{html_text(c.statement)}<br><span class='claim-evidence' style='font-size:0.92em;opacity:0.85'>"
+                f"Evidence: {html_text(evidence)}</span>")
+
+
 def table(claims: list[Claim]):
-    """The chapter's claims box: id, statement (MathJax), evidence, status, source."""
+    """The chapter's claims box: id, statement (MathJax) with its evidence, status, source."""
     from .book import table as book_table
 
-    rows = [(c.id, c.statement, c.evidence or _computed_text(c), _Raw(status_html(c.status)), source_label(c.source))
-            for c in claims]
-    return book_table(("claim", "statement", "evidence", "status", "source"), rows)
+    rows = [(c.id, _statement_cell(c), _Raw(status_html(c.status)), source_label(c.source)) for c in claims]
+    return book_table(LEDGER_HEADER, rows, css_class="claims")
 
 
 def _computed_text(c: Claim) -> str:
@@ -251,7 +263,8 @@ def _paper_order(c: Claim) -> tuple:
 def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = None):
     """The reproduction report's table of every claim record: the paper's claims first (C1, C2, ...),
     then the others by chapter. Columns: claim (a link to ``<chapter>.html#<section>``), statement
-    (MathJax), evidence, status (pass / FAIL in words), source. Fits the book's column (cells wrap).
+    (MathJax) with the evidence sentence under it, status (pass / FAIL in words), source. Fits the
+    book's column (cells wrap; ``tests/test_html.py`` measures it at 1280 px).
     """
     from html import escape
 
@@ -263,9 +276,8 @@ def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = Non
     for c in claims:
         anchor = f"#{escape(c.section)}" if c.section else ""
         link = _Raw(f"<a href='{escape(c.chapter)}.html{anchor}'>{escape(c.id)}</a>")
-        rows.append((link, c.statement, c.evidence or _computed_text(c), _Raw(status_html(c.status)),
-                     source_label(c.source)))
-    return book_table(("claim", "statement", "evidence", "status", "source"), rows, css_class="claims ledger")
+        rows.append((link, _statement_cell(c), _Raw(status_html(c.status)), source_label(c.source)))
+    return book_table(LEDGER_HEADER, rows, css_class="claims ledger")
 
 
 def require_all_pass(chapter: str) -> None:

@@ -72,6 +72,8 @@ class Model:
 
     name: str = "model"
     default_geometry: str = "euclidean"
+    #: whether the model takes hidden biases (``bias=True``); ``bias_models()`` lists those that do
+    has_bias: bool = False
 
     def __init__(self, dims: tuple[int, ...], blocks: list[Block], bias: bool = False):
         self.dims = dims
@@ -302,6 +304,7 @@ class ReLUNet(Model):
     """
 
     name = "relu"
+    has_bias = True
 
     def __init__(self, dims, bias: bool = False):
         dims = check_dims(dims, 3)
@@ -476,6 +479,7 @@ class ICNN(Model):
     """Two-layer input-convex net x ↦ U σ(V x + b), U ≥ 0; φ = (U_ik V_kj, U_ik b_k); metric diag(U, 1, 1)."""
 
     name = "icnn"
+    has_bias = True
     default_geometry = "mixed"
 
     def __init__(self, dims, bias: bool = False):
@@ -589,10 +593,30 @@ class PolynomialModel(Model):
         return "polynomial φ = (" + ", ".join(str(e) for e in self._exprs) + ")"
 
 
+def _model_classes(base=None) -> dict[str, type]:
+    """Every model class by its ``name`` (subclasses of ``Model``, found at call time)."""
+    out = {}
+    for cls in (base or Model).__subclasses__():
+        out.setdefault(cls.name, cls)
+        out.update({k: v for k, v in _model_classes(cls).items() if k not in out})
+    return out
+
+
+def bias_models() -> tuple[str, ...]:
+    """The models that take hidden biases (``has_bias``), in ``MODEL_NAMES`` order: relu, icnn."""
+    classes = _model_classes()
+    return tuple(n for n in MODEL_NAMES if n in classes and classes[n].has_bias)
+
+
+def bias_error(bias) -> ConservationLawsError:
+    """The one error for ``bias=True`` on a model without biases."""
+    return invalid("bias", bias, f"biases exist for {' and '.join(bias_models())} only")
+
+
 def make_model(name: str, dims=None, bias: bool = False, phi: Sequence[str] | None = None, **options) -> Model:
     """Build a model by name: ``linear``, ``relu``, ``nmf``, ``icnn``, ``product``, ``polynomial``, or
     one of the follow-up paper's blocks (``BLOCK_MODELS``: attention, conv1d, conv2d, softmax,
-    residual, transformer) with its keyword ``options`` (``MODEL_OPTIONS``)."""
+    residual, transformer) with its keyword ``options`` (``MODEL_OPTIONS``); ``spec=`` a model file."""
     spec = options.pop("spec", None)
     if spec is not None or name == "spec":  # a model file (spec.py): it names its own blocks
         if spec is None:
@@ -604,7 +628,7 @@ def make_model(name: str, dims=None, bias: bool = False, phi: Sequence[str] | No
         raise invalid("model", name, f"one of {', '.join(MODEL_NAMES)}")
     if name in BLOCK_MODELS and not phi:
         if bias:
-            raise invalid("bias", bias, "biases exist for relu and icnn only")
+            raise bias_error(bias)
         return make_block_model(name, dims, **options)
     if options:
         raise invalid("options", sorted(options), f"{name} takes no options (they exist for {', '.join(BLOCK_MODELS)})")
@@ -614,8 +638,8 @@ def make_model(name: str, dims=None, bias: bool = False, phi: Sequence[str] | No
         return PolynomialModel(phi)
     if dims is None:
         raise invalid("dims", dims, "a list of positive integers, e.g. 2,3,2")
-    if bias and name not in ("relu", "icnn"):
-        raise invalid("bias", bias, "biases exist for relu and icnn only")
+    if bias and name not in bias_models():
+        raise bias_error(bias)
     if name == "linear":
         return LinearNet(dims)
     if name == "relu":
@@ -645,6 +669,118 @@ def phi_jax(model: Model) -> Callable:
 
     return phi
 
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers of the ReLU and NMF chapters (lecture): random architectures, neuron rescalings,
+# the scalar-output NMF laws
+# --------------------------------------------------------------------------------------------
+
+def random_architectures(name: str, count: int, seed: int = 0, depths: tuple[int, int] = (2, 4),
+                         widths: tuple[int, int] = (1, 4), max_parameters: int | None = None,
+                         exclude: Sequence[tuple[Sequence[int], bool]] = ()) -> list[tuple[list[int], bool]]:
+    """``count`` distinct random architectures ``(dims, bias)`` of model ``name``.
+
+    Each draw takes a depth q uniform in ``depths`` (inclusive), q + 1 widths uniform in ``widths``
+    (inclusive) and a fair bias coin, in that order from ``numpy.random.default_rng(seed)``; a draw is
+    kept when it is not in ``exclude`` nor drawn before and its model has D ≤ ``max_parameters``.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise invalid("count", count, "a non-negative integer")
+    rng = np.random.default_rng(seed)
+    seen = [(list(d), bool(b)) for d, b in exclude]
+    out: list[tuple[list[int], bool]] = []
+    while len(out) < count:
+        depth = int(rng.integers(depths[0], depths[1] + 1))
+        dims = [int(w) for w in rng.integers(widths[0], widths[1] + 1, size=depth + 1)]
+        bias = bool(rng.integers(0, 2))
+        if (dims, bias) in seen:
+            continue
+        if max_parameters is None or make_model(name, dims, bias=bias).D <= max_parameters:
+            seen.append((dims, bias))
+            out.append((dims, bias))
+    return out
+
+
+def neuron_rescalings(model: "ReLUNet", factor: sympy.Expr) -> list[dict[sympy.Symbol, sympy.Expr]]:
+    """One substitution per hidden neuron (l, k) of a ReLU net: the rescaling that leaves φ unchanged.
+
+    U_{l+1}[k, :] ↦ λ U_{l+1}[k, :], b_l[k] ↦ λ b_l[k], U_l[:, k] ↦ U_l[:, k] / λ, with λ = ``factor``;
+    neurons in the order of :meth:`ReLUNet.paper_laws` (layer 1 first).
+    """
+    if not isinstance(model, ReLUNet):
+        raise invalid("model", type(model).__name__, "a ReLU net (make_model('relu', ...))")
+    M = model.symbolic_blocks()
+    out = []
+    for l in range(1, model.depth):
+        for k in range(model.dims[l]):
+            sub = {s: factor * s for s in M[f"U{l + 1}"][k, :]}
+            sub.update({s: s / factor for s in M[f"U{l}"][:, k]})
+            if model.bias:
+                sub[M[f"b{l}"][k]] = factor * M[f"b{l}"][k]
+            out.append(sub)
+    return out
+
+
+def phi_invariant(model: Model, substitution: dict[sympy.Symbol, sympy.Expr]) -> bool:
+    """Whether φ(θ) is unchanged, as exact polynomials, by the change of variables ``substitution``."""
+    return all(sympy.expand(e.xreplace(substitution) - e) == 0 for e in model.phi_sympy())
+
+
+def rescaling_charge(model: "ReLUNet", layer: int = 1, neuron: int = 0) -> sympy.Expr:
+    """The Noether charge p = ⟨θ', ξ_{l,k}(θ)⟩ of the rescaling of hidden neuron (l, k).
+
+    ξ_{l,k} = (U_{l+1}[k, :], b_l[k], −U_l[:, k]) on those coordinates, so p = ½ d/dt h_{l,k};
+    written in the parameters and their velocities (``velocity_blocks``).
+    """
+    if not isinstance(model, ReLUNet):
+        raise invalid("model", type(model).__name__, "a ReLU net (make_model('relu', ...))")
+    if not (1 <= layer < model.depth) or not (0 <= neuron < model.dims[layer]):
+        raise invalid("layer, neuron", (layer, neuron), "a hidden neuron of the net")
+    M, V = model.symbolic_blocks(), velocity_blocks(model)
+    incoming = list(M[f"U{layer + 1}"][neuron, :]), list(V[f"U{layer + 1}"][neuron, :])
+    if model.bias:
+        incoming[0].append(M[f"b{layer}"][neuron])
+        incoming[1].append(V[f"b{layer}"][neuron])
+    out_x, out_v = list(M[f"U{layer}"][:, neuron]), list(V[f"U{layer}"][:, neuron])
+    return sympy.expand(sum(a * b for a, b in zip(*incoming)) - sum(a * b for a, b in zip(out_x, out_v)))
+
+
+def nmf_scalar_log_laws(model: "NMF") -> list[sympy.Expr]:
+    """The n2 − 1 logarithmic laws of scalar-output NMF (n1 = n3 = 1), this book's finding.
+
+    ℓ_k = log(V_1/U_1)/(U_1 − V_1) − log(V_k/U_k)/(U_k − V_k), k = 2, …, n2: along the single field
+    X = diag(θ)∇φ, U_k' = V_k' = −a U_k V_k, so d/dt log(V_k/U_k) = −a (U_k − V_k) with U_k − V_k conserved.
+    """
+    if not isinstance(model, NMF) or model.dims[0] * model.dims[2] != 1:
+        raise invalid("model", getattr(model, "dims", model), "a scalar-output NMF (1, n2, 1)")
+    B = model.symbolic_blocks()
+    U, V = B["U"], B["V"]
+    terms = [sympy.log(V[k, 0] / U[0, k]) / (U[0, k] - V[k, 0]) for k in range(model.dims[1])]
+    return [terms[0] - t for t in terms[1:]]
+
+
+def icnn_pre_activations(model: "ICNN", theta, x) -> np.ndarray:
+    """The hidden pre-activations p_{kn} = v_k · x_n + b_k of an ICNN, numerically.
+
+    ``theta`` is one flat vector (D,) or a trajectory (n, D); ``x`` has shape (n_samples, n3).
+    Returns shape (n2, n_samples), or (n, n2, n_samples) along a trajectory (no bias: b = 0).
+    """
+    if not isinstance(model, ICNN):
+        raise invalid("model", type(model).__name__, "an ICNN (make_model('icnn', ...))")
+    th = np.asarray(theta, dtype=np.float64)
+    if th.ndim not in (1, 2) or th.shape[-1] != model.D:
+        raise invalid("theta", f"array of shape {th.shape}", f"shape ({model.D},) or (n, {model.D})")
+    xs = np.asarray(x, dtype=np.float64)
+    if xs.ndim != 2 or xs.shape[1] != model.dims[2]:
+        raise invalid("x", f"array of shape {xs.shape}", f"shape (n_samples, {model.dims[2]})")
+    out = []
+    for row in th.reshape(-1, model.D):
+        blocks = model.unflatten(row)
+        pre = np.asarray(blocks["V"]) @ xs.T
+        out.append(pre + np.asarray(blocks["b"])[:, None] if model.bias else pre)
+    res = np.array(out)
+    return res[0] if th.ndim == 1 else res
 
 
 # =============================================================================================

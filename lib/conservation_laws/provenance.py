@@ -219,6 +219,29 @@ def load_parameters(directory: Path | None = None, chapters: list[str] | None = 
     return {c: (r.get("parameters") or r["seeds"]) for c, r in records.items() if chapters is None or c in chapters}
 
 
+def build_summary(chapters: list[str] | None = None) -> dict:
+    """``collect()`` for this build, plus every chapter's recorded parameters and how it ran.
+
+    ``chapters`` (file stems; default: the book's, ``toc_chapters()``) keeps only those records,
+    so that records left by removed chapters are not reported. Adds ``parameters``
+    ({chapter: {name: value}}) and ``runs`` ({chapter: {"date", "run"}}) to ``collect``'s fields
+    (whose ``seeds`` are each chapter's seeds).
+    """
+    chapters = toc_chapters() if chapters is None else chapters
+    records = {c: r for c, r in load_records().items() if c in chapters}
+    info = collect({c: r["seeds"] for c, r in records.items()})
+    info["parameters"] = {c: (r.get("parameters") or r["seeds"]) for c, r in records.items()}
+    info["runs"] = {c: {"date": r.get("date", "?"), "run": r.get("run", "?")} for c, r in records.items()}
+    return info
+
+
+def write_summary(info: dict) -> Path:
+    """Write ``info`` to ``_build/provenance.json`` (next to the chapters' records); return the path."""
+    path = provenance_dir().parent / "provenance.json"
+    path.write_text(json.dumps(info, indent=1, default=str))
+    return path
+
+
 def toc_documents(root: Path | None = None) -> list[str]:
     """The documents of the book's ``_toc.yml`` (root, then parts, chapters and sections), in reading order.
 

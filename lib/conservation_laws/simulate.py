@@ -537,3 +537,43 @@ def nesterov(
         return y - alpha * H * grad(y), loss(x)
 
     return _run(update, loss, theta0, steps, save_every)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers of the model chapters (lecture): kinks of ReLU trajectories, convergence orders
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Kinks:
+    """Where a trajectory of a ReLU-type model meets the kinks of its field (see :func:`kinks`)."""
+
+    switch: np.ndarray  # (n − 1,) bool: some pre-activation changes sign on the step k → k+1
+    closest: np.ndarray  # (n,) the smallest |pre-activation| at each saved state
+    near: np.ndarray  # (n − 1,) bool: the step switches or comes within ``margin`` of 0
+
+
+def kinks(pre_activations, margin: float = 0.0) -> Kinks:
+    """Activation switches and near-kink steps of a trajectory, from its pre-activations.
+
+    ``pre_activations`` has shape (n, ...) (one array of pre-activations per saved state, e.g.
+    ``ReLUNet.pre_activations(traj.theta(), x)``). A step k → k+1 *switches* when some entry changes
+    sign (p > 0 on one side, p ≤ 0 on the other), and is *near* a kink when it switches or when
+    min |p| at either end is below ``margin``.
+    """
+    pre = np.asarray(pre_activations, dtype=np.float64)
+    if pre.ndim < 1 or pre.shape[0] < 2:
+        raise invalid("pre_activations", f"array of shape {pre.shape}", "shape (n, ...) with n ≥ 2 saved states")
+    margin = _real("margin", margin, nonnegative=True)
+    flat = pre.reshape(pre.shape[0], -1)
+    switch = ((flat[1:] > 0) != (flat[:-1] > 0)).any(axis=1)
+    closest = np.abs(flat).min(axis=1)
+    near = switch | (np.minimum(closest[1:], closest[:-1]) < margin)
+    return Kinks(switch, closest, near)
+
+
+def loglog_slope(x, y) -> float:
+    """The least-squares slope of log y against log x: the order p of y ≈ C x^p."""
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if xs.shape != ys.shape or xs.ndim != 1 or xs.size < 2 or np.any(xs <= 0) or np.any(ys <= 0):
+        raise invalid("x, y", f"shapes {xs.shape}, {ys.shape}", "two positive 1-d arrays of the same length ≥ 2")
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])

@@ -22,6 +22,7 @@ from __future__ import annotations
 import random
 from .closed_forms import closed_form_count  # re-exported: the formulas live in closed_forms
 from .errors import invalid
+from .models import bias_models
 
 TAUS = (0, 0.5, 1, 2)
 
@@ -48,7 +49,7 @@ def authors_validation_set(seed: int = 0, per_block: int = 20) -> list[dict]:
         for i in range(per_block):
             layers = rng.choice((2, 3)) if model == "relu" else 2
             dims = [rng.randint(1, wmax) for _ in range(layers + 1)]
-            bias = rng.random() < 0.5 if model in ("relu", "icnn") else False
+            bias = rng.random() < 0.5 if model in bias_models() else False
             tau = rng.choice(TAUS) if flow == "momentum" else 0
             cases.append({
                 "id": f"{block}-{i:02d}", "block": label, "model": model, "dims": dims, "flow": flow,
