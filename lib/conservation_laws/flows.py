@@ -192,12 +192,21 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
     _check_decay_geometry(flow, geometry, mirror)
     D = model.D
     phis = model.phi_polynomials()
+    # a model file's diagonal polynomial metric (spec.SpecModel), gradient flow only
+    metric_polys = model.metric_polynomials(geometry) if hasattr(model, "metric_polynomials") else None
+    if metric_polys is not None and flow.is_momentum:
+        raise invalid("metric", "a polynomial metric", "defined for gradient flow only (use euclidean or mirror blocks)")
+    if metric_polys is not None and flow.weight_decay:
+        raise invalid("weight_decay", flow.weight_decay, "not defined with a model file's polynomial metric")
     if not flow.is_momentum and flow.weight_decay:
         return _decayed_gradient_fields(model, flow, geometry, mirror, phis)
     if not flow.is_momentum:
         forces = []
         for p in phis:
             g = gradient(p, D)
+            if metric_polys is not None:
+                forces.append(VectorField(tuple(g[j] * metric_polys[j] if g[j] else g[j] for j in range(D))))
+                continue
             forces.append(VectorField(tuple(g[j] * Polynomial.variable(j) if mirror[j] and g[j] else g[j] for j in range(D))))
         return FieldFamily(model, flow, geometry, list(model.variable_names), forces)
 
