@@ -23,8 +23,8 @@ from typing import Sequence
 
 from . import __version__
 from .errors import ConservationLawsError, invalid
-from .flows import FLOW_NAMES, Flow
-from .models import GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES, check_dims, make_model
+from .flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
+from .models import MAX_PARAMETERS, MODEL_NAMES, check_dims, make_model
 
 PROG = "conservation-laws"
 #: Largest number of model-map entries φ_i accepted (each one is a vector field of the family).
@@ -104,8 +104,8 @@ def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=
         raise invalid("bias", bias, "true or false")
     if bias and model not in ("relu", "icnn"):
         raise invalid("bias", bias, "biases exist for relu and icnn only")
-    if geometry is not None and geometry not in GEOMETRIES:
-        raise invalid("geometry", geometry, f"one of {', '.join(GEOMETRIES)} (or omit it for the model's own)")
+    if geometry is not None and geometry not in FLOW_GEOMETRIES:
+        raise invalid("geometry", geometry, f"one of {', '.join(FLOW_GEOMETRIES)} (or omit it for the model's own)")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise invalid("seed", seed, "a non-negative integer")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 100:
@@ -285,10 +285,13 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
                         "numbers, names like u1 or U[0,1], + - * ^, division by numbers, parentheses")
     f = p.add_argument_group("the flow")
     f.add_argument("--flow", default="gradient", choices=list(FLOW_NAMES),
-                   help="gradient (the model's own metric), heavy-ball momentum, or Nesterov (τ = 3/t); default gradient")
+                   help="gradient (the model's own metric), heavy-ball momentum, Nesterov (τ = 3/t), or natural "
+                        "(θ' = −M Jᵀ(J M Jᵀ)⁺∇f, J = ∂φ; no friction); default gradient")
     f.add_argument("--tau", default="0", help="friction τ ≥ 0 of heavy-ball momentum (e.g. 1, 0.5 or 1/2); default 0")
-    f.add_argument("--geometry", choices=list(GEOMETRIES),
-                   help="override the metric (default: euclidean for linear/relu/product, mirror for nmf, mixed for icnn)")
+    f.add_argument("--geometry", choices=list(FLOW_GEOMETRIES),
+                   help="override the metric (default: euclidean for linear/relu/product, mirror for nmf, mixed for "
+                        "icnn); mirror-position / mixed-position evaluate it at θ only under momentum (the "
+                        "authors' ICNN_momentum)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random prime and point (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object (per case)")
 
