@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTHON3 ?= python3
 
-.PHONY: install book test test-unit test-book clean benchmark
+.PHONY: install book test test-unit test-book clean benchmark lab
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON3) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: install
 	$(VENV)/bin/jupyter-book build . --builder html --config _build_config_force.yml --all -W --keep-going; \
 	  status=$$?; rm -f _build_config_force.yml; exit $$status
 	REQUIRE_BOOK=1 $(PY) -m pytest -q tests/test_html.py
+
+# JupyterLab on chapters/ with the project's kernel, on 127.0.0.1 only, nothing fetched online.
+# Open a chapter, edit its first cell (tagged `parameters`), then Run > Run All Cells.
+lab: install
+	$(PY) tools/lab.py
 
 benchmark: install
 	$(PY) benchmarks/count_benchmark.py

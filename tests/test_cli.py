@@ -14,7 +14,7 @@ from conservation_laws import cli
 SCRIPT = Path(sys.executable).with_name("conservation-laws")
 COMMAND = [sys.executable, "-m", "conservation_laws.cli"]
 REQUIRED_KEYS = {"model", "dims", "flow", "tau", "bias", "geometry", "dimension", "rank", "laws", "seconds", "depth",
-                 "prime", "failure_bound"}
+                 "prime", "failure_bound", "certificate", "certificate_how"}
 
 
 def run(*args, stdin=None, cwd=None):
@@ -39,7 +39,7 @@ def test_count_json():
     assert rec["laws"] == 1 and rec["dimension"] == 17 and rec["rank"] == 16
     assert rec["model"] == "linear" and rec["dims"] == [2, 2, 2] and rec["flow"] == "momentum" and rec["tau"] == 1
     assert rec["geometry"] == "euclidean" and rec["bias"] is False
-    assert 0 < rec["failure_bound"] < 1e-6
+    assert 0 < rec["failure_bound"] <= 1e-9 and rec["certificate"] == "probabilistic"
 
 
 def test_count_default_geometries(capsys):
@@ -53,7 +53,7 @@ def test_count_readable():
     out = run("count", "--model", "relu", "--dims", "2,3,3,1", "--bias")
     assert out.returncode == 0
     assert "6 independent conservation laws" in out.stdout
-    assert "Schwartz" in out.stdout
+    assert "certificate: probabilistic" in out.stdout and "proved bound" in out.stdout
 
 
 def test_count_user_model_and_repeats():
@@ -92,7 +92,7 @@ MORE_BAD = [
     ("count", "--model", "linear", "--dims", "2,2,2", "--seed", "x"),
     ("count", "--model", "linear", "--dims", "2,2,2", "--phi", "x"),
     ("count", "--batch", "/nonexistent/cases.jsonl"),
-    ("laws", "--model", "linear", "--dims", "3,3,3", "--degree", "5"),
+    ("laws", "--model", "linear", "--dims", "10,10,10", "--degree", "6"),
     ("laws", "--model", "linear", "--dims", "2,2,2", "--degree", "0"),
     ("laws", "--model", "linear", "--dims", "2,2,2", "--flow", "momentum", "--time-degree", "-1"),
     ("frobnicate",),
@@ -157,7 +157,8 @@ def test_batch_of_200_with_progress_bar(tmp_path):
         model = ["linear", "relu", "nmf", "icnn", "product"][i % 5]
         dims = [i % 3 + 1] if model == "product" else [i % 2 + 1, i % 3 + 1, 2]
         flow = ["gradient", "momentum", "nesterov"][i % 3]
-        cases.append({"id": i, "model": model, "dims": dims, "flow": flow, "tau": [0, 0.5, 1, 2][i % 4]})
+        tau = [0, 0.5, 1, 2][i % 4] if flow == "momentum" else 0  # τ belongs to heavy-ball momentum only
+        cases.append({"id": i, "model": model, "dims": dims, "flow": flow, "tau": tau})
     path = tmp_path / "many.jsonl"
     path.write_text("".join(json.dumps(c) + "\n" for c in cases))
     out = run("count", "--batch", path, "--json")
@@ -234,3 +235,28 @@ def test_main_in_process(capsys):
     assert cli.main(["count", "--model", "linear", "--dims", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "dims" in err
+
+
+def test_count_certificate_field(capsys):
+    assert cli.main(["count", "--model", "relu", "--dims", "2,3,3,1", "--bias", "--flow", "momentum", "--tau", "1",
+                     "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["laws"] == 0 and rec["certificate"] == "proved" and rec["failure_bound"] == 0
+    assert cli.main(["count", "--model", "relu", "--dims", "2,3,3,1", "--bias", "--flow", "momentum", "--tau", "1"]) == 0
+    assert "certificate: proved (full rank" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flow", ["gradient", "nesterov"])
+def test_tau_without_friction_is_an_error(flow, capsys):
+    assert cli.main(["count", "--model", "linear", "--dims", "2,2,2", "--flow", flow, "--tau", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tau" in err and "friction" in err
+    assert cli.main(["count", "--model", "linear", "--dims", "2,2,2", "--flow", flow, "--tau", "1e400"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_deep_nesting_is_one_line(capsys):
+    deep = "(" * 5000 + "x" + ")" * 5000
+    assert cli.main(["count", "--phi", deep]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nests deeper" in err and "Traceback" not in err

@@ -123,9 +123,103 @@ def test_bad_time_degree():
         polynomial_laws(make_model("linear", [2, 2, 2]), "momentum", degree=2, time_degree=-1)
 
 
-def test_too_large_block_is_a_clear_error():
-    with pytest.raises(ConservationLawsError, match="per block"):
-        polynomial_laws(make_model("linear", [3, 3, 3]), "gradient", degree=5)
+def test_too_large_request_is_refused_by_its_memory_estimate():
+    with pytest.raises(ConservationLawsError, match=r"GB.*degree ≤ \d+ fits"):
+        polynomial_laws(make_model("linear", [10, 10, 10]), "gradient", degree=6)
+
+
+def test_former_block_limit_is_gone():
+    """[5, 5, 5] under the heavy ball (N = 101, a 5050-unknown block before) is solved and complete."""
+    res = polynomial_laws(make_model("linear", [5, 5, 5]), "momentum", tau=1, degree=2)
+    assert res.complete and res.independent == res.upper_bound == 10 and len(res.laws) == 10
+    assert res.stats["weights"] == 6  # one weight per hidden index, and the power of s
+    assert all(check_law(e, res.family) for e in res.expressions[:3])
+
+
+# --- the multi-grading ----------------------------------------------------------------------------
+@pytest.mark.parametrize("model,dims,flow,rank", [("linear", [2, 3, 2], "gradient", 3),
+                                                  ("linear", [2, 3, 2], "momentum", 4),
+                                                  ("relu", [2, 3, 1], "gradient", 3),
+                                                  ("nmf", [2, 3, 2], "gradient", 1)])
+def test_weight_lattice(model, dims, flow, rank):
+    fam = vector_fields(make_model(model, dims), flow, tau=1 if flow == "momentum" else 0)
+    fields = [g for g in fam.generators if not g.is_zero()]
+    W = L.weight_lattice(fields, fam.N, random.Random(0))
+    assert np.linalg.matrix_rank(W.astype(float)) == rank
+    for w in W:  # every field homogeneous for every weight, checked term by term
+        for X in fields:
+            assert len(L._shift(X, list(w))) <= 1
+
+
+def test_combinations_match_itertools():
+    import itertools
+
+    for n, d in [(4, 1), (4, 3), (1, 2), (5, 2)]:
+        assert [tuple(r) for r in L._combinations(n, d)] == list(itertools.combinations_with_replacement(range(n), d))
+
+
+def test_failed_lift_falls_back_to_exact_elimination(monkeypatch):
+    expected = [str(e) for e in polynomial_laws(make_model("linear", [2, 3, 2]), "gradient").expressions]
+    monkeypatch.setattr(L, "_lift", lambda *args: None)
+    res = polynomial_laws(make_model("linear", [2, 3, 2]), "gradient")
+    assert res.stats["exact_fallbacks"] > 0 and res.verified
+    assert [str(e) for e in res.expressions] == expected
+
+
+def test_annihilated_is_exact():
+    fam = vector_fields(make_model("linear", [2, 2, 2]), "gradient")
+    terms = L._Terms.build([g for g in fam.generators if not g.is_zero()], fam.N, 2147483629)
+    law = polynomial_laws(make_model("linear", [2, 2, 2]), "gradient").laws[0]
+    wrong = law + Polynomial({(0,): Fraction(1)})
+    assert L._annihilated([law, wrong], terms) == [True, False]
+
+
+def test_dense_kernel_matches_flint():
+    from flint import nmod_mat
+
+    rng = random.Random(3)
+    p = 2147483629
+    for ncols in (3, 10, L._NUMPY_DENSE + 6):
+        for _ in range(3):
+            rows = _random_system(rng, ncols, rng.randint(1, 3 * ncols))
+            if not rows:
+                continue
+            rr = np.array([r for r, row in enumerate(rows) for _ in row], dtype=np.int64)
+            cc = np.array([c for row in rows for c in row], dtype=np.int64)
+            vv = np.array([v % p for row in rows for v in row.values()], dtype=np.int64)
+            K = L._dense_kernel(rr, cc, vv, len(rows), ncols, p, random.Random(1))
+            X, nullity = nmod_mat(L._dense_mod_p(rows, ncols, p).tolist(), p).nullspace()
+            ref = [[int(X[i, j]) for i in range(ncols)] for j in range(nullity)]
+            assert K.tolist() == ref
+
+
+# --- the minimal basis ------------------------------------------------------------------------------
+BASIS_SHAPES = [("nmf", [2, 2, 2], "gradient", 0, False), ("nmf", [2, 3, 2], "gradient", 0, False),
+                ("linear", [1, 3, 2], "gradient", 0, False), ("relu", [2, 3, 3, 1], "gradient", 0, True),
+                ("linear", [3, 3, 3], "momentum", 1, False), ("product", [4], "gradient", 0, False)]
+
+
+@pytest.mark.parametrize("model,dims,flow,tau,bias", BASIS_SHAPES)
+def test_minimal_basis(model, dims, flow, tau, bias):
+    res = polynomial_laws(make_model(model, dims, bias=bias), flow, tau=tau, degree=2)
+    N = res.family.N
+    assert len(res.basis) == res.independent == res.upper_bound
+    assert len(res.basis) + len(res.others) == len(res.laws)
+    # at an independent random point: the basis is independent and the others add no gradient direction
+    assert independent_count(res.basis, N, seed=17) == res.independent
+    assert independent_count(res.laws, N, seed=17) == res.independent
+    # least degree: no law outside the basis has a lower degree than a basis member it could replace
+    assert max(h.degree() for h in res.basis) <= min((h.degree() for h in res.others), default=99)
+
+
+def test_nmf_basis_is_the_column_sums_and_the_rest_their_products():
+    model = make_model("nmf", [2, 2, 2])
+    res = polynomial_laws(model, "gradient", degree=2)
+    assert [h.degree() for h in res.basis] == [1, 1]
+    h1, h2 = res.in_time("basis")
+    assert same_span(res.in_time("others"), [h1**2, h1 * h2, h2**2], model.symbols)
+    assert len(res.latex("basis")) == 2 and res.latex("all") == res.latex()
+    assert "function of h1, h2" in res.basis_statement() and "certified" in res.basis_statement()
 
 
 def test_same_span():

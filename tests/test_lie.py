@@ -12,9 +12,12 @@ import pytest
 
 from conservation_laws.errors import ConservationLawsError
 from conservation_laws.flows import vector_fields
-from conservation_laws.lie import ModularField, _EchelonBasis, _mulmod, bracket, count_laws, random_prime
+from conservation_laws import lie
+from conservation_laws.lie import (TARGET_BOUND, ModularField, _EchelonBasis, _mulmod, bracket, count_laws,
+                                   random_prime)
 from conservation_laws.models import make_model
 from conservation_laws.polynomial import Polynomial, VectorField
+from conservation_laws import closed_forms
 
 # (model, dims, flow, tau, bias, laws): the table the engine must reproduce
 TABLE = [
@@ -46,21 +49,18 @@ def test_table(model, dims, flow, tau, bias, laws):
     assert res.laws == laws
     assert res.rank == res.dimension - laws
     assert res.stabilised
-    assert 0 <= res.failure_bound < 1e-6
+    assert res.certificate in ("proved", "probabilistic")
+    assert 0 <= res.failure_bound <= TARGET_BOUND
     assert 2**30 <= res.prime < 2**31
 
 
 # --- closed forms over many widths --------------------------------------------------------------
 def two_layer_gf(n, r, m):
-    k = n + m
-    return r * (r + 1) // 2 if r <= k else k * r - k * (k - 1) // 2
+    return closed_forms.two_layer_linear("gradient", n, r, m)
 
 
 def two_layer_mf(n, r, m):
-    if n == m == 1:
-        return 0 if r == 1 else 4 * r - 6
-    k = n + m
-    return r * (r - 1) // 2 if r <= 2 * k + 1 else 2 * k * r - k * (2 * k + 1)
+    return closed_forms.two_layer_linear("momentum", n, r, m)
 
 
 @pytest.mark.parametrize("n,m", list(itertools.product(range(1, 4), repeat=2)))
@@ -135,13 +135,15 @@ def test_geometry_override_changes_the_count():
 
 
 # --- certificates and options ---------------------------------------------------------------------
-def test_repeats_multiply_the_failure_bound():
+def test_repeats_keep_the_largest_rank_and_the_bound_is_proved():
     one = count_laws("product", "gradient", dims=[3])
     three = count_laws("product", "gradient", dims=[3], repeats=3)
     assert three.laws == one.laws == 2
     assert three.repeats == 3
-    assert three.failure_bound < one.failure_bound**2
-    assert three.failure_bound > 0
+    for res in (one, three):
+        assert res.certificate == "probabilistic"
+        assert 0 < res.failure_bound <= TARGET_BOUND
+        assert res.checks == len(res.check_primes) >= 1
 
 
 def test_seed_changes_prime_not_count():
@@ -208,10 +210,13 @@ def test_mulmod_empty():
     assert _mulmod(np.zeros((2, 0), np.int64), np.zeros((0, 4), np.int64), 7).shape == (2, 4)
 
 
-def test_random_prime():
-    p = random_prime(random.Random(3))
-    assert 2**30 <= p < 2**31 + 1000
-    assert all(p % q for q in range(2, 2000))
+def test_random_prime_stays_below_2_31():
+    gen = np.random.default_rng(3)
+    primes = [random_prime(gen) for _ in range(200)] + [random_prime(random.Random(s)) for s in range(20)]
+    for p in primes:
+        assert 2**30 <= p < 2**31
+        assert all(p % q for q in range(2, 2000))
+    assert len(set(primes)) > 190
 
 
 def _random_field(rng, N, terms, degree):
@@ -297,6 +302,164 @@ def test_sketch_detects_rows_outside_the_span():
 
 def test_failure_bound_and_bookkeeping():
     res = count_laws("linear", "momentum", tau=1, dims=[2, 3, 2])
-    assert 0 < res.failure_bound < 1e-6
+    assert 0 < res.failure_bound <= TARGET_BOUND
+    assert res.certificate == "probabilistic"
     # every expanded bracket added one direction: generators kept + brackets expanded = K
     assert res.brackets_expanded <= res.rank <= res.candidates_tested
+
+
+# --- the certificate: lemma, bound arithmetic, options ------------------------------------------------
+def test_full_rank_is_proved_outright():
+    res = count_laws("relu", "momentum", tau=1, dims=[2, 3, 3, 1], bias=True)
+    assert res.laws == 0 and res.certificate == "proved" and res.failure_bound == 0
+    assert "full rank" in res.certificate_how
+
+
+def test_prime_option_fixes_every_prime():
+    p = 2**31 - 1
+    res = count_laws("product", "gradient", dims=[3], prime=p)
+    assert res.laws == 2 and res.prime == p
+    assert res.check_primes and set(res.check_primes) == {p}
+    # the fields' integer height is below p: no unlucky prime possible, only Schwartz–Zippel factors
+    assert res.certificate == "probabilistic" and 0 < res.failure_bound <= TARGET_BOUND
+    # a fixed prime cannot be unlucky only by chance: with heights above p the bound is honest, 1
+    big = count_laws("linear", "momentum", tau=1, dims=[2, 2, 2], prime=p)
+    assert big.laws == 1 and big.prime == p
+    assert big.certificate == "upper bound only" and big.failure_bound == 1.0
+
+
+@pytest.mark.parametrize("prime", [4, 1, 2**31 + 11, -7, True, 7.0, "7"])
+def test_bad_prime(prime):
+    with pytest.raises(ConservationLawsError):
+        count_laws("product", "gradient", dims=[3], prime=prime)
+
+
+def test_max_depth_reached_is_an_upper_bound_only():
+    res = count_laws("linear", "momentum", tau=1, dims=[2, 2, 2], max_depth=1)
+    assert not res.stabilised
+    assert res.certificate == "upper bound only" and res.failure_bound == 1.0
+    assert res.laws >= 1  # N − K_computed is still an upper bound on the true count (1)
+    full = count_laws("linear", "momentum", tau=1, dims=[2, 2, 2])
+    assert full.stabilised and full.laws == 1
+
+
+def test_same_seed_same_draws_and_independent_streams():
+    a = count_laws("linear", "momentum", tau=1, dims=[2, 3, 2], seed=4)
+    b = count_laws("linear", "momentum", tau=1, dims=[2, 3, 2], seed=4)
+    assert (a.prime, a.point, a.check_primes, a.failure_bound) == (b.prime, b.point, b.check_primes, b.failure_bound)
+    c = count_laws("linear", "momentum", tau=1, dims=[2, 3, 2], seed=5)
+    assert c.prime != a.prime and c.laws == a.laws
+    # two cases with the same seed draw from different streams (the family's fingerprint is mixed in)
+    d = count_laws("linear", "momentum", tau=1, dims=[2, 2, 2], seed=4)
+    assert d.prime != a.prime
+    # the run and its checks never share a prime by construction of the streams
+    assert a.prime not in a.check_primes
+
+
+def test_primes_in_range_lower_bound():
+    # π(2^31) = 105097565 and π(2^30) = 54400028 (tables of the prime-counting function)
+    assert 3.5e7 < lie.PRIMES_IN_RANGE_LOWER <= 105097565 - 54400028
+
+
+def test_bound_arithmetic():
+    # random prime: unlucky term (⌊B/30⌋ + 1)/Π_eff, Schwartz–Zippel term d/p
+    u, s = lie.check_pass_bound(40, 95.0, 2**30 + 3, fixed_prime=False, excluded=2)
+    assert u == pytest.approx(4 / (lie.PRIMES_IN_RANGE_LOWER - 2))
+    assert s == pytest.approx(40 / (2**30 + 3))
+    # fixed prime: unlucky 0 if 2^B < p, else 1
+    assert lie.check_pass_bound(3, 10.0, 2**31 - 1, fixed_prime=True) == (0.0, pytest.approx(3 / (2**31 - 1)))
+    assert lie.check_pass_bound(3, 40.0, 2**31 - 1, fixed_prime=True)[0] == 1.0
+    assert lie.check_pass_bound(30, 1.0, 7, fixed_prime=True) == (0.0, 1.0)  # d/p capped at 1
+    # independent primes multiply (u + s); one fixed prime keeps its unlucky term once
+    terms = [(1e-6, 2e-6), (1e-6, 3e-6)]
+    assert lie.combine_check_bounds(terms, fixed_prime=False) == pytest.approx(3e-6 * 4e-6)
+    assert lie.combine_check_bounds(terms, fixed_prime=True) == pytest.approx(1e-6 + 6e-12)
+    assert lie.combine_check_bounds([], fixed_prime=False) == 1.0
+    assert lie.combine_check_bounds([(0.7, 0.6)], fixed_prime=False) == 1.0
+
+
+def test_word_bounds_dominate_the_integer_fields():
+    rng = random.Random(5)
+    for _ in range(10):
+        N = rng.randint(2, 4)
+        gens = [_random_field(rng, N, 5, 2) for _ in range(2)]
+        gens = [g for g in gens if not g.is_zero()]
+        if not gens:
+            continue
+        words, fields = [], []
+        for i, g in enumerate(gens):
+            words.append((i, -1))
+            fields.append(g)
+        for depth in range(3):
+            gi, parent = rng.randrange(len(gens)), rng.randrange(len(fields))
+            words.append((gi, parent))
+            fields.append(gens[gi].bracket(fields[parent]))
+        degs, bits = lie.word_bounds(gens, words)
+        scale = {i: lie._integer_size(g)[2] for i, g in enumerate(gens)}
+        for (gi, parent), f, d, b in zip(words, fields, degs, bits):
+            # the integer field of a word: the exact bracket times the generators' lcm denominators
+            factor, w = scale[gi], parent
+            while w >= 0:
+                factor *= scale[words[w][0]]
+                w = words[w][1]
+            norm = sum(abs(c * factor) for poly in f.components for c in poly.values())
+            assert f.degree() <= d
+            assert norm <= 2 ** b * (1 + 1e-9)
+
+
+def test_tiny_prime_gives_a_large_honest_bound():
+    """With p = 3 accidental pruning is likely (linear (2, 3, 2), GF: 6 laws); the count stays an
+    upper bound and the certificate says the truth: never "proved" or a small bound for it."""
+    counts = []
+    for seed in range(8):
+        res = count_laws("linear", "gradient", dims=[2, 3, 2], prime=3, seed=seed)
+        counts.append(res.laws)
+        assert res.laws >= 6  # never below the true count
+        assert res.certificate != "proved" and res.failure_bound >= 0.5
+    assert max(counts) > 6  # the case does exercise accidental pruning
+
+
+def test_check_catches_a_pruned_direction():
+    fam = vector_fields(make_model("linear", [2, 2, 2]), "momentum", tau=1)
+    gens = [g for g in fam.generators if not g.is_zero()]
+    good = count_laws(fam)
+    # drop the last kept field: its word is a direction the check must find missing
+    status, p = lie.verify_once(gens, good.words[:-1], fam.N, np.random.default_rng(0))
+    assert status == "missed"
+    status, p = lie.verify_once(gens, good.words, fam.N, np.random.default_rng(0))
+    assert status == "accepted"
+
+
+def test_check_matches_refuses_another_family():
+    from conservation_laws.laws import polynomial_laws
+
+    a = make_model("linear", [2, 2, 2])
+    fam = vector_fields(a, "gradient")
+    res = count_laws(fam)
+    lie.check_matches(res, fam)
+    other = vector_fields(make_model("linear", [2, 3, 2]), "gradient")
+    same_size = vector_fields(make_model("nmf", [2, 2, 2]), "gradient")  # same names, other fields
+    for fam2 in (other, same_size):
+        with pytest.raises(ConservationLawsError):
+            lie.check_matches(res, fam2)
+        with pytest.raises(ConservationLawsError):
+            polynomial_laws(fam2, lie=res)
+    forged = count_laws(fam)
+    forged.prime = 2**31 + 1
+    with pytest.raises(ConservationLawsError):
+        lie.check_matches(forged, fam)
+    found = polynomial_laws(fam, lie=res)
+    assert found.complete and res.certificate == "proved" and "laws exhibited" in res.certificate_how
+
+
+def test_certificate_log_and_summed_bound():
+    lie.clear_certificate_log()
+    results = [count_laws("product", "gradient", dims=[3]), count_laws("relu", "momentum", tau=1, dims=[1, 2, 1]),
+               count_laws("linear", "momentum", tau=1, dims=[2, 2, 2], max_depth=1)]
+    log = lie.certificate_log()
+    assert [r["certificate"] for r in log] == [r.certificate for r in results]
+    summary = lie.summarise_certificates(log)
+    assert summary == lie.summarise_certificates(results)
+    assert sum(summary[c] for c in lie.CERTIFICATES) == 3
+    assert summary["summed_bound"] == pytest.approx(sum(r.failure_bound for r in results
+                                                         if r.certificate == "probabilistic"))

@@ -90,3 +90,19 @@ def test_user_model_from_phi():
         make_model("polynomial", phi=["sin(u1)"])
     with pytest.raises(ConservationLawsError):
         make_model("polynomial", phi=[])
+
+
+@pytest.mark.parametrize("text", ["(" * 5000 + "x" + ")" * 5000, "-" * 5000 + "x", "x" * 200_000,
+                                  "+".join(f"x{i}" for i in range(30_000)), "((x + y + z)^12)^12",
+                                  "(" + "+".join(f"x{i}" for i in range(12)) + ")^6", "x^12" * 20])
+def test_huge_or_deep_input_is_one_line(text):
+    with pytest.raises(ConservationLawsError) as err:
+        parse_polynomial(text)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 300
+
+
+def test_limits_leave_ordinary_input_alone():
+    expr, names = parse_polynomial("(" * 50 + "x" + ")" * 50 + " - " * 1 + "-" * 40 + "y")
+    assert names == ["x", "y"]
+    expr, _ = parse_polynomial("0^0 * x + (x - x)^0")
+    assert sympy.expand(expr - sympy.Symbol("x", real=True) - 1) == 0

@@ -68,11 +68,14 @@ def test_expand_spec_ranges_and_canonical_cases():
 
 def test_expand_spec_depth_widths_and_grids():
     spec = {"model": "relu", "bias": [False, True], "flow": "gradient",
-            "grids": [{"depth": [1, 3], "widths": {"output": 1, "hidden": [2, 3], "input": 2}},
+            "grids": [{"depth": [2, 3], "widths": {"output": 1, "hidden": [2, 3], "input": 2}},
                       {"dims": [[2], [2], [2]], "hidden": "uniform"}]}
     cases = expand_spec(spec)
     dims = [c["dims"] for c in cases]
-    assert [1, 2] in dims and [1, 2, 2, 2] in dims and [1, 3, 3, 2] in dims and [2, 2, 2] in dims
+    assert [1, 2, 2] in dims and [1, 2, 2, 2] in dims and [1, 3, 3, 2] in dims and [2, 2, 2] in dims
+    # the one case validator (cases.make_case) rejects a ReLU net without a hidden layer, as `count` does
+    with pytest.raises(ConservationLawsError, match="dims=.1, 2. is invalid"):
+        expand_spec(dict(spec, grids=[{"depth": 1, "widths": {"output": 1, "input": 2}}]))
     assert [1, 2, 3, 2] not in dims  # hidden widths are uniform by default
     every = expand_spec({"model": "relu", "depth": 3, "hidden": "all", "widths": {"output": 1, "hidden": [2, 3], "input": 2}})
     assert [1, 2, 3, 2] in [c["dims"] for c in every] and len(every) == 4

@@ -1,9 +1,15 @@
-"""The claims ledger: each claim of the paper (or finding of this book) is recorded once, here.
+"""The claims ledger: the paper's claims and this book's findings are data, checked by the chapters.
 
-``record`` glues ``claim-<id>-value`` and ``claim-<id>-status`` into the chapter and writes a JSON
-record under ``_build/claims/`` (or ``$CONSERVATION_LAWS_CLAIMS_DIR``) from which the reproduction
-report assembles its table. ``require_all_pass`` ends a chapter: it raises, and so fails the build,
-if any claim recorded by that chapter failed.
+The *registry* (``conservation_laws/registry/*.yaml``, one file per chapter or topic) holds every
+claim once: its id, its statement in MyST/LaTeX math, its source (``paper``, ``authors' code``,
+``follow-up paper`` or ``this book``) and the label of the section that shows it. A chapter checks
+a claim with one call, ``check(claim_id, computed, expected, evidence)``: it glues
+``claim-<id>-value`` and ``claim-<id>-status`` and writes a JSON record under ``_build/claims/`` (or
+``$CONSERVATION_LAWS_CLAIMS_DIR``), from which the reproduction report assembles the ledger
+(``ledger()``). ``book.finish()`` ends a chapter: it raises, and so fails the build, if any claim the
+chapter checked failed.
+
+``record`` (the statement typed in the chapter) is kept for chapters not yet converted.
 """
 
 from __future__ import annotations
@@ -11,10 +17,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-SOURCES = ("paper", "book")
+#: The sources a registry entry may name.
+SOURCES = ("paper", "authors' code", "follow-up paper", "this book")
+LEGACY_SOURCES = ("paper", "book")  # what ``record`` accepts ("book" is stored as "this book")
+REGISTRY_KEYS = ("id", "statement", "source", "section")
 
 
 @dataclass
@@ -27,13 +37,15 @@ class Claim:
     source: str
     chapter: str
     section: str = ""
+    evidence: str = ""
 
     def as_row(self) -> dict:
         return {"claim": self.id, "statement": self.statement, "computed": self.value, "expected": self.expected,
-                "status": self.status, "source": "paper" if self.source == "paper" else "this book"}
+                "status": self.status, "source": source_label(self.source), "evidence": self.evidence}
 
 
 _recorded: dict[str, list[Claim]] = {}
+_active_chapter: str | None = None
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -74,19 +86,121 @@ def record(claim_id: str, statement: str, value: Any, expected: Any, source: str
     """Record a claim; ``check(value, expected)`` decides pass/fail (default: equality)."""
     from .errors import invalid
 
-    if source not in SOURCES:
+    if source not in LEGACY_SOURCES + SOURCES:
         raise invalid("source", source, "'paper' (the paper states it) or 'book' (this book's own finding)")
     ok = check(value, expected) if check else value == expected
-    claim = Claim(claim_id, statement, _jsonable(value), _jsonable(expected), "pass" if ok else "fail", source, chapter, section)
-    _recorded.setdefault(chapter, [c for c in _recorded.get(chapter, []) if c.id != claim_id])
-    _recorded[chapter] = [c for c in _recorded[chapter] if c.id != claim_id] + [claim]
-    (claims_dir() / f"{claim_id}.json").write_text(json.dumps(asdict(claim), indent=1))
+    claim = Claim(claim_id, statement, _jsonable(value), _jsonable(expected), "pass" if ok else "fail",
+                  "this book" if source == "book" else source, chapter, section)
+    return _store(claim, glue)
+
+
+def _store(claim: Claim, glue: bool = True) -> Claim:
+    """Keep ``claim`` for its chapter's box, write its JSON record and glue its value and status."""
+    _recorded[claim.chapter] = [c for c in _recorded.get(claim.chapter, []) if c.id != claim.id] + [claim]
+    (claims_dir() / f"{claim.id}.json").write_text(json.dumps(asdict(claim), indent=1, default=str))
     if glue:
         from myst_nb import glue as _glue
 
-        _glue(f"claim-{claim_id}-value", claim.value, display=False)
-        _glue(f"claim-{claim_id}-status", claim.status, display=False)
+        _glue(f"claim-{claim.id}-value", claim.value, display=False)
+        _glue(f"claim-{claim.id}-status", claim.status, display=False)
     return claim
+
+
+# --------------------------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------------------------
+
+def registry_files() -> list[Path]:
+    """The registry's YAML files (package data of ``conservation_laws.registry``), sorted by name."""
+    from importlib import resources
+
+    folder = resources.files("conservation_laws") / "registry"
+    return sorted((Path(str(p)) for p in folder.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
+
+
+def load_registry_file(path: Path) -> list[dict]:
+    """The entries of one registry file, each checked: the keys id, statement, source, section; an
+    allowed source. Adds ``topic`` (the file's stem)."""
+    import yaml
+
+    from .errors import invalid
+
+    data = yaml.safe_load(Path(path).read_text()) or []
+    if not isinstance(data, list):
+        raise invalid(f"registry {Path(path).name}", type(data).__name__, "a YAML list of claim entries")
+    out = []
+    for entry in data:
+        if not isinstance(entry, dict) or set(entry) != set(REGISTRY_KEYS):
+            raise invalid(f"registry {Path(path).name} entry", entry, f"a mapping with exactly the keys {', '.join(REGISTRY_KEYS)}")
+        if entry["source"] not in SOURCES:
+            raise invalid(f"registry {Path(path).name} source of {entry['id']}", entry["source"], f"one of {', '.join(SOURCES)}")
+        if not all(isinstance(entry[k], str) and entry[k].strip() for k in REGISTRY_KEYS):
+            raise invalid(f"registry {Path(path).name} entry", entry, "non-empty strings for id, statement, source, section")
+        out.append({**entry, "topic": Path(path).stem})
+    return out
+
+
+@lru_cache(maxsize=1)
+def _registry_cached(files: tuple[tuple[str, int], ...]) -> dict[str, dict]:
+    from .errors import invalid
+
+    out: dict[str, dict] = {}
+    for f, _mtime in files:
+        for entry in load_registry_file(Path(f)):
+            if entry["id"] in out:
+                raise invalid("claim id", entry["id"], f"unique across the registry (in {out[entry['id']]['topic']}.yaml "
+                              f"and {entry['topic']}.yaml)")
+            out[entry["id"]] = entry
+    return out
+
+
+def registry() -> dict[str, dict]:
+    """Every registry entry, ``{id: {id, statement, source, section, topic}}``; ids unique across files."""
+    files = registry_files()
+    return _registry_cached(tuple((str(p), p.stat().st_mtime_ns) for p in files))  # re-read when a file changes
+
+
+def set_chapter(chapter: str | None) -> None:
+    """Make ``chapter`` the one ``check`` records claims for (``book.start`` calls it)."""
+    global _active_chapter
+    _active_chapter = chapter
+    if chapter is not None:
+        _recorded[chapter] = []
+
+
+def active_chapter() -> str | None:
+    return _active_chapter
+
+
+def check(claim_id: str, computed: Any, expected: Any, evidence: str, passed: bool | None = None) -> Claim:
+    """Check a registered claim: ``passed`` (default ``computed == expected``) decides its status.
+
+    The statement, source and section come from the registry; the chapter is the one ``book.start``
+    set. Glues ``claim-<id>-value`` (``computed``) and ``claim-<id>-status`` (``pass`` or ``fail``),
+    writes ``claims_dir()/<id>.json`` and returns the record. ``evidence`` is a sentence a reader
+    understands, e.g. ``"34 of 34 shapes equal $r(r+1)/2$"`` (MyST math allowed).
+    """
+    from .errors import invalid
+
+    entries = registry()
+    if claim_id not in entries:
+        raise invalid("claim_id", claim_id, "an id of the claims registry (conservation_laws/registry/*.yaml)")
+    if _active_chapter is None:
+        raise invalid("chapter", None, "a chapter started with book.start(chapter, globals()) before claims.check")
+    if not isinstance(evidence, str) or not evidence.strip():
+        raise invalid("evidence", evidence, "a sentence saying what was computed, e.g. '34 of 34 shapes equal r(r+1)/2'")
+    value, target = _jsonable(computed), _jsonable(expected)
+    if passed is None:
+        passed = value == target
+    if not isinstance(passed, bool):
+        try:
+            passed = bool(passed)
+        except (TypeError, ValueError):
+            raise invalid("passed", passed, "True, False or None (None: computed == expected)") from None
+    entry = entries[claim_id]
+    claim = Claim(claim_id, entry["statement"], value, target, "pass" if passed else "fail", entry["source"],
+                  _active_chapter, entry["section"], evidence)
+    return _store(claim)
 
 
 def chapter_claims(chapter: str) -> list[Claim]:
@@ -100,24 +214,58 @@ def load_all(directory: Path | None = None) -> list[Claim]:
     return sorted(out, key=lambda c: (c.chapter, c.id))
 
 
+def source_label(source: str) -> str:
+    """The source as the ledger shows it (``book``, the old name, is ``this book``)."""
+    return "this book" if source == "book" else source
+
+
 def status_html(status: str) -> str:
-    """A pass/fail mark that needs no emoji font: green "pass", red bold "FAIL"."""
+    """A pass/fail mark in plain text (no emoji font needed): green "pass", red bold "FAIL"."""
     if status == "pass":
-        return "<span style='color:#009E73'>&#10003;&nbsp;pass</span>"
-    return "<span style='color:#D55E00;font-weight:bold'>&#10007;&nbsp;FAIL</span>"
+        return "<span class='claim-pass' style='color:#007A5A'>pass</span>"
+    return "<span class='claim-fail' style='color:#D55E00;font-weight:bold'>FAIL</span>"
 
 
 def table(claims: list[Claim]):
-    """A pandas-free HTML table of claims, for display in a chapter's closing box."""
-    from IPython.display import HTML
+    """The chapter's claims box: id, statement (MathJax), evidence, status, source."""
+    from .book import table as book_table
 
-    rows = "".join(
-        f"<tr><td>{c.id}</td><td>{c.statement}</td><td>{c.value}</td><td>{c.expected}</td>"
-        f"<td>{status_html(c.status)}</td><td>{'paper' if c.source == 'paper' else 'this book'}</td></tr>"
-        for c in claims
-    )
-    return HTML("<table class='claims'><thead><tr><th>claim</th><th style='min-width:18em'>statement</th><th>computed</th><th>expected</th>"
-                f"<th>status</th><th>source</th></tr></thead><tbody>{rows}</tbody></table>")
+    rows = [(c.id, c.statement, c.evidence or _computed_text(c), _Raw(status_html(c.status)), source_label(c.source))
+            for c in claims]
+    return book_table(("claim", "statement", "evidence", "status", "source"), rows)
+
+
+def _computed_text(c: Claim) -> str:
+    return f"computed {c.value}, expected {c.expected}"
+
+
+class _Raw(str):
+    """A table cell already written in HTML (not escaped by ``book.table``)."""
+
+
+def _paper_order(c: Claim) -> tuple:
+    number = int(c.id[1:]) if c.id[:1] == "C" and c.id[1:].isdigit() else 0
+    return (c.source != "paper", number, c.chapter, c.id)
+
+
+def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = None):
+    """The reproduction report's table of every claim record: the paper's claims first (C1, C2, ...),
+    then the others by chapter. Columns: claim (a link to ``<chapter>.html#<section>``), statement
+    (MathJax), evidence, status (pass / FAIL in words), source. Fits the book's column (cells wrap).
+    """
+    from html import escape
+
+    from .book import table as book_table
+
+    claims = records if records is not None else load_all()
+    claims = sorted((c for c in claims if c.chapter != exclude_chapter), key=_paper_order)
+    rows = []
+    for c in claims:
+        anchor = f"#{escape(c.section)}" if c.section else ""
+        link = _Raw(f"<a href='{escape(c.chapter)}.html{anchor}'>{escape(c.id)}</a>")
+        rows.append((link, c.statement, c.evidence or _computed_text(c), _Raw(status_html(c.status)),
+                     source_label(c.source)))
+    return book_table(("claim", "statement", "evidence", "status", "source"), rows, css_class="claims ledger")
 
 
 def require_all_pass(chapter: str) -> None:

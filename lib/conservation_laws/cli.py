@@ -22,15 +22,12 @@ from fractions import Fraction
 from typing import Sequence
 
 from . import __version__
+from .cases import MAX_OUTPUTS, MAX_PHI_TERMS, Case, make_case, phi_size  # noqa: F401 (phi_size: API)
 from .errors import ConservationLawsError, invalid
 from .flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
-from .models import MAX_PARAMETERS, MODEL_NAMES, check_dims, make_model
+from .models import MAX_PARAMETERS, MODEL_NAMES
 
 PROG = "conservation-laws"
-#: Largest number of model-map entries φ_i accepted (each one is a vector field of the family).
-MAX_OUTPUTS = 20_000
-#: Largest number of monomials of φ accepted (deep linear nets: one per path).
-MAX_PHI_TERMS = 200_000
 #: Keys a batch line may hold: the case, plus labels that are echoed back.
 BATCH_KEYS = ("model", "dims", "flow", "tau", "bias", "geometry", "seed", "repeats", "phi")
 BATCH_LABELS = ("id", "block")
@@ -48,130 +45,71 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
-# --- building a case ---------------------------------------------------------------------------
-def _tau(value) -> Fraction:
-    if isinstance(value, bool):
-        raise invalid("tau", value, "a number ≥ 0")
-    return Flow("momentum", value).tau  # validates (≥ 0, finite, a number)
-
-
-def phi_size(model: str, dims: Sequence[int], bias: bool = False) -> tuple[int, int]:
-    """(entries, monomials) of φ, computed from the widths before φ is built."""
-    from math import prod
-
-    if model in ("linear", "nmf"):
-        entries = dims[0] * dims[-1]
-        return entries, entries * prod(dims[1:-1])
-    if model == "relu":
-        paths = prod(dims)
-        if bias:
-            paths += sum(prod(dims[: l + 1]) for l in range(1, len(dims) - 1))
-        return paths, paths
-    if model == "icnn":
-        entries = dims[0] * dims[1] * dims[2] + (dims[0] * dims[1] if bias else 0)
-        return entries, entries
-    return 1, 1
-
-
+# --- building a case (cases.make_case: one validator for the CLI, batch lines, sweeps, the API) --
 def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=0, bias: bool = False,
                geometry: str | None = None, seed: int = 0, repeats: int = 1, phi: Sequence[str] | None = None) -> dict:
-    """Validate one case (from the options or a batch line) and return it normalised."""
-    if phi is not None:
-        if isinstance(phi, str):
-            phi = [phi]
-        if not isinstance(phi, (list, tuple)) or not phi or not all(isinstance(p, str) for p in phi):
-            raise invalid("phi", phi, "one or more polynomials as strings, e.g. 'u1*v1 + u2*v2'")
-        if model not in (None, "polynomial") or dims is not None:
-            raise invalid("phi", list(phi), "a user model replaces --model/--dims: give one or the other")
-        if bias:
-            raise invalid("bias", bias, "biases exist for relu and icnn only, not for a user model")
-        model, dims = "polynomial", None
-    else:
-        if model is None:
-            raise invalid("model", model, f"one of {', '.join(m for m in MODEL_NAMES if m != 'polynomial')} "
-                          "(or a user model with --phi)")
-        if model not in MODEL_NAMES:
-            raise invalid("model", model, f"one of {', '.join(MODEL_NAMES)}")
-        if model == "polynomial":
-            raise invalid("model", model, "a user model needs --phi 'polynomial' (repeatable)")
-        if dims is None:
-            raise invalid("dims", dims, "the widths are required, e.g. --dims 2,3,2 (output first, input last)")
-        dims = list(check_dims(dims, 1))
-    if flow not in FLOW_NAMES:
-        raise invalid("flow", flow, f"one of {', '.join(FLOW_NAMES)}")
-    tau = _tau(tau)
-    if not isinstance(bias, bool):
-        raise invalid("bias", bias, "true or false")
-    if bias and model not in ("relu", "icnn"):
-        raise invalid("bias", bias, "biases exist for relu and icnn only")
-    if geometry is not None and geometry not in FLOW_GEOMETRIES:
-        raise invalid("geometry", geometry, f"one of {', '.join(FLOW_GEOMETRIES)} (or omit it for the model's own)")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise invalid("seed", seed, "a non-negative integer")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 100:
-        raise invalid("repeats", repeats, "an integer from 1 to 100")
-    if dims is not None:
-        entries, terms = phi_size(model, dims, bias)
-        if entries > MAX_OUTPUTS or terms > MAX_PHI_TERMS:
-            raise invalid("dims", dims, f"φ would have {entries} entries and {terms} monomials; at most {MAX_OUTPUTS} "
-                          f"entries and {MAX_PHI_TERMS} monomials are supported")
-    return {"model": model, "dims": dims, "phi": list(phi) if phi else None, "flow": flow, "tau": tau, "bias": bias,
-            "geometry": geometry, "seed": seed, "repeats": repeats}
-
-
-def _family(case: dict):
-    from .flows import vector_fields
-
-    model = make_model(case["model"], case["dims"], bias=case["bias"], phi=case["phi"])
-    flow = Flow(case["flow"], case["tau"], case["geometry"])
-    return model, vector_fields(model, flow)
+    """Validate one case (``cases.make_case``) and return it as a dict (``Case.as_dict``)."""
+    return make_case(model=model, dims=dims, flow=flow, tau=tau, bias=bias, geometry=geometry, seed=seed,
+                     repeats=repeats, phi=phi).as_dict()
 
 
 def _number(x: Fraction):
     return int(x) if x.denominator == 1 else float(x)
 
 
-def count_case(case: dict) -> dict:
+def count_case(case: Case) -> dict:
     """Run one validated case through the Lie engine; the record printed by ``count --json``."""
     from .lie import count_laws
 
     t0 = time.perf_counter()
-    model, family = _family(case)
-    res = count_laws(family, seed=case["seed"], repeats=case["repeats"])
-    out = {"model": case["model"], "dims": case["dims"]}
-    if case["phi"]:
-        out["phi"] = case["phi"]
+    family = case.family()
+    model = family.model
+    res = count_laws(family, seed=case.seed, repeats=case.repeats)
+    out = {"model": case.model, "dims": list(case.dims) if case.dims else None}
+    if case.phi:
+        out["phi"] = list(case.phi)
         out["variables"] = list(model.variable_names)
-    out.update({"flow": case["flow"], "tau": _number(case["tau"]), "bias": case["bias"], "geometry": family.geometry,
-                "parameters": model.D, "seed": case["seed"]})
+    out.update({"flow": case.flow, "tau": _number(case.tau), "bias": case.bias, "geometry": family.geometry,
+                "parameters": model.D, "seed": case.seed})
     out.update(res.as_dict())
     out["seconds"] = time.perf_counter() - t0  # the whole case: model, fields and rank
     out["rank_seconds"] = res.seconds
     return out
 
 
-def _describe(case: dict, geometry: str) -> str:
-    if case["phi"]:
-        what = "φ = (" + ", ".join(case["phi"]) + ")"
+def _describe(case: Case, geometry: str) -> str:
+    if case.phi:
+        what = "φ = (" + ", ".join(case.phi) + ")"
     else:
-        what = f"{case['model']} {case['dims']}" + (" + bias" if case["bias"] else "")
-    return f"{what}, {Flow(case['flow'], case['tau']).describe()}, {geometry} geometry"
+        what = f"{case.model} {list(case.dims)}" + (" + bias" if case.bias else "")
+    return f"{what}, {case.build_flow().describe()}, {geometry} geometry"
 
 
-def format_count(rec: dict, case: dict) -> str:
+def certificate_line(rec: dict) -> str:
+    """How sure the count is, in words: proved (how), probabilistic (the proved bound) or upper bound only."""
+    cert, how = rec.get("certificate"), rec.get("certificate_how", "")
+    if cert == "proved":
+        return f"certificate: proved ({how})"
+    if cert == "probabilistic":
+        return (f"certificate: probabilistic: N − K is an upper bound, and the exact count except with probability "
+                f"≤ {rec['failure_bound']:.2g} (proved bound; {how})")
+    return f"certificate: upper bound only: the number of laws is at most N − K ({how})"
+
+
+def format_count(rec: dict, case: Case) -> str:
     n, k, laws = rec["dimension"], rec["rank"], rec["laws"]
     word = "law" if laws == 1 else "laws"
     return (f"{_describe(case, rec['geometry'])}:\n"
             f"  {laws} independent conservation {word}  (N = {n} coordinates, K = dim Lie(W)(ξ0) = {k})\n"
             f"  exact rank mod p = {rec['prime']} at a random point, bracket depth {rec['depth']}, "
-            f"{rec['repeats']} run(s); N − K is an upper bound, and it is the exact count except with probability "
-            f"≤ {rec['failure_bound']:.2g} (Schwartz–Zippel)\n"
+            f"{rec['repeats']} run(s)\n"
+            f"  {certificate_line(rec)}\n"
             f"  {rec['seconds']:.3f} s")
 
 
 # --- subcommands -------------------------------------------------------------------------------
-def _case_from_args(args) -> dict:
-    return build_case(model=args.model, dims=args.dims, flow=args.flow, tau=args.tau, bias=args.bias,
+def _case_from_args(args) -> Case:
+    return make_case(model=args.model, dims=args.dims, flow=args.flow, tau=args.tau, bias=args.bias,
                       geometry=args.geometry, seed=args.seed, repeats=getattr(args, "repeats", 1), phi=args.phi)
 
 
@@ -201,7 +139,7 @@ def _parse_batch_line(text: str) -> tuple[dict, dict]:
     args = {k: obj[k] for k in BATCH_KEYS if k in obj and obj[k] is not None}
     if "dims" in args and isinstance(args["dims"], (int, float)) and not isinstance(args["dims"], bool):
         args["dims"] = [args["dims"]]
-    return build_case(**args), labels
+    return make_case(**args), labels
 
 
 def _run_batch(path: str, as_json: bool, progress: bool) -> int:
@@ -246,17 +184,28 @@ def _cmd_laws(args) -> int:
     from .laws import polynomial_laws
 
     case = _case_from_args(args)
-    model, family = _family(case)
-    res = polynomial_laws(family, degree=args.degree, time_degree=args.time_degree, seed=case["seed"])
-    exprs = res.in_time()
-    texts = res.latex() if args.latex else [str(e) for e in exprs]
+    family = case.family()
+    res = polynomial_laws(family, degree=args.degree, time_degree=args.time_degree, seed=case.seed)
+    show = (lambda which: res.latex(which)) if args.latex else (lambda which: [str(e) for e in res.in_time(which)])
+    basis, others = show("basis"), show("others")
+    from .darboux import complete_laws  # logarithmic laws when the polynomial ones fall short
+
+    extra = complete_laws(res) if not family.flow.is_momentum else None
+    log_texts = [sympy_text(h.to_sympy(family.symbols), family, args.latex) for h in extra.log_laws] if extra else []
+    verdict = extra.verdict() if extra else res.verdict()
     if args.json:
         print(json.dumps({
-            "model": case["model"], "dims": case["dims"], "phi": case["phi"], "flow": case["flow"],
-            "tau": _number(case["tau"]), "bias": case["bias"], "geometry": family.geometry, "degree": res.degree,
-            "time_degree": res.time_degree, "laws": [str(e) for e in exprs], "latex": res.latex(),
+            "model": case.model, "dims": list(case.dims) if case.dims else None,
+            "phi": list(case.phi) if case.phi else None, "flow": case.flow,
+            "tau": _number(case.tau), "bias": case.bias, "geometry": family.geometry, "degree": res.degree,
+            "time_degree": res.time_degree, "laws": [str(e) for e in res.in_time()], "latex": res.latex(),
+            "basis": [str(e) for e in res.in_time("basis")], "basis_latex": res.latex("basis"),
+            "others": [str(e) for e in res.in_time("others")], "others_latex": res.latex("others"),
+            "basis_statement": res.basis_statement(),
             "found": len(res.laws), "independent": res.independent, "upper_bound": res.upper_bound,
-            "complete": res.complete, "verified": res.verified, "verdict": res.verdict(), "seconds": res.seconds,
+            "complete": res.complete or bool(extra and extra.complete), "verified": res.verified,
+            "verdict": verdict, "log_laws": log_texts, "certificate": res.lie.certificate, "seconds": res.seconds,
+            "unknowns": res.unknowns, "solver": res.stats,
             "prime": res.lie.prime, "failure_bound": res.lie.failure_bound,
         }))
         return EXIT_OK
@@ -264,12 +213,34 @@ def _cmd_laws(args) -> int:
     if family.flow.time_variable:
         time_note = f", times powers of the time up to {res.time_degree}"
     print(f"{_describe(case, family.geometry)}: polynomial laws of degree ≤ {res.degree}{time_note}")
-    if not texts:
+    if not basis and not log_texts:
         print("  (none)")
-    for i, t in enumerate(texts, 1):
+    elif basis:
+        word = "law" if len(basis) == 1 else "laws"
+        print(f"  a minimal basis: {len(basis)} functionally independent {word} of least degree")
+    for i, t in enumerate(basis, 1):
         print(f"  h{i} = {t}")
-    print(res.verdict())
+    if basis:
+        print(f"  {res.basis_statement()}")
+    if others and args.all:
+        print(f"  the other {len(others)} law(s) found, functions of the basis:")
+        for i, t in enumerate(others, len(basis) + 1):
+            print(f"  h{i} = {t}")
+    elif others:
+        print(f"  (--all lists the other {len(others)})")
+    if log_texts:
+        print(f"  {len(log_texts)} logarithmic law(s), exactly verified:")
+    for i, t in enumerate(log_texts, len(basis) + 1):
+        print(f"  h{i} = {t}")
+    print(verdict)
     return EXIT_OK
+
+
+def sympy_text(expr, family, latex: bool) -> str:
+    """One law as text or LaTeX in the family's names."""
+    import sympy
+
+    return sympy.latex(expr, symbol_names=family.latex_names()) if latex else str(expr)
 
 
 # --- argument parsing --------------------------------------------------------------------------
@@ -306,16 +277,17 @@ def make_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("count", help="the number of independent laws N − K (exact rank mod p)",
                        description="The number of independent conservation laws N − K, K = dim Lie(W)(ξ0) at a "
-                       "random point ξ0 of F_p (exact rank; N − K is always an upper bound, exact except with "
-                       "probability ≤ failure_bound).",
+                       "random point ξ0 of F_p (exact rank; N − K is always an upper bound). The certificate says "
+                       "how sure the count is: proved (full rank), probabilistic (with a proved bound on the failure "
+                       "probability) or upper bound only.",
                        epilog="Batch: FILE holds one JSON object per line with keys model, dims, flow and optional "
                        "tau, bias, geometry, seed, repeats, phi (labels id, block are echoed). Blank lines and lines "
                        "starting with # are skipped. One output line per case, in order; a bad line gives "
                        '{"line": n, "error": ...} and a message on stderr, the batch goes on; exit code 1 if any '
                        "line failed, 0 otherwise.")
     _add_case_options(c)
-    c.add_argument("--repeats", type=int, default=1, help="independent reruns (keep the largest rank; the failure "
-                   "bounds multiply); default 1")
+    c.add_argument("--repeats", type=int, default=1, help="independent runs (keep the largest rank; the kept run is "
+                   "then checked until its proved failure bound is ≤ 1e-9); default 1")
     c.add_argument("--batch", metavar="FILE", help="run every case of a JSON-lines FILE ('-' for stdin)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar on stderr in batch mode")
     c.set_defaults(func=_cmd_count)
@@ -328,6 +300,7 @@ def make_parser() -> argparse.ArgumentParser:
     l.add_argument("--time-degree", type=int, default=None,
                    help="largest power of the time variable (default 1 for s = e^{τt}, 3 for Nesterov's t)")
     l.add_argument("--latex", action="store_true", help="print the laws in LaTeX")
+    l.add_argument("--all", action="store_true", help="also list the laws outside the minimal basis (functions of it)")
     l.set_defaults(func=_cmd_laws)
     from .sweep import add_sweep_parser  # `sweep`: a grid of counts on Dask (lib/conservation_laws/sweep.py)
 

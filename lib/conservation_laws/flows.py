@@ -71,9 +71,10 @@ class Flow:
             raise invalid("tau", self.tau, "a number ≥ 0") from None
         if tau < 0:
             raise invalid("tau", self.tau, "the friction τ must be ≥ 0")
+        if tau and self.kind != "momentum":  # a τ that would be silently ignored is an error
+            raise invalid("tau", self.tau, f"a friction applies to heavy-ball momentum only; the {self.kind} "
+                          "flow has none (give tau = 0)")
         object.__setattr__(self, "tau", tau)
-        if self.kind == "natural" and tau != 0:
-            raise invalid("tau", str(tau), "the natural gradient flow is first order and has no friction (tau=0)")
         if self.geometry is not None and self.geometry not in FLOW_GEOMETRIES:
             raise invalid("geometry", self.geometry, f"one of {', '.join(FLOW_GEOMETRIES)}")
 

@@ -5,28 +5,36 @@ h = Σ_m c_m m over the monomials m up to the chosen degree turns this into a li
 A c = 0 with exact rational entries, one row per (field, monomial of X(m)).
 
 Solving it.
-* The system splits by degree: when every field shifts the (state) degree by a fixed amount, each
-  homogeneous part of a law is a law, so each degree is solved on its own (the same for the power
-  of s = e^{τt}, which τ s ∂_s preserves).
-* The kernel is computed mod a prime below 2^31 after compressing the rows by a random projection,
-  then lifted to Q by rational reconstruction, and finally **verified exactly** over Q
-  (A c = 0 in exact rationals). If the projection or the lift failed, verification says so and the
-  solver falls back to exact rational elimination.
+* **Multi-grading.** For an integer weight w on the coordinates, X is homogeneous when every term
+  c·m of every component X_k shifts the weight by the same σ_X: w(m) − w_k = σ_X. The weights doing
+  this for every field form a lattice (``weight_lattice``: an integer kernel, verified exactly): the
+  total degree and the power of s = e^{τt} when they qualify, one weight per hidden index of a linear
+  net, one per neuron of a ReLU net or an NMF factor. X(h) = 0 then couples only monomials of equal
+  multi-degree, and the unknowns split into blocks that are solved one at a time (a few at once).
+* **Sparse elimination mod p** (a prime below 2^31). A block's rows are built vectorised; a row
+  with a single unknown forces it to 0, repeatedly; what stays splits into coupled components, each
+  solved densely by FLINT (rows compressed by a random projection when very tall).
+* **Lift and verify.** The kernel basis is put in its canonical echelon form, lifted to Q by
+  rational reconstruction and **verified exactly** over Q (X(h) = 0 in exact rationals for every
+  field). A block whose lift or verification fails is solved again by exact rational elimination.
+* **Size.** Nothing is refused by a count of unknowns: the memory of the monomials, of one chunk of
+  the system and of the largest dense component is estimated, and only a request over
+  ``MEMORY_LIMIT`` is refused, with the largest degree that would fit.
 
 The number of *independent* laws is the rank of their gradients at a random point mod p, which
 never exceeds the rank over Q: a certified lower bound on the number of laws. ``lie.count_laws``
 gives the upper bound N − K. When the two meet, the list is **complete**: every law is locally a
-function of the ones printed, and the count is proved.
+function of the ones printed, and the count is proved. ``minimal_basis`` picks, by increasing
+degree, functionally independent laws whose number is that rank (``LawsResult.basis``).
 """
 
 from __future__ import annotations
 
-import itertools
 import random
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from math import gcd
+from math import comb, gcd
 from typing import Sequence
 
 import numpy as np
@@ -34,16 +42,19 @@ import sympy
 
 from .errors import invalid
 from .flows import FieldFamily, Flow, vector_fields
-from .lie import LieResult, ModularField, count_laws, random_prime
+from .lie import LieResult, ModularField, _mulmod, _residue, check_matches, count_laws, prove_by_laws, random_prime
 from .models import Model
 from .polynomial import Polynomial, VectorField
-
-MAX_UNKNOWNS = 60_000
 
 
 @dataclass
 class LawsResult:
-    """Polynomial laws up to ``degree`` and how far they are from the full count."""
+    """Polynomial laws up to ``degree`` (a basis of their vector space), and how far they are from the count.
+
+    ``laws`` spans every polynomial law of the degree; ``basis`` is a minimal set of functionally
+    independent ones (``independent`` of them, of least degree) and ``others`` the rest, each a function
+    of the basis.
+    """
 
     family: FieldFamily
     laws: list[Polynomial]
@@ -56,6 +67,8 @@ class LawsResult:
     seconds: float
     unknowns: int
     notes: list[str] = field(default_factory=list)
+    basis_indices: list[int] = field(default_factory=list)  # positions in ``laws`` of the minimal basis
+    stats: dict = field(default_factory=dict)  # weights, blocks, largest block, largest coupled component
 
     @property
     def complete(self) -> bool:
@@ -63,14 +76,31 @@ class LawsResult:
         return self.verified and self.independent == self.upper_bound
 
     @property
+    def basis(self) -> list[Polynomial]:
+        """The minimal basis h1…hk: functionally independent laws of least degree, k = ``independent``."""
+        return [self.laws[i] for i in self.basis_indices]
+
+    @property
+    def others(self) -> list[Polynomial]:
+        """Every law of ``laws`` outside the basis (each one a function of the basis)."""
+        chosen = set(self.basis_indices)
+        return [h for i, h in enumerate(self.laws) if i not in chosen]
+
+    def _chosen(self, which: str) -> list[Polynomial]:
+        if which not in ("all", "basis", "others"):
+            raise invalid("which", which, "one of all, basis, others")
+        return {"all": self.laws, "basis": self.basis, "others": self.others}[which]
+
+    @property
     def expressions(self) -> list[sympy.Expr]:
         syms = self.family.symbols
         return [h.to_sympy(syms) for h in self.laws]
 
-    def in_time(self) -> list[sympy.Expr]:
-        """The laws with s replaced by e^{τt} (heavy ball, τ > 0); otherwise unchanged."""
+    def in_time(self, which: str = "all") -> list[sympy.Expr]:
+        """The laws (``which``: all, basis or others) with s replaced by e^{τt} (heavy ball, τ > 0)."""
         flow = self.family.flow
-        exprs = self.expressions
+        syms = self.family.symbols
+        exprs = [h.to_sympy(syms) for h in self._chosen(which)]
         if flow.time_variable != "s":
             return exprs
         s = sympy.Symbol("s", real=True)
@@ -78,9 +108,9 @@ class LawsResult:
         tau = sympy.Rational(flow.tau.numerator, flow.tau.denominator)
         return [sympy.factor_terms(e.subs(s, sympy.exp(tau * t))) for e in exprs]
 
-    def latex(self) -> list[str]:
+    def latex(self, which: str = "all") -> list[str]:
         names = self.family.latex_names()
-        return [sympy.latex(e, symbol_names=names) for e in self.in_time()]
+        return [sympy.latex(e, symbol_names=names) for e in self.in_time(which)]
 
     def verdict(self) -> str:
         if self.complete:
@@ -88,6 +118,19 @@ class LawsResult:
                     "(certified: exact verification + Lie upper bound)")
         return (f"incomplete at degree ≤ {self.degree}: {self.independent} independent laws found, "
                 f"the Lie count allows {self.upper_bound}")
+
+    def basis_statement(self) -> str:
+        """What the basis says about the other laws, and how sure that is."""
+        k, rest = len(self.basis_indices), len(self.laws) - len(self.basis_indices)
+        if not k:
+            return f"no polynomial law of degree ≤ {self.degree}"
+        names = "h1" if k == 1 else "h1, h2" if k == 2 else f"h1…h{k}"
+        how = ("certified: no more than N − K laws are functionally independent" if self.complete
+               else "probabilistic: the gradients of all the laws found have the same rank at a random point mod p")
+        text = f"every polynomial law of degree ≤ {self.degree} is a function of {names} ({how})"
+        if rest:
+            text += f"; with the {rest} other law(s) found they span all of them as a vector space"
+        return text
 
 
 # --- the linear system -----------------------------------------------------------------------
@@ -120,14 +163,7 @@ def _graded(fields: Sequence[VectorField], weights: Sequence[int]) -> bool:
     return all(len(_shift(X, weights)) <= 1 for X in fields)
 
 
-def _monomials(variables: Sequence[int], degree: int) -> list[tuple[int, ...]]:
-    return [tuple(c) for c in itertools.combinations_with_replacement(variables, degree)]
-
-
 _SLAB_ENTRIES = 4_000_000  # entries of the dense random slab in the compressed solve
-#: Largest number of unknown coefficients in one homogeneous block (dense (n + 8) × n solve mod p;
-#: about 8 s and 0.6 GB at 2900 unknowns on one core, growing like n³ and n²).
-MAX_BLOCK_UNKNOWNS = 4_000
 
 
 def _dense_mod_p(rows: list[dict[int, int]], ncols: int, p: int) -> np.ndarray:
@@ -286,29 +322,590 @@ def _solve_block(fields: Sequence[VectorField], monos: list[tuple[int, ...]], rn
     return laws, _verify(rows_exact, vectors)
 
 
-def independent_count(laws: Sequence[Polynomial], N: int, seed: int = 0) -> int:
-    """Rank of the gradients of the laws at a random point mod p (a certified lower bound)."""
-    if not laws:
-        return 0
-    rng = random.Random(seed)
+# --- the multi-grading ------------------------------------------------------------------------
+def weight_lattice(fields: Sequence[VectorField], N: int, rng: random.Random) -> np.ndarray:
+    """Integer weight vectors w ∈ Z^N (the rows) for which every field is homogeneous.
+
+    X = Σ_k X_k ∂_k is homogeneous for w, of shift σ_X, iff every term c·m of every component X_k has
+    w(m) − w_k = σ_X, with w(m) = Σ_{i∈m} w_i: linear equations in (w, σ), one per distinct term. Their
+    integer solutions form a lattice; a basis of it is computed mod p, lifted to Z by rational
+    reconstruction and **verified exactly**. A vector that fails verification is dropped: fewer weights
+    only make coarser blocks, never a wrong law.
+    """
+    F = len(fields)
+    keys = {(f, k, m) for f, X in enumerate(fields) for k, poly in enumerate(X.components) for m in poly}
+    if not keys:
+        return np.zeros((0, N), dtype=np.int64)
+    rows: list[dict[int, int]] = []
+    for f, k, m in keys:
+        row: dict[int, int] = {N + f: -1, k: -1}
+        for i in m:
+            row[i] = row.get(i, 0) + 1
+        rows.append({c: v for c, v in row.items() if v})
+    ncols = N + F
     p = random_prime(rng)
-    point = np.array([rng.randrange(1, p) for _ in range(N)] + [1], dtype=np.int64)
-    rows = []
-    for h in laws:
-        # a law is a scalar: view it as a one-component field to reuse the modular Jacobian
-        field_ = VectorField((h,) + (Polynomial(),) * (N - 1))
-        _, J = ModularField.from_exact(field_, p).value_and_jacobian(point)
-        rows.append(J[0])
+    basis = _kernel_mod_p(rows, ncols, p, rng, compress=len(rows) * ncols > 20_000_000)
+    rr = np.fromiter((r for r, row in enumerate(rows) for _ in row), dtype=np.int64)
+    cc = np.fromiter((c for row in rows for c in row), dtype=np.int64)
+    vv = np.fromiter((v for row in rows for v in row.values()), dtype=np.int64)
+    weights = []
+    for vec in basis:
+        fr = [_rational_reconstruction(a, p) for a in vec]
+        if any(x is None for x in fr):
+            continue
+        den = 1
+        for x in fr:
+            den = den * x.denominator // gcd(den, x.denominator)
+        ints = [int(x * den) for x in fr]
+        if max(abs(x) for x in ints) >= 2**40:
+            continue
+        w = np.array(ints, dtype=np.int64)
+        residual = np.zeros(len(rows), dtype=np.int64)
+        np.add.at(residual, rr, vv * w[cc])
+        if not residual.any() and w[:N].any():
+            weights.append(w[:N])
+    return np.array(weights, dtype=np.int64).reshape(len(weights), N)
+
+
+def _combinations(n: int, d: int) -> np.ndarray:
+    """All d-tuples 0 ≤ i1 ≤ … ≤ id < n, in lexicographic order (itertools.combinations_with_replacement)."""
+    out = np.zeros((1, 0), dtype=np.int64)
+    for _ in range(d):
+        last = out[:, -1] if out.shape[1] else np.zeros(len(out), dtype=np.int64)
+        reps = n - last
+        idx = np.repeat(np.arange(len(out)), reps)
+        offsets = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+        out = np.concatenate([out[idx], (last[idx] + offsets)[:, None]], axis=1)
+    return out
+
+
+def _monomial_count(variables: int, degree: int) -> int:
+    return comb(variables + degree - 1, degree)
+
+
+def _unknown_monomials(N: int, has_time: bool, degree: int, time_degree: int, state_graded: bool) -> np.ndarray:
+    """The unknowns' monomials as rows of sorted indices padded with N, in the solver's historical order.
+
+    Order: by state degree, then power of time, then lexicographic (``state_graded``), or by power of time,
+    then state degree (otherwise); the printed laws keep this order.
+    """
+    state0 = 1 if has_time else 0
+    S = N - state0
+    width = degree + time_degree
+    parts = []
+    outer = [(d, a) for d in range(1, degree + 1) for a in range(time_degree + 1)] if state_graded else \
+        [(d, a) for a in range(time_degree + 1) for d in range(1, degree + 1)]
+    for d, a in outer:
+        base = _combinations(S, d) + state0
+        part = np.full((len(base), width), N, dtype=np.int64)
+        part[:, :a] = 0
+        part[:, a : a + d] = base
+        parts.append(part)
+    return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.int64)
+
+
+_HASH_PRIME = 2**61 - 1
+
+
+def _block_keys(monos: np.ndarray, weights: np.ndarray, N: int, rng: random.Random) -> np.ndarray:
+    """A hash of each monomial's multi-degree (w(m) for every weight w): equal multi-degrees, equal keys.
+
+    Two different multi-degrees may collide (probability about 2^-61 per pair); that only merges two blocks.
+    """
+    z = [rng.randrange(1, _HASH_PRIME) for _ in range(len(weights))]
+    per_var = [sum(int(weights[j, i]) * z[j] for j in range(len(z))) % _HASH_PRIME for i in range(N)]
+    h = np.array(per_var + [0], dtype=np.int64)
+    key = np.zeros(len(monos), dtype=np.int64)
+    for l in range(monos.shape[1]):
+        key = (key + h[monos[:, l]]) % _HASH_PRIME
+    return key
+
+
+# --- the sparse system, block by block ----------------------------------------------------------
+@dataclass
+class _Terms:
+    """Every term of every field, sorted by component: field, component, monomial, coefficient.
+
+    Each field is scaled by the common denominator of its coefficients (a constant factor changes no
+    law), so the coefficients are integers: ``exact`` (int64, or None when one exceeds 2^40) and ``coef``
+    (mod p).
+    """
+
+    field: np.ndarray
+    comp: np.ndarray
+    mono: np.ndarray
+    coef: np.ndarray
+    exact: np.ndarray | None
+    exact_list: list[int]
+    start: np.ndarray  # terms of component j: start[j]:start[j + 1]
+    N: int
+    F: int
+    p: int
+
+    @classmethod
+    def build(cls, fields: Sequence[VectorField], N: int, p: int) -> "_Terms":
+        rows = []
+        for f, X in enumerate(fields):
+            den = 1
+            for poly in X.components:
+                for c in poly.values():
+                    den = den * c.denominator // gcd(den, c.denominator)
+            rows += [(k, f, m, int(c * den)) for k, poly in enumerate(X.components) for m, c in poly.items()]
+        rows.sort(key=lambda r: r[0])
+        width = max((len(m) for _, _, m, _ in rows), default=0)
+        mono = np.full((len(rows), width), N, dtype=np.int64)
+        for i, (_, _, m, _) in enumerate(rows):
+            mono[i, : len(m)] = m
+        comp = np.array([r[0] for r in rows], dtype=np.int64)
+        fid = np.array([r[1] for r in rows], dtype=np.int64)
+        ints = [r[3] for r in rows]
+        coef = np.array([c % p for c in ints], dtype=np.int64)
+        exact = np.array(ints, dtype=np.int64) if all(abs(c) < 2**40 for c in ints) else None
+        start = np.searchsorted(comp, np.arange(N + 2))
+        return cls(fid, comp, mono, coef, exact, ints, start, N, len(fields), p)
+
+    def per_variable(self) -> np.ndarray:
+        """Number of terms in each component (0 for the sentinel N)."""
+        return self.start[1:] - self.start[:-1]
+
+
+def _expand(monos: np.ndarray, terms: _Terms, tag: np.ndarray | None = None):
+    """Every term of X(m) for the monomials m (rows of ``monos``) and every field X, not yet combined.
+
+    Σ_j X_j ∂_j m over the positions of m: removing position l and multiplying by a term of X_{m_l}
+    (a repeated variable is met once per position, which gives its multiplicity). Returns (which
+    monomial, which term, image key): the key numbers the pairs (field, image monomial), or
+    (tag, field, image monomial) when a ``tag`` per monomial is given.
+    """
+    N = terms.N
+    L = monos.shape[1]
+    m_idx, pos = np.nonzero(monos != N)
+    var = monos[m_idx, pos]
+    rep = terms.per_variable()[var]
+    total = int(rep.sum())
+    if total == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z
+    m_rep = np.repeat(m_idx, rep)
+    pos_rep = np.repeat(pos, rep)
+    within = np.arange(total) - np.repeat(np.cumsum(rep) - rep, rep)
+    t_idx = np.repeat(terms.start[var], rep) + within
+    keep = np.arange(L)[None, :] != pos_rep[:, None]
+    out = np.concatenate([monos[m_rep][keep].reshape(total, L - 1), terms.mono[t_idx]], axis=1)
+    out.sort(axis=1)
+    head = terms.field[t_idx]
+    heads = terms.F
+    if tag is not None:
+        head = tag[m_rep] * terms.F + head
+        heads *= int(tag.max()) + 1
+    if out.shape[1] * np.log2(N + 1) + np.log2(max(heads, 1)) < 62:
+        code, scale = head.copy(), heads
+        for l in range(out.shape[1]):
+            code += out[:, l] * scale
+            scale *= N + 1
+        _, key = np.unique(code, return_inverse=True)
+    else:
+        _, key = np.unique(np.concatenate([head[:, None], out], axis=1), axis=0, return_inverse=True)
+    return m_rep, t_idx, key.ravel()
+
+
+def _system(monos: np.ndarray, terms: _Terms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of X(h) = 0 for h spanned by ``monos``, mod p, as COO (row, column, value) without
+    repeated (row, column): a row is one field and one monomial of the image."""
+    p = terms.p
+    m_rep, t_idx, row = _expand(monos, terms)
+    if not len(row):
+        return row, row, row
+    ncols = len(monos)
+    uniq, inverse = np.unique(row * ncols + m_rep, return_inverse=True)
+    vals = np.zeros(len(uniq), dtype=np.int64)
+    np.add.at(vals, inverse.ravel(), terms.coef[t_idx])
+    vals %= p
+    nz = vals != 0
+    uniq, vals = uniq[nz], vals[nz]
+    return uniq // ncols, uniq % ncols, vals
+
+
+def _annihilated(laws: Sequence[Polynomial], terms: _Terms) -> list[bool]:
+    """For each law h (integer coefficients), whether X(h) = 0 for every field X, **exactly**.
+
+    Vectorised in int64 when the sums are provably below 2^62 (|coefficient of h| · |coefficient of X| ·
+    number of summands); otherwise in Python integers.
+    """
+    N = terms.N
+    if not laws:
+        return []
+    items = [(i, m, int(c)) for i, h in enumerate(laws) for m, c in h.items()]
+    hmax = max(abs(c) for _, _, c in items)
+    xmax = max((abs(c) for c in terms.exact_list), default=0)
+    width = max(len(m) for _, m, _ in items)
+    monos = np.full((len(items), max(width, 1)), N, dtype=np.int64)
+    for r, (_, m, _) in enumerate(items):
+        monos[r, : len(m)] = m
+    tag = np.array([i for i, _, _ in items], dtype=np.int64)
+    m_rep, t_idx, key = _expand(monos, terms, tag)
+    ok = np.ones(len(laws), dtype=bool)
+    if not len(key):
+        return ok.tolist()
+    if terms.exact is not None and hmax * xmax * len(key) < 2**62:
+        hcoef = np.array([c for _, _, c in items], dtype=np.int64)
+        sums = np.zeros(int(key.max()) + 1, dtype=np.int64)
+        np.add.at(sums, key, hcoef[m_rep] * terms.exact[t_idx])
+    else:
+        sums_list = [0] * (int(key.max()) + 1)
+        for k, mi, ti in zip(key.tolist(), m_rep.tolist(), t_idx.tolist()):
+            sums_list[k] += items[mi][2] * terms.exact_list[ti]
+        sums = np.array([s != 0 for s in sums_list])
+    bad = np.zeros(len(sums), dtype=bool)
+    bad[:] = sums != 0
+    owner = np.zeros(len(sums), dtype=np.int64)
+    owner[key] = tag[m_rep]
+    ok[owner[bad]] = False
+    return ok.tolist()
+
+
+def _eliminate_singletons(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, ncols: int):
+    """Columns forced to 0 by rows with a single entry, repeatedly; returns (alive, remaining entries)."""
+    alive = np.ones(ncols, dtype=bool)
+    while len(rows):
+        per_row = np.bincount(rows)
+        single = per_row[rows] == 1
+        if not single.any():
+            break
+        alive[cols[single]] = False
+        keep = alive[cols]
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    return alive, rows, cols, vals
+
+
+def _canonical_kernel(vectors: np.ndarray, p: int) -> np.ndarray:
+    """The kernel basis in its canonical form: each vector has 1 at its last non-zero position and 0 at
+    the last positions of the others (the basis read off the row-echelon form, whatever block order)."""
+    k, n = vectors.shape
+    if k == 0:
+        return vectors
+    R, pivots = _rref_mod_p(vectors[:, ::-1] % p, p)
+    return np.ascontiguousarray(R[: len(pivots)][::-1, ::-1])  # by increasing last position
+
+
+def _rref_mod_p(A: np.ndarray, p: int) -> tuple[np.ndarray, list[int]]:
+    """Reduced row-echelon form mod p (p < 2^31) and the pivot columns, in numpy (small matrices)."""
+    A = A.copy() % p
+    m, n = A.shape
+    pivots: list[int] = []
+    r = 0
+    for c in range(n):
+        if r == m:
+            break
+        nz = np.flatnonzero(A[r:, c])
+        if not len(nz):
+            continue
+        i = r + int(nz[0])
+        if i != r:
+            A[[r, i]] = A[[i, r]]
+        A[r, c:] = A[r, c:] * pow(int(A[r, c]), -1, p) % p
+        f = A[:, c].copy()
+        f[r] = 0
+        hit = np.flatnonzero(f)
+        if len(hit):  # columns left of c are 0 in row r: only c: changes
+            sub = A[hit, c:]
+            sub -= f[hit, None] * A[r, c:] % p
+            sub %= p
+            A[hit, c:] = sub
+        pivots.append(c)
+        r += 1
+    return A, pivots
+
+
+def _kernel_from_rref(R: np.ndarray, pivots: list[int], n: int, p: int) -> np.ndarray:
+    """The kernel basis read off a reduced row-echelon form: for each free column f, 1 at f and
+    −R[r, f] at the pivot of row r (the canonical basis)."""
+    free = np.setdiff1d(np.arange(n), pivots)
+    K = np.zeros((len(free), n), dtype=np.int64)
+    K[np.arange(len(free)), free] = 1
+    if pivots:
+        K[:, pivots] = (p - R[: len(pivots)][:, free].T) % p
+    return K
+
+
+_NUMPY_DENSE = 24  # coupled components up to this many unknowns are eliminated in numpy, larger by FLINT
+
+
+def _sparse_left_product(R: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nrows: int,
+                         ncols: int, p: int) -> np.ndarray:
+    """R·A mod p for a dense R (residues) and a sparse A given as COO, exactly.
+
+    16-bit splits of both factors: each partial product is below 2^32 and a column of A has fewer than
+    2^21 entries, so the float64 sums are exact integers.
+    """
+    from scipy import sparse
+
+    R0 = (R & 0xFFFF).astype(np.float64).T
+    R1 = (R >> 16).astype(np.float64).T
+    A0 = sparse.csr_matrix(((vals & 0xFFFF).astype(np.float64), (rows, cols)), shape=(nrows, ncols)).T.tocsr()
+    A1 = sparse.csr_matrix(((vals >> 16).astype(np.float64), (rows, cols)), shape=(nrows, ncols)).T.tocsr()
+    P00 = np.asarray(A0 @ R0).astype(np.int64) % p
+    P11 = np.asarray(A1 @ R1).astype(np.int64) % p
+    P01 = (np.asarray(A1 @ R0).astype(np.int64) + np.asarray(A0 @ R1).astype(np.int64)) % p
+    return np.ascontiguousarray(((P11 * (2**32 % p)) % p + P01 * 65536 % p + P00).T % p)
+
+
+def _dense_kernel(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nrows: int, ncols: int, p: int,
+                  rng: random.Random) -> np.ndarray:
+    """Canonical kernel basis (vectors as rows) of one coupled component mod p.
+
+    A tall system (more than ncols + 8 rows) is first compressed to R·A, R a uniformly random
+    (ncols + 8) × nrows matrix: the rank is kept with probability ≥ 1 − ncols/p, and a loss would only
+    enlarge the kernel, which the exact verification then rejects.
+    """
+    if nrows > ncols + 8:
+        gen = np.random.default_rng(rng.randrange(2**63))
+        R = gen.integers(0, p, size=(ncols + 8, nrows), dtype=np.int64)
+        A = _sparse_left_product(R, rows, cols, vals, nrows, ncols, p)
+    else:
+        A = np.zeros((nrows, ncols), dtype=np.int64)
+        A[rows, cols] = vals
+    if ncols <= _NUMPY_DENSE:
+        R, pivots = _rref_mod_p(A, p)
+        return _kernel_from_rref(R, pivots, ncols, p)
     from flint import nmod_mat
 
-    return int(nmod_mat(np.array(rows).tolist(), p).rank())
+    X, nullity = nmod_mat(A.shape[0], ncols, A.ravel().tolist(), p).nullspace()
+    if not nullity:
+        return np.zeros((0, ncols), dtype=np.int64)
+    K = np.array([[int(X[i, j]) for i in range(ncols)] for j in range(nullity)], dtype=np.int64)
+    return _canonical_kernel(K, p)
+
+
+# --- lifting and exact verification ---------------------------------------------------------------
+def _lift(vector: np.ndarray, columns: np.ndarray, monomial, p: int) -> Polynomial | None:
+    """The law with coefficients n/d ≡ vector (mod p) on the monomials of ``columns``, normalised
+    (integers with gcd 1, the first monomial's coefficient positive); None if a coefficient has no lift."""
+    pairs = {}
+    for c, a in zip(columns.tolist(), vector.tolist()):
+        if a:
+            f = _rational_reconstruction(a, p)
+            if f is None:
+                return None
+            pairs[monomial(c)] = f
+    den = 1
+    for f in pairs.values():
+        den = den * f.denominator // gcd(den, f.denominator)
+    ints = {m: f.numerator * (den // f.denominator) for m, f in pairs.items()}
+    g = 0
+    for v in ints.values():
+        g = gcd(g, v)
+    sign = 1 if ints[min(ints)] > 0 else -1
+    return Polynomial({m: Fraction(sign * v // g) for m, v in ints.items()})
+
+
+# --- the size estimate ------------------------------------------------------------------------------
+#: Memory the solver may use (bytes); a request that would need more is refused with what would fit.
+MEMORY_LIMIT = 4 * 2**30
+_CHUNK_ENTRIES = 3_000_000  # expansion entries of the system built at once (several blocks together)
+_BYTES_PER_ENTRY = 8 * 24  # the expansion's arrays (monomials, keys, merges), per entry, measured generously
+_BYTES_PER_DENSE = 8 * 6  # a dense coupled component: numpy, the Python list handed to flint, flint's copy
+
+
+def _unknowns(S: int, degree: int, time_degree: int) -> int:
+    return (time_degree + 1) * sum(_monomial_count(S, d) for d in range(1, degree + 1))
+
+
+def _estimate_bytes(S: int, degree: int, time_degree: int, mean_terms: float, time_terms: int) -> tuple[int, float]:
+    """(unknowns, bytes) of the first stage: the monomials and one chunk of the expanded system."""
+    unknowns = _unknowns(S, degree, time_degree)
+    entries = sum(_monomial_count(S, d) * (d * mean_terms + a * time_terms)
+                  for d in range(1, degree + 1) for a in range(time_degree + 1))
+    width = degree + time_degree
+    return unknowns, unknowns * width * 8 * 3 + min(entries, _CHUNK_ENTRIES) * _BYTES_PER_ENTRY
+
+
+def _refuse(what: str, need: float, S: int, degree: int, time_degree: int, mean_terms: float, time_terms: int):
+    fits = [d for d in range(1, degree)
+            if _estimate_bytes(S, d, time_degree, mean_terms, time_terms)[1] <= MEMORY_LIMIT]
+    hint = (f"degree ≤ {fits[-1]} fits ({_unknowns(S, fits[-1], time_degree)} unknowns)" if fits
+            else "lower the time degree or the widths")
+    raise invalid("degree", degree, f"{what} would need about {need / 2**30:.1f} GB, over the solver's "
+                  f"{MEMORY_LIMIT / 2**30:.0f} GB limit (laws.MEMORY_LIMIT); {hint}")
+
+
+@dataclass
+class _Found:
+    order: int  # the position of the law's last monomial in the unknowns' order (its printed place)
+    block: int
+    law: Polynomial
+
+
+def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.ndarray, terms: _Terms,
+                  rng: random.Random, refuse, stats: dict) -> tuple[list[Polynomial], bool]:
+    """Every law spanned by ``monos``, block by block (blocks: equal ``keys``), exactly verified."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    N, p = terms.N, terms.p
+
+    def monomial(i: int) -> tuple[int, ...]:
+        return tuple(int(v) for v in monos[i] if v != N)
+
+    uniq, block_of = np.unique(keys, return_inverse=True)
+    block_of = block_of.ravel()
+    stats["blocks"] = len(uniq)
+    sizes = np.bincount(block_of)
+    stats["largest_block"] = int(sizes.max()) if len(sizes) else 0
+    per_mono = terms.per_variable()[monos].sum(axis=1)
+    per_block = np.bincount(block_of, weights=per_mono)
+    biggest = float(per_block.max()) if len(per_block) else 0.0
+    if biggest * _BYTES_PER_ENTRY > MEMORY_LIMIT:
+        refuse("the largest homogeneous block's system", biggest * _BYTES_PER_ENTRY)
+    order = np.argsort(block_of, kind="stable")
+    found: list[_Found] = []
+    failed_blocks: set[int] = set()
+    start = 0
+    stats.setdefault("largest_coupled", 0)
+    stats.setdefault("eliminated", 0)
+    boundaries = np.searchsorted(block_of[order], np.arange(len(uniq) + 1))
+    while start < len(uniq):
+        stop, load = start, 0.0
+        while stop < len(uniq) and (stop == start or load + per_block[stop] <= _CHUNK_ENTRIES):
+            load += per_block[stop]
+            stop += 1
+        cols_global = np.sort(order[boundaries[start] : boundaries[stop]])
+        start = stop
+        rows, cols, vals = _system(monos[cols_global], terms)
+        alive, rows, cols, vals = _eliminate_singletons(rows, cols, vals, len(cols_global))
+        stats["eliminated"] += int((~alive).sum())
+        touched = np.zeros(len(cols_global), dtype=bool)
+        touched[cols] = True
+        for c in np.flatnonzero(alive & ~touched):  # no field moves this monomial: it is a law itself
+            found.append(_Found(int(cols_global[c]), int(block_of[cols_global[c]]),
+                                Polynomial({monomial(cols_global[c]): Fraction(1)})))
+        if not len(rows):
+            continue
+        row_ids, rows = np.unique(rows, return_inverse=True)
+        col_ids, cols = np.unique(cols, return_inverse=True)
+        rows, cols = rows.ravel(), cols.ravel()
+        nr, nc = len(row_ids), len(col_ids)
+        graph = sparse.coo_matrix((np.ones(len(rows)), (rows, nr + cols)), shape=(nr + nc, nr + nc))
+        ncomp, label = connected_components(graph, directed=False)
+        comp_of_entry = label[rows]
+        by_comp = np.argsort(comp_of_entry, kind="stable")
+        bounds = np.searchsorted(comp_of_entry[by_comp], np.arange(ncomp + 1))
+        for k in range(ncomp):
+            sel = by_comp[bounds[k] : bounds[k + 1]]
+            if not len(sel):
+                continue
+            r_loc, r = np.unique(rows[sel], return_inverse=True)
+            c_loc, c = np.unique(cols[sel], return_inverse=True)
+            nck = len(c_loc)
+            stats["largest_coupled"] = max(stats["largest_coupled"], nck)
+            if nck * (nck + 8) * _BYTES_PER_DENSE > MEMORY_LIMIT:
+                refuse(f"one coupled set of {nck} unknowns (after splitting and elimination)",
+                       nck * (nck + 8) * _BYTES_PER_DENSE)
+            kernel = _dense_kernel(r.ravel(), c.ravel(), vals[sel], len(r_loc), nck, p, rng)
+            if not len(kernel):
+                continue
+            global_cols = cols_global[col_ids[c_loc]]
+            for vec in kernel:
+                law = _lift(vec, global_cols, monomial, p)
+                blk = int(block_of[global_cols[0]])
+                if law is None:
+                    failed_blocks.add(blk)
+                    continue
+                found.append(_Found(int(global_cols[np.flatnonzero(vec)[-1]]), blk, law))
+    verified = True
+    passed = _annihilated([f.law for f in found if f.block not in failed_blocks], terms)
+    candidates = [f for f in found if f.block not in failed_blocks]
+    failed_blocks |= {f.block for f, ok in zip(candidates, passed) if not ok}
+    kept = [f for f in candidates if f.block not in failed_blocks]
+    # a failed lift or verification (a bad prime, large coefficients): that block again, exactly
+    for blk in sorted(failed_blocks):
+        idx = np.flatnonzero(block_of == blk)
+        laws_b, ok = _solve_block(fields, [monomial(i) for i in idx], rng)
+        verified &= ok
+        position = {monomial(i): int(i) for i in idx}
+        kept += [_Found(max(position[m] for m in h), blk, h) for h in laws_b]
+    stats["exact_fallbacks"] = len(failed_blocks)
+    kept.sort(key=lambda f: f.order)
+    return [f.law for f in kept], verified
+
+
+# --- the minimal basis -----------------------------------------------------------------------------
+def _gradients_mod_p(laws: Sequence[Polynomial], N: int, p: int, point: np.ndarray) -> np.ndarray:
+    """∇h(ξ0) mod p for every law h (one row each), from the laws' terms in one vectorised pass."""
+    rows = [(i, m, c) for i, h in enumerate(laws) for m, c in h.items()]
+    width = max((len(m) for _, m, _ in rows), default=0)
+    lid = np.array([i for i, _, _ in rows], dtype=np.int64)
+    mono = np.full((len(rows), width), N, dtype=np.int64)
+    for r, (_, m, _) in enumerate(rows):
+        mono[r, : len(m)] = m
+    coef = np.array([_residue(c, p) for _, _, c in rows], dtype=np.int64)
+    terms = ModularField(lid, mono, coef, N, p)
+    _, others = terms._monomial_values(point)
+    G = np.zeros(len(laws) * (N + 1), dtype=np.int64)
+    for l, other in enumerate(others):
+        var = terms.mono[:, l]
+        ok = var != N
+        np.add.at(G, terms.comp[ok] * (N + 1) + var[ok], terms.coef[ok] * other[ok] % p)
+    return G.reshape(len(laws), N + 1)[:, :N] % p
+
+
+def _random_point(N: int, seed: int) -> tuple[int, np.ndarray]:
+    rng = random.Random(seed)
+    p = random_prime(rng)
+    return p, np.array([rng.randrange(1, p) for _ in range(N)] + [1], dtype=np.int64)
+
+
+def minimal_basis(laws: Sequence[Polynomial], N: int, seed: int = 0,
+                  time_index: int | None = None) -> tuple[int, list[int]]:
+    """(rank, indices): the rank of the laws' gradients at a random point mod p, and the greedy basis.
+
+    The laws are taken by increasing degree (in θ and v, then with the time variable ``time_index``, then
+    their order) and one is
+    kept iff its gradient at ξ0 is independent of the gradients kept before it: the pivot columns of the
+    reduced row-echelon form of [∇h_1 … ∇h_n](ξ0). The kept laws are functionally independent (a non-zero
+    minor mod p is non-zero over Q); every other law's gradient lies in their span at ξ0, so it is a
+    function of them wherever the rank is generic (certainly so when their number is the Lie bound N − K).
+    """
+    from flint import nmod_mat
+
+    if not laws:
+        return 0, []
+    p, point = _random_point(N, seed)
+    def state_degree(h: Polynomial) -> int:  # the degree in θ (and v), not counting the time variable
+        return max(len(m) - m.count(time_index) for m in h) if time_index is not None else h.degree()
+
+    order = sorted(range(len(laws)), key=lambda i: (state_degree(laws[i]), laws[i].degree(), i))
+    G = _gradients_mod_p([laws[i] for i in order], N, p, point)
+    R, rank = nmod_mat(G.T.tolist(), p).rref() if N else (None, 0)
+    if not rank:
+        return 0, []
+    E = np.array([int(x) for x in R.entries()], dtype=np.int64).reshape(N, len(laws))[:rank]
+    pivots = [int(np.flatnonzero(row)[0]) for row in E]
+    return int(rank), sorted(order[j] for j in pivots)
+
+
+def independent_count(laws: Sequence[Polynomial], N: int, seed: int = 0) -> int:
+    """Rank of the gradients of the laws at a random point mod p (a certified lower bound)."""
+    from flint import nmod_mat
+
+    if not laws:
+        return 0
+    p, point = _random_point(N, seed)
+    return int(nmod_mat(_gradients_mod_p(laws, N, p, point).tolist(), p).rank())
 
 
 def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                     degree: int = 2, time_degree: int | None = None, seed: int = 0,
                     lie: LieResult | None = None) -> LawsResult:
     """Every polynomial law of degree ≤ ``degree`` in θ (and v), times powers of the time variable up to
-    ``time_degree`` (default: 1 for s = e^{τt}, 3 for Nesterov's t, 1 for τ = 0), exactly."""
+    ``time_degree`` (default: 1 for s = e^{τt}, 3 for Nesterov's t, 1 for τ = 0), exactly.
+
+    The unknowns h = Σ c_m m are split by multi-degree (``weight_lattice``): X(h) = 0 couples only
+    monomials of equal weight for every weight w, so each block is solved alone, by sparse elimination
+    mod p (rows with one entry first), dense elimination of what stays coupled, rational
+    reconstruction and exact verification over Q. The result also carries a minimal basis
+    (``LawsResult.basis``): functionally independent laws of least degree, as many as ``independent``.
+    """
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
         raise invalid("degree", degree, "a positive integer")
     if time_degree is not None and (isinstance(time_degree, bool) or not isinstance(time_degree, int) or time_degree < 0):
@@ -322,50 +919,45 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
         time_degree = (3 if family.flow.kind == "nesterov" else 1) if has_time else 0
     if not has_time:
         time_degree = 0
-    state = list(range(1, N)) if has_time else list(range(N))
     state_w = [0 if (has_time and i == 0) else 1 for i in range(N)]
     time_w = [1 if (has_time and i == 0) else 0 for i in range(N)]
     state_graded = _graded(fields, state_w)
-    time_graded = has_time and _graded(fields, time_w)
     rng = random.Random(seed)
+    S = N - (1 if has_time else 0)
+    p = random_prime(rng)
+    terms = _Terms.build(fields, N, p)
+    counts = terms.per_variable()
+    mean_terms = float(counts[N - S : N].mean()) if S else 0.0
+    time_terms = int(counts[0]) if has_time else 0
 
-    blocks: list[list[tuple[int, ...]]] = []
-    time_powers = [(0,) * a for a in range(time_degree + 1)]
-    degrees = range(1, degree + 1)
-    if state_graded:
-        for d in degrees:
-            base = _monomials(state, d)
-            if time_graded:
-                blocks += [[tuple(sorted(tp + m)) for m in base] for tp in time_powers]
-            else:
-                blocks.append([tuple(sorted(tp + m)) for tp in time_powers for m in base])
-    else:
-        base = [m for d in degrees for m in _monomials(state, d)]
-        if time_graded:
-            blocks += [[tuple(sorted(tp + m)) for m in base] for tp in time_powers]
-        else:
-            blocks.append([tuple(sorted(tp + m)) for tp in time_powers for m in base])
-    unknowns = sum(len(b) for b in blocks)
-    if unknowns > MAX_UNKNOWNS:
-        raise invalid("degree", degree, f"this asks for {unknowns} unknown coefficients; the limit is {MAX_UNKNOWNS} "
-                      "(lower the degree or the time degree)")
-    biggest = max((len(b) for b in blocks), default=0)
-    if biggest > MAX_BLOCK_UNKNOWNS:
-        raise invalid("degree", degree, f"one homogeneous block has {biggest} unknown coefficients; the solver's limit "
-                      f"is {MAX_BLOCK_UNKNOWNS} per block (lower the degree or the time degree)")
-    laws: list[Polynomial] = []
-    verified = True
-    for monos in blocks:
-        found, ok = _solve_block(fields, monos, rng)
-        laws += found
-        verified &= ok
-    lie = lie or count_laws(family, seed=seed)
-    independent = independent_count(laws, N, seed=seed + 1)
+    if lie is not None:
+        check_matches(lie, family)  # a certificate is never borrowed from another case
+
+    def refuse(what: str, need: float):
+        _refuse(what, need, S, degree, time_degree, mean_terms, time_terms)
+
+    unknowns, need = _estimate_bytes(S, degree, time_degree, mean_terms, time_terms)
+    if need > MEMORY_LIMIT:
+        refuse(f"{unknowns} unknown coefficients", need)
+    weights = weight_lattice(fields, N, rng)
+    extra = [w for w, ok in ((state_w, state_graded), (time_w, has_time and _graded(fields, time_w))) if ok]
+    if extra:
+        weights = np.concatenate([weights, np.array(extra, dtype=np.int64)])
+    monos = _unknown_monomials(N, has_time, degree, time_degree, state_graded)
+    keys = _block_keys(monos, weights, N, rng)
+    stats: dict = {"weights": int(np.linalg.matrix_rank(weights.astype(float))) if len(weights) else 0, "prime": p}
+    laws, verified = _solve_graded(fields, monos, keys, terms, rng, refuse, stats)
+    del monos, keys
+    if lie is None:
+        lie = count_laws(family, seed=seed)
+    independent, basis = minimal_basis(laws, N, seed=seed + 1, time_index=0 if has_time else None)
+    if verified:
+        prove_by_laws(lie, independent, f"polynomial laws of degree ≤ {degree}")
     notes = []
     if not state_graded:
-        notes.append("fields are not homogeneous: all degrees were solved together")
+        notes.append("fields are not homogeneous in the state degree: all degrees were solved together")
     return LawsResult(family, laws, independent, lie.laws, lie, degree, time_degree, verified,
-                      time.perf_counter() - t0, unknowns, notes)
+                      time.perf_counter() - t0, unknowns, notes, basis_indices=basis, stats=stats)
 
 
 def same_span(first: Sequence[sympy.Expr], second: Sequence[sympy.Expr], symbols: Sequence[sympy.Symbol]) -> bool:

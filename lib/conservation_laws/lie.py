@@ -20,21 +20,62 @@ products mod p run through float64 BLAS, exactly (``_mulmod``). Pruning dependen
 legitimate: near a generic point, a field whose value lies in the span of the kept fields is a
 combination of them with smooth coefficients, so its brackets add nothing new.
 
-What is certified.
-* Always: K_computed ≤ K (values independent mod p are independent over Q), so N − K_computed is
-  an upper bound on the number of laws.
-* With probability ≥ 1 − δ: equality, where δ = Σ deg(kept fields) / p (Schwartz–Zippel applied
-  to one K×K minor: if it does not vanish at ξ0, every decision of the run is the generic one)
-  + T / p² (T sketch tests, each of which misses a non-zero residual with probability 1/p²: the
-  two random vectors are drawn after the candidates are known). Independent repeats multiply the
-  bounds.
-* Deterministically, when ``laws.polynomial_laws`` exhibits N − K_computed independent, exactly
-  verified laws (lower bound = upper bound).
+What is certified: the lemma behind every count.
+Write F = (f_1, …, f_K) for the kept fields of a run (generators and brackets [g, f], each known by
+its *word*: which generator applied to which earlier kept field), K = K_computed.
+
+* (a) Always K_computed ≤ K_true. The values f_i(ξ0) are independent mod p, so some K × K minor of
+  the integer fields (denominators cleared) is non-zero mod p at ξ0, hence non-zero over Q: the f_i,
+  which lie in Lie(W), are independent at generic real points. N − K_computed is an upper bound on
+  the number of laws, whatever the draws. If K_computed = N the count (0 laws) is proved outright.
+* (b) Lemma. If every generator g and every bracket [g, f] (g a generator, f ∈ F) lies in the
+  C^∞-span of F near a generic point, then Lie(W) ⊆ span F there and K_true ≤ K, so the count is
+  exact. Proof: on an open set where F is independent let M be the C^∞-module spanned by F. Then
+  ad_g(a f) = g(a) f + a [g, f] ∈ M, so ad_g maps M into M; every g is in M; Lie(W) is spanned by
+  the iterated brackets ad_{g_1} ⋯ ad_{g_{k−1}} g_k, which therefore lie in M.
+* (c) The check. After F is fixed (as words) a fresh prime p1, uniform among the primes of
+  [2^30, 2^31) (rejection sampling; those dividing a denominator of the generators excluded), and a
+  fresh point ξ1 uniform in F_{p1}^N are drawn; the words are re-expanded mod p1 and the run is
+  accepted iff F(ξ1) has rank K and each of the G·(K + 1) values g(ξ1), [g, f](ξ1) =
+  Df(ξ1) g(ξ1) − Dg(ξ1) f(ξ1) (from Jacobians, as in the run) lies in span F(ξ1) (exact elimination,
+  no sketch). Suppose the count is wrong. By (b) some h among these fails membership generically,
+  so a fixed (K + 1)-minor P_h of the integer matrix [F | h] is a non-zero integer polynomial, and
+  acceptance needs P_h(ξ1) ≡ 0 mod p1. Either p1 divides every coefficient of P_h (unlucky prime),
+  or P_h mod p1 is a non-zero polynomial that vanishes at ξ1 (Schwartz–Zippel). Hence
+
+      Pr[accept | count wrong] ≤ (⌊B/30⌋ + 1) / Π_eff + d / p1,
+
+  with d = Σ_F deg f + max_h deg h and B = Σ_F log2‖f‖_1 + max_h log2‖h‖_1. Here deg and ‖·‖_1 (sum
+  of |coefficients| of the integer field) are bounded along the words, never read off the modular
+  fields: deg[g, f] ≤ deg g + deg f − 1 and ‖[g, f]‖_1 ≤ (deg g + deg f)‖g‖_1‖f‖_1; a minor obeys
+  ‖det‖_1 ≤ Π (column norms) (a permanent bound) and deg det ≤ Σ (column degrees); a non-zero
+  integer c has at most log2|c|/30 prime factors ≥ 2^30. Π_eff is a proved lower bound on the
+  number of admissible primes: π(2^31) − π(2^30) > 2^31/ln 2^31 − 1.25506·2^30/ln 2^30
+  (Rosser–Schoenfeld) minus the primes dividing the generators' denominators.
+* (d) Margin. Checks at independent (p1, ξ1) multiply their bounds; passes are added until the
+  product is ≤ ``TARGET_BOUND`` (1e-9). With a prime fixed by the caller (``prime=``) nothing is
+  random about it: its unlucky term is 0 if 2^B < p (no coefficient can be divisible by p), else 1,
+  and only the Schwartz–Zippel factors multiply, so a tiny prime gets a large, honest bound.
+* A run stopped by ``max_depth`` before stabilising is reported "upper bound only", never with a
+  probability; so is a run whose check found a missed direction three times.
+* Deterministically, when ``laws.polynomial_laws`` (or ``darboux``) exhibits N − K_computed
+  independent, exactly verified laws (lower bound = upper bound): ``prove_by_laws``.
+
+``LieResult.certificate`` says which: "proved" (``certificate_how``: full rank, or laws exhibited),
+"probabilistic" (``failure_bound`` is the proved bound above) or "upper bound only". A table of
+counts is guaranteed with the *sum* of its bounds (``summarise_certificates``).
+
+Seeds. ``count_laws(seed=s)`` builds ``numpy.random.SeedSequence([s, fingerprint])``, the
+fingerprint being a hash of the family's names and generators, so two different cases with the same
+seed get independent streams; every run (repeat or retry) and every check spawns its own child
+sequence, so no two draws of one call share a stream and no call's streams collide with another's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -48,12 +89,28 @@ from .flows import FieldFamily, Flow, vector_fields
 from .models import Model, make_model
 from .polynomial import VectorField
 
-PRIME_RANGE = (2**30, 2**31)
+PRIME_RANGE = (2**30, 2**31)  # primes p with 2^30 ≤ p < 2^31: products of two residues fit in int64
+#: A proved lower bound on the number of primes in PRIME_RANGE (Rosser–Schoenfeld 1962:
+#: x/ln x < π(x) < 1.25506·x/ln x for x ≥ 17), rounded down with a margin for float rounding.
+PRIMES_IN_RANGE_LOWER = int(2**31 / math.log(2**31) - 1.25506 * 2**30 / math.log(2**30)) - 1000
+#: The certified failure bound a probabilistic count is driven below (independent checks multiply).
+TARGET_BOUND = 1e-9
+#: Most independent checks of one run; most runs (a check that finds a missed direction reruns).
+MAX_CHECKS = 8
+MAX_ATTEMPTS = 3
 
 
-def random_prime(rng: random.Random) -> int:
-    """A uniformly placed prime in [2^30, 2^31): products of two residues fit in int64."""
-    return int(sympy.nextprime(rng.randrange(*PRIME_RANGE)))
+def random_prime(rng) -> int:
+    """A prime uniformly distributed among the primes of [2^30, 2^31), by rejection sampling.
+
+    ``rng`` is a ``numpy.random.Generator`` or a ``random.Random``. Every prime returned is < 2^31,
+    the range in which ``_mulmod`` is exact (``sympy.nextprime`` of a number near 2^31 is not).
+    """
+    lo, hi = PRIME_RANGE
+    while True:
+        n = int(rng.integers(lo, hi)) if isinstance(rng, np.random.Generator) else rng.randrange(lo, hi)
+        if sympy.isprime(n):
+            return n
 
 
 def _mulmod(A: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
@@ -332,9 +389,18 @@ class _EchelonBasis:
         return True
 
 
+CERTIFICATES = ("proved", "probabilistic", "upper bound only")
+
+
 @dataclass
 class LieResult:
-    """The outcome of a count: laws = N − K, and how it was obtained."""
+    """The outcome of a count: laws = N − K, and how certain it is (see the module docstring).
+
+    ``certificate`` ∈ CERTIFICATES; ``certificate_how`` says why ("full rank", "laws exhibited: …",
+    "verified at C independent points and primes", or why only the upper bound holds);
+    ``failure_bound`` is the proved bound on Pr[laws ≠ the true count] for a probabilistic count,
+    0 for a proved one and 1 for an upper bound only.
+    """
 
     dimension: int  # N
     rank: int  # K
@@ -350,11 +416,18 @@ class LieResult:
     candidates_tested: int
     rank_by_depth: list[int] = field(default_factory=list)
     variable_names: list[str] = field(default_factory=list)
+    certificate: str = "upper bound only"
+    certificate_how: str = ""
+    checks: int = 0  # independent verification passes that succeeded
+    check_primes: list[int] = field(default_factory=list)
+    fingerprint: str = ""  # family_fingerprint of the family counted
+    seed: int = 0
+    words: list[tuple[int, int]] = field(default_factory=list)  # kept fields: (generator, parent or −1)
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
-        d.pop("variable_names")
-        d.pop("point")
+        for key in ("variable_names", "point", "words", "check_primes"):
+            d.pop(key)
         return d
 
 
@@ -377,26 +450,24 @@ def single_threaded_blas():
     return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
-def lie_rank(family: FieldFamily, seed: int = 0, max_depth: int = 64, prime: int | None = None) -> LieResult:
-    """K = dim Lie(W)(ξ0) at a random ξ0 ∈ F_p^N, by the pruned bracket construction (see module doc)."""
-    with single_threaded_blas():
-        return _lie_rank(family, seed, max_depth, prime)
-
-
-def _lie_rank(family: FieldFamily, seed: int, max_depth: int, prime: int | None) -> LieResult:
-    t0 = time.perf_counter()
-    rng = random.Random(seed)
-    N = family.N
-    gens = [g for g in family.generators if not g.is_zero()]
+def _reduce_generators(gens: list[VectorField], rng: np.random.Generator, prime: int | None):
+    """(p, generators mod p): p fixed, or drawn uniformly among the primes not dividing a denominator."""
     while True:
         p = prime or random_prime(rng)
         try:
-            mods = [ModularField.from_exact(g, p) for g in gens]
-            break
+            return p, [ModularField.from_exact(g, p) for g in gens]
         except ArithmeticError:
             if prime:
-                raise
-    point = [rng.randrange(1, p) for _ in range(N)]
+                raise invalid("prime", prime, "a prime that divides no denominator of the fields") from None
+
+
+def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, prime: int | None) -> LieResult:
+    """One run of the pruned construction at (p, ξ0) drawn from ``rng``; not yet verified."""
+    t0 = time.perf_counter()
+    N = family.N
+    gens = [g for g in family.generators if not g.is_zero()]
+    p, mods = _reduce_generators(gens, rng, prime)
+    point = [int(x) for x in rng.integers(1, p, size=N)]
     point_ext = np.array(point + [1], dtype=np.int64)
 
     G = len(mods)
@@ -415,11 +486,11 @@ def _lie_rank(family: FieldFamily, seed: int, max_depth: int, prime: int | None)
     gen_vals_T = np.ascontiguousarray(gen_vals.T)
 
     basis = _EchelonBasis(N, p)
-    degree_sum = 0
     frontier: list[ModularField] = []
+    frontier_ids: list[int] = []  # index in ``words`` of each frontier field
+    words: list[tuple[int, int]] = []  # kept fields: (generator, parent kept field or −1)
     tested = expanded = 0
-    sketch_rng = np.random.default_rng(rng.randrange(2**63))
-    sketch_tests = 0
+    sketch_rng = np.random.default_rng(int(rng.integers(2**63)))
 
     def absorb_rows(rows: np.ndarray, indices, on_new) -> None:
         """Add, in order, the rows independent of the span; ``on_new(index)`` for each one kept."""
@@ -434,9 +505,9 @@ def _lie_rank(family: FieldFamily, seed: int, max_depth: int, prime: int | None)
 
     # depth 1: the generators themselves
     def keep_generator(i: int) -> None:
-        nonlocal degree_sum
         frontier.append(mods[i])
-        degree_sum += mods[i].degree
+        frontier_ids.append(len(words))
+        words.append((i, -1))
 
     tested += G
     nonzero = np.flatnonzero(gen_vals_T.any(axis=1))
@@ -449,7 +520,7 @@ def _lie_rank(family: FieldFamily, seed: int, max_depth: int, prime: int | None)
             stabilised = False
             break
         depth += 1
-        new_frontier = []
+        new_frontier, new_ids = [], []
         # The candidates [g, b] of a group of survivors b, in the order of one b at a time (hence the
         # same decisions). Each is first tested by its sketch, the product of its residual with two
         # random vectors W (drawn after the group is fixed): c·W' with W' = basis.sketch_matrix(W), and
@@ -460,6 +531,7 @@ def _lie_rank(family: FieldFamily, seed: int, max_depth: int, prime: int | None)
             if basis.rank >= N:
                 break
             group = frontier[start : start + chunk]
+            group_ids = frontier_ids[start : start + chunk]
             W = sketch_rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64)
             Wp = basis.sketch_matrix(W)
             sketch = np.empty((len(group) * G, _SKETCH_VECTORS), dtype=np.int64)
@@ -476,7 +548,6 @@ def _lie_rank(family: FieldFamily, seed: int, max_depth: int, prime: int | None)
                     second[with_entries] = np.add.reduceat(terms, seg_starts, axis=0) % p
                 sketch[j * G : (j + 1) * G] = (first - second) % p
             tested += len(sketch)
-            sketch_tests += len(sketch)
             live = np.flatnonzero(sketch.any(axis=1))
             if not len(live):
                 continue
@@ -490,46 +561,339 @@ def _lie_rank(family: FieldFamily, seed: int, max_depth: int, prime: int | None)
                 np.add.at(row, r, p - v * bval[c] % p)  # − Dg·b
                 rows[k] = row % p
 
-            def keep_bracket(i: int, group=group) -> None:
-                nonlocal expanded, degree_sum
+            def keep_bracket(i: int, group=group, group_ids=group_ids) -> None:
+                nonlocal expanded
                 new = bracket(mods[i % G], group[i // G])
                 expanded += 1
-                degree_sum += new.degree
                 new_frontier.append(new)
+                new_ids.append(len(words))
+                words.append((i % G, group_ids[i // G]))
 
             absorb_rows(rows, live, keep_bracket)
-        frontier = new_frontier
+        frontier, frontier_ids = new_frontier, new_ids
         rank_by_depth.append(basis.rank)
     K = basis.rank
     return LieResult(
         dimension=N, rank=K, laws=N - K, depth=depth, stabilised=stabilised or K == N, prime=p, point=point,
-        failure_bound=min(1.0, degree_sum / p + sketch_tests / p**_SKETCH_VECTORS), repeats=1,
+        failure_bound=1.0, repeats=1,
         seconds=time.perf_counter() - t0,
         brackets_expanded=expanded, candidates_tested=tested, rank_by_depth=rank_by_depth,
-        variable_names=list(family.variable_names),
+        variable_names=list(family.variable_names), words=words,
     )
 
 
-def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
-               dims=None, bias: bool = False, seed: int = 0, repeats: int = 1, max_depth: int = 64) -> LieResult:
-    """Number of independent conservation laws of ``model`` under ``flow`` (N − dim Lie(W)(ξ0)).
+# --- the certificate (module docstring, (b)–(d)) ---------------------------------------------------
+def family_fingerprint(family: FieldFamily) -> str:
+    """A stable hash (hex) of the family's variable names and exact generators: identifies a case."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr(list(family.variable_names)).encode())
+    for g in family.generators:
+        h.update(b"|")
+        for k, poly in enumerate(g.components):
+            for m in sorted(poly):
+                c = poly[m]
+                h.update(f"{k}:{m}:{c.numerator}/{c.denominator};".encode())
+    return h.hexdigest()
 
-    ``repeats`` > 1 reruns at independent random points and primes and keeps the largest rank;
-    the failure bounds multiply. ``seconds`` covers the whole call (building the fields included).
+
+def _integer_size(g: VectorField) -> tuple[int, float, int]:
+    """(degree, log2 ‖L·g‖_1, L) for the integer field L·g, L the lcm of g's denominators."""
+    L, degree = 1, 0
+    for poly in g.components:
+        for m, c in poly.items():
+            L = L * c.denominator // math.gcd(L, c.denominator)
+            degree = max(degree, len(m))
+    norm = sum(abs(c.numerator) * (L // c.denominator) for poly in g.components for c in poly.values())
+    return degree, math.log2(max(norm, 1)), L
+
+
+def word_bounds(gens: list[VectorField], words: list[tuple[int, int]], sizes=None) -> tuple[list[int], list[float]]:
+    """Degree and log2 ‖·‖_1 bounds of the integer kept fields, along their words.
+
+    deg[g, f] ≤ deg g + deg f − 1 and ‖[g, f]‖_1 ≤ (deg g + deg f)·‖g‖_1·‖f‖_1 (module docstring).
+    """
+    sizes = sizes or [_integer_size(g) for g in gens]
+    degs: list[int] = []
+    bits: list[float] = []
+    for gen, parent in words:
+        dg, bg, _ = sizes[gen]
+        if parent < 0:
+            degs.append(dg)
+            bits.append(bg)
+        else:
+            df, bf = degs[parent], bits[parent]
+            degs.append(max(0, dg + df - 1))
+            bits.append(math.log2(max(dg + df, 1)) + bg + bf)
+    return degs, bits
+
+
+def check_bound_terms(gens: list[VectorField], words: list[tuple[int, int]], sizes=None) -> tuple[int, float]:
+    """(d, B) of the module docstring: bounds on the degree and log2-height of every minor P_h.
+
+    d = Σ_F deg f + max_h deg h and B = Σ_F log2‖f‖_1 + max_h log2‖h‖_1, h over the generators
+    and the brackets [g, f] (the maximum over brackets bounded by the word rule with the largest
+    degree and norm of each side).
+    """
+    sizes = sizes or [_integer_size(g) for g in gens]
+    degs, bits = word_bounds(gens, words, sizes)
+    h_deg = max((s[0] for s in sizes), default=0)
+    h_bits = max((s[1] for s in sizes), default=0.0)
+    if degs and sizes:
+        dg, bg = max(s[0] for s in sizes), max(s[1] for s in sizes)
+        h_deg = max(h_deg, dg + max(degs) - 1)
+        h_bits = max(h_bits, math.log2(max(dg + max(degs), 1)) + bg + max(bits))
+    return sum(degs) + h_deg, sum(bits) + h_bits
+
+
+def excluded_primes(gens: list[VectorField], sizes=None) -> int:
+    """At most this many primes ≥ 2^30 divide a denominator of the generators (rejected draws)."""
+    sizes = sizes or [_integer_size(g) for g in gens]
+    return sum(int(math.log2(s[2]) // 30) for s in sizes)
+
+
+def check_pass_bound(degree: int, height_bits: float, p: int, fixed_prime: bool, excluded: int = 0) -> tuple[float, float]:
+    """(unlucky-prime term, Schwartz–Zippel term) of one check at prime p (module docstring (c), (d)).
+
+    Random prime: ⌊B/30⌋ / (PRIMES_IN_RANGE_LOWER − excluded) and d/p. Fixed prime: the unlucky term
+    is 0 if 2^B < p (every coefficient of P_h is then smaller than p in absolute value), else 1.
+    """
+    if fixed_prime:
+        unlucky = 0.0 if height_bits < math.log2(p) - 1e-9 else 1.0
+    else:
+        unlucky = (int(height_bits // 30) + 1) / (PRIMES_IN_RANGE_LOWER - excluded)
+    return min(1.0, unlucky), min(1.0, degree / p)
+
+
+def combine_check_bounds(terms: list[tuple[float, float]], fixed_prime: bool) -> float:
+    """Pr[every check accepts | count wrong]: Π (u_i + s_i) for independent primes; u + Π s_i for one prime."""
+    if not terms:
+        return 1.0
+    if fixed_prime:
+        return min(1.0, terms[0][0] + math.prod(s for _, s in terms))
+    return min(1.0, math.prod(min(1.0, u + s) for u, s in terms))
+
+
+def _bracket_value_rows(gen_vals_T, gen_jac_all, fval, fjac, p) -> np.ndarray:
+    """Rows [g, f](ξ) = Df·g − Dg·f for every generator g (G × N), mod p, from sparse Jacobians."""
+    G, N = gen_vals_T.shape
+    fr, fc, fv = fjac
+    out = np.zeros((G, N), dtype=np.int64)
+    if len(fr):
+        DfG = np.zeros((N, G), dtype=np.int64)
+        np.add.at(DfG, fr, fv[:, None] * gen_vals_T[:, fc].T % p)  # Df·g for all g at once
+        out += DfG.T % p
+    gid, jr, jc, jv = gen_jac_all
+    if len(gid):
+        np.add.at(out, (gid, jr), p - jv * fval[jc] % p)  # − Dg·f
+    return out % p
+
+
+def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, rng: np.random.Generator,
+                prime: int | None = None) -> tuple[str, int]:
+    """One check of the lemma at a fresh (p1, ξ1): ("accepted" | "degenerate" | "missed", p1).
+
+    "degenerate": F(ξ1) has rank < K (no information); "missed": some g or [g, f] is independent of
+    F at ξ1, which proves that K_true > K_computed (its (K+1)-minor is non-zero).
+    """
+    p, mods = _reduce_generators(gens, rng, prime)
+    kept: list[ModularField] = []
+    for gen, parent in words:
+        kept.append(mods[gen] if parent < 0 else bracket(mods[gen], kept[parent]))
+    ext = np.array([int(x) for x in rng.integers(0, p, size=N)] + [1], dtype=np.int64)
+    G = len(mods)
+    gen_vals_T = np.zeros((G, N), dtype=np.int64)
+    gid, jr, jc, jv = [], [], [], []
+    for i, g in enumerate(mods):
+        gen_vals_T[i], (r, c, v) = g.value_and_sparse_jacobian(ext)
+        gid.append(np.full(len(r), i, dtype=np.int64))
+        jr.append(r), jc.append(c), jv.append(v)
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))
+    gen_jac_all = (cat(gid), cat(jr), cat(jc), cat(jv))
+    basis = _EchelonBasis(N, p)
+    values = [f.value_and_sparse_jacobian(ext) for f in kept]
+    for val, _ in values:
+        if not basis.add(basis.reduce(val[None, :])[0]):
+            return "degenerate", p
+    if G and basis.reduce(gen_vals_T).any():
+        return "missed", p
+    chunk = max(1, _CANDIDATE_ROWS // max(G, 1))
+    for start in range(0, len(values), chunk):
+        rows = [_bracket_value_rows(gen_vals_T, gen_jac_all, val, jac, p) for val, jac in values[start : start + chunk]]
+        if rows and basis.reduce(np.concatenate(rows)).any():
+            return "missed", p
+    return "accepted", p
+
+
+def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, prime: int | None = None,
+           target: float = TARGET_BOUND) -> tuple[str, float, list[int]]:
+    """Independent checks of ``result`` until the proved bound is ≤ ``target`` (module docstring).
+
+    Returns (status, bound, primes of the accepted checks); status is "accepted" (bound proved),
+    "missed" (the run was wrong: rerun) or "exhausted" (MAX_CHECKS passes were not enough).
+    """
+    gens = [g for g in family.generators if not g.is_zero()]
+    sizes = [_integer_size(g) for g in gens]
+    degree, height = check_bound_terms(gens, result.words, sizes)
+    excluded = excluded_primes(gens, sizes)
+    terms: list[tuple[float, float]] = []
+    primes: list[int] = []
+    for child in seq.spawn(MAX_CHECKS):
+        status, p = verify_once(gens, result.words, family.N, np.random.default_rng(child), prime)
+        if status == "missed":
+            return "missed", 1.0, primes
+        if status == "accepted":
+            terms.append(check_pass_bound(degree, height, p, prime is not None, excluded))
+            primes.append(p)
+        bound = combine_check_bounds(terms, prime is not None)
+        if bound <= target:
+            return "accepted", bound, primes
+        if prime is not None and terms and terms[-1][1] >= 1.0:
+            break  # a fixed prime that small cannot improve the bound
+    return ("accepted" if terms else "exhausted"), combine_check_bounds(terms, prime is not None), primes
+
+
+def _certify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, prime: int | None,
+             target: float) -> str:
+    """Set the certificate of one run; returns the verification status."""
+    if result.rank == result.dimension:
+        result.certificate, result.certificate_how, result.failure_bound = "proved", "full rank: K = N", 0.0
+        return "accepted"
+    if not any(not g.is_zero() for g in family.generators):
+        result.certificate, result.failure_bound = "proved", 0.0
+        result.certificate_how = "no non-zero generator: K = 0"
+        return "accepted"
+    if not result.stabilised:
+        result.certificate, result.failure_bound = "upper bound only", 1.0
+        result.certificate_how = f"stopped at max_depth = {result.depth} before the construction stabilised"
+        return "exhausted"
+    status, bound, primes = verify(result, family, seq, prime, target)
+    result.check_primes, result.checks = primes, len(primes)
+    if status == "accepted" and bound < 1.0:
+        result.certificate, result.failure_bound = "probabilistic", bound
+        result.certificate_how = (f"lemma verified at {len(primes)} independent point(s) and "
+                                  f"{'the given prime' if prime else 'prime(s)'}")
+    else:
+        result.certificate, result.failure_bound = "upper bound only", 1.0
+        result.certificate_how = ("the check found a direction the run had pruned" if status == "missed"
+                                  else "the checks could not bound the failure probability")
+    return status
+
+
+def _check_prime(prime) -> int | None:
+    if prime is None:
+        return None
+    if isinstance(prime, bool) or not isinstance(prime, int) or not 2 <= prime < 2**31 or not sympy.isprime(prime):
+        raise invalid("prime", prime, "a prime below 2^31 (or None for random primes)")
+    return prime
+
+
+def lie_rank(family: FieldFamily, seed: int = 0, max_depth: int = 64, prime: int | None = None) -> LieResult:
+    """K = dim Lie(W)(ξ0) at a random ξ0 ∈ F_p^N, certified (one run; see ``count_laws``)."""
+    return count_laws(family, seed=seed, max_depth=max_depth, prime=prime)
+
+
+_CERTIFICATE_LOG: list[LieResult] = []
+
+
+def certificate_log() -> list[dict]:
+    """Every count of this process (``count_laws`` calls, in order) as a small record.
+
+    Keys: certificate, how, failure_bound, laws, dimension, fingerprint. A chapter or the report
+    sums them with ``summarise_certificates``; ``clear_certificate_log`` starts afresh.
+    """
+    return [{"certificate": r.certificate, "how": r.certificate_how, "failure_bound": r.failure_bound,
+             "laws": r.laws, "dimension": r.dimension, "fingerprint": r.fingerprint} for r in _CERTIFICATE_LOG]
+
+
+def clear_certificate_log() -> None:
+    _CERTIFICATE_LOG.clear()
+
+
+def summarise_certificates(records) -> dict:
+    """Counts per certificate and the guarantee of the whole table: the *sum* of the bounds.
+
+    ``records``: LieResults or ``certificate_log()`` dicts. A table with any "upper bound only"
+    entry guarantees nothing beyond its upper bounds, whatever the sum.
+    """
+    out = {"proved": 0, "probabilistic": 0, "upper bound only": 0, "summed_bound": 0.0}
+    for r in records:
+        cert = r["certificate"] if isinstance(r, dict) else r.certificate
+        bound = r["failure_bound"] if isinstance(r, dict) else r.failure_bound
+        out[cert] += 1
+        if cert == "probabilistic":
+            out["summed_bound"] += bound
+    return out
+
+
+def prove_by_laws(result: LieResult, independent_laws: int, how: str = "polynomial laws") -> LieResult:
+    """Upgrade ``result`` to "proved" when ``independent_laws`` exactly verified, independent laws
+    meet the upper bound N − K_computed (lower bound = upper bound); returns ``result``."""
+    if result.certificate != "proved" and independent_laws == result.laws:
+        result.certificate, result.failure_bound = "proved", 0.0
+        result.certificate_how = f"laws exhibited: {independent_laws} independent, exactly verified {how}"
+    return result
+
+
+def check_matches(result: LieResult, family: FieldFamily) -> None:
+    """Raise unless ``result`` is a count of ``family`` (same N, names, generators, prime and point).
+
+    ``laws.polynomial_laws(lie=...)`` calls it, so a certificate is never borrowed from another case.
+    """
+    if not isinstance(result, LieResult):
+        raise invalid("lie", type(result).__name__, "a LieResult from lie.count_laws")
+    if result.dimension != family.N or list(result.variable_names) != list(family.variable_names):
+        raise invalid("lie", f"a count of {result.dimension} coordinates {result.variable_names[:4]}…",
+                      f"a count of this family ({family.N} coordinates {list(family.variable_names)[:4]}…)")
+    if result.fingerprint != family_fingerprint(family):
+        raise invalid("lie", f"fingerprint {result.fingerprint[:12]}", "a count of this family's generators "
+                      f"(fingerprint {family_fingerprint(family)[:12]})")
+    if (not 2 <= result.prime < 2**31 or not sympy.isprime(result.prime) or len(result.point) != family.N
+            or any(not 0 <= x < result.prime for x in result.point)
+            or any(not 2 <= q < 2**31 for q in result.check_primes)):
+        raise invalid("lie", f"prime {result.prime}", "a count whose prime and point come from lie.count_laws")
+
+
+def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
+               dims=None, bias: bool = False, seed: int = 0, repeats: int = 1, max_depth: int = 64,
+               prime: int | None = None, target: float = TARGET_BOUND) -> LieResult:
+    """Number of independent conservation laws of ``model`` under ``flow`` (N − dim Lie(W)(ξ0)), certified.
+
+    Each run draws its prime and point from its own child of SeedSequence([seed, fingerprint]);
+    ``repeats`` > 1 runs that many times and keeps the largest rank (N − K_computed is an upper bound
+    for every run). The kept run is then checked (module docstring) until its proved failure bound
+    is ≤ ``target``; if a check finds a pruned direction, a fresh run replaces it (at most
+    MAX_ATTEMPTS runs in all). ``prime`` fixes the prime of the runs and of the checks. ``seconds``
+    covers the whole call (building the fields and the checks included).
     """
     t0 = time.perf_counter()
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise invalid("repeats", repeats, "a positive integer")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise invalid("seed", seed, "a non-negative integer")
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
+        raise invalid("max_depth", max_depth, "a positive integer")
+    prime = _check_prime(prime)
     if isinstance(model, str):
         model = make_model(model, dims, bias=bias)
     family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
-    best, bound = None, 1.0
-    for r in range(repeats):
-        res = lie_rank(family, seed=seed + 7919 * r, max_depth=max_depth)
-        bound *= res.failure_bound
-        if best is None or res.rank > best.rank:
-            best = res
-    best.failure_bound = bound
-    best.repeats = repeats
+    fingerprint = family_fingerprint(family)
+    root = np.random.SeedSequence([seed, int(fingerprint, 16)])
+    with single_threaded_blas():
+        best = None
+        for child in root.spawn(repeats):
+            res = _lie_rank(family, np.random.default_rng(child), max_depth, prime)
+            if best is None or res.rank > best.rank:
+                best = res
+        status = _certify(best, family, root.spawn(1)[0], prime, target)
+        for _attempt in range(MAX_ATTEMPTS - 1):
+            if status != "missed":
+                break
+            # the check proved K_true > best.rank: a fresh run, certified only if it does better
+            rerun = _lie_rank(family, np.random.default_rng(root.spawn(1)[0]), max_depth, prime)
+            if rerun.rank > best.rank:
+                best = rerun
+                status = _certify(best, family, root.spawn(1)[0], prime, target)
+    best.repeats, best.fingerprint, best.seed = repeats, fingerprint, seed
     best.seconds = time.perf_counter() - t0
+    _CERTIFICATE_LOG.append(best)
     return best

@@ -70,6 +70,8 @@ class Model:
 
     name: str = "model"
     default_geometry: str = "euclidean"
+    #: whether the model takes hidden biases (``bias=True``); ``bias_models()`` lists those that do
+    has_bias: bool = False
 
     def __init__(self, dims: tuple[int, ...], blocks: list[Block], bias: bool = False):
         self.dims = dims
@@ -290,6 +292,7 @@ class ReLUNet(Model):
     """
 
     name = "relu"
+    has_bias = True
 
     def __init__(self, dims, bias: bool = False):
         dims = check_dims(dims, 3)
@@ -464,6 +467,7 @@ class ICNN(Model):
     """Two-layer input-convex net x ↦ U σ(V x + b), U ≥ 0; φ = (U_ik V_kj, U_ik b_k); metric diag(U, 1, 1)."""
 
     name = "icnn"
+    has_bias = True
     default_geometry = "mixed"
 
     def __init__(self, dims, bias: bool = False):
@@ -577,6 +581,26 @@ class PolynomialModel(Model):
         return "polynomial φ = (" + ", ".join(str(e) for e in self._exprs) + ")"
 
 
+def _model_classes(base=None) -> dict[str, type]:
+    """Every model class by its ``name`` (subclasses of ``Model``, found at call time)."""
+    out = {}
+    for cls in (base or Model).__subclasses__():
+        out.setdefault(cls.name, cls)
+        out.update({k: v for k, v in _model_classes(cls).items() if k not in out})
+    return out
+
+
+def bias_models() -> tuple[str, ...]:
+    """The models that take hidden biases (``has_bias``), in ``MODEL_NAMES`` order: relu, icnn."""
+    classes = _model_classes()
+    return tuple(n for n in MODEL_NAMES if n in classes and classes[n].has_bias)
+
+
+def bias_error(bias) -> ConservationLawsError:
+    """The one error for ``bias=True`` on a model without biases."""
+    return invalid("bias", bias, f"biases exist for {' and '.join(bias_models())} only")
+
+
 def make_model(name: str, dims=None, bias: bool = False, phi: Sequence[str] | None = None) -> Model:
     """Build a model by name: ``linear``, ``relu``, ``nmf``, ``icnn``, ``product`` or ``polynomial``."""
     if name not in MODEL_NAMES:
@@ -587,8 +611,8 @@ def make_model(name: str, dims=None, bias: bool = False, phi: Sequence[str] | No
         return PolynomialModel(phi)
     if dims is None:
         raise invalid("dims", dims, "a list of positive integers, e.g. 2,3,2")
-    if bias and name not in ("relu", "icnn"):
-        raise invalid("bias", bias, "biases exist for relu and icnn only")
+    if bias and name not in bias_models():
+        raise bias_error(bias)
     if name == "linear":
         return LinearNet(dims)
     if name == "relu":

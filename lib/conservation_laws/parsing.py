@@ -5,30 +5,73 @@
     factor := ('+' | '-') factor | power
     power  := atom (('^' | '**') INTEGER)?
     atom   := NUMBER | NAME | NAME '[' INT (',' INT)* ']' | '(' expr ')'
+
+Any input ends in a value or in one ``ConservationLawsError`` line: the length, the nesting depth
+(parentheses and unary signs), and bounds on the degree and the number of monomials are checked
+while parsing, before sympy expands anything.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 from typing import Sequence
 
 import sympy
+from sympy import QQ
+from sympy.polys.rings import ring
 
 from .errors import ConservationLawsError
+from .polynomial import symbols_for
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\[\s*\d+(?:\s*,\s*\d+)*\s*\])?)"
     r"|(?P<op>\*\*|[-+*/^()]))"
 )
 MAX_EXPONENT = 12
+#: Limits that keep every input cheap and every error one line (no RecursionError, no blow-up):
+MAX_LENGTH = 100_000  # characters of one polynomial
+MAX_NESTING = 100  # nested parentheses and unary signs
+MAX_DEGREE = 200  # total degree (a bound computed while parsing)
+MAX_TERMS = 5_000  # monomials of the expanded polynomial (a bound computed while parsing)
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+class _Size:
+    """An upper bound on the degree and the number of monomials of a sub-expression.
+
+    Sum: degree max, terms add; product: degrees add, terms multiply; power k: degree times k, terms
+    to the k; all capped by C(n + d, d), the number of monomials of degree ≤ d in its n variables.
+    """
+
+    __slots__ = ("degree", "terms", "names")
+
+    def __init__(self, degree: int, terms: int, names: frozenset):
+        self.degree, self.names = degree, names
+        self.terms = min(terms, math.comb(len(names) + degree, degree)) if degree <= MAX_DEGREE else terms
+
+    def plus(self, other: "_Size") -> "_Size":
+        return _Size(max(self.degree, other.degree), self.terms + other.terms, self.names | other.names)
+
+    def times(self, other: "_Size") -> "_Size":
+        return _Size(self.degree + other.degree, self.terms * other.terms, self.names | other.names)
+
+    def power(self, k: int) -> "_Size":
+        return _Size(self.degree * k, self.terms ** k if self.terms < MAX_TERMS else self.terms, self.names) \
+            if k else _Size(0, 1, frozenset())
 
 
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.tokens: list[tuple[str, str, int]] = []
+        if len(text) > MAX_LENGTH:
+            raise self.error(f"it has {len(text)} characters; at most {MAX_LENGTH} are accepted")
         call = _CALL.search(text)
         if call:
             raise self.error(f"{call.group(1)}(...) at position {call.start()} looks like a function call; "
@@ -43,10 +86,18 @@ class _Parser:
             self.tokens.append((kind, m.group(kind), m.start(kind)))
             pos = m.end()
         self.i = 0
+        self.depth = 0
         self.names: list[str] = []
+        for kind, val, _ in self.tokens:
+            name = re.sub(r"\s+", "", val) if kind == "name" else None
+            if name and name not in self.names:
+                self.names.append(name)
+        # exact arithmetic in a sparse polynomial ring over Q (fast; sympy.expand is not)
+        self.ring, *gens = ring(symbols_for(self.names) or [sympy.Dummy("c")], QQ)
+        self.gens = dict(zip(self.names, gens))
 
     def error(self, why: str) -> ConservationLawsError:
-        return ConservationLawsError(f"phi={self.text!r} is not a polynomial: {why}")
+        return ConservationLawsError(f"phi={_shown(self.text)} is not a polynomial: {why}")
 
     def peek(self):
         return self.tokens[self.i] if self.i < len(self.tokens) else (None, None, len(self.text))
@@ -56,68 +107,88 @@ class _Parser:
         self.i += 1
         return tok
 
+    def enter(self, pos: int) -> None:
+        """One more level of nesting (a parenthesis or a unary sign): bounded, so no deep recursion."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"it nests deeper than {MAX_NESTING} levels (parentheses or signs) at position {pos}")
+
+    def check(self, size: _Size, pos: int) -> _Size:
+        if size.degree > MAX_DEGREE:
+            raise self.error(f"its degree may reach {size.degree} (at position {pos}); at most {MAX_DEGREE}")
+        if size.terms > MAX_TERMS:
+            raise self.error(f"it may expand to {size.terms} monomials (at position {pos}); at most {MAX_TERMS}")
+        return size
+
     def parse(self) -> sympy.Expr:
         if not self.tokens:
             raise self.error("it is empty")
-        e = self.expr()
+        e, _ = self.expr()
         if self.i != len(self.tokens):
             _, val, pos = self.peek()
             raise self.error(f"unexpected {val!r} at position {pos}")
-        return e
+        return e.as_expr() if self.names else sympy.Rational(str(e.LC)) if e else sympy.Integer(0)
 
     def expr(self):
-        e = self.term()
+        e, size = self.term()
         while self.peek()[1] in ("+", "-"):
-            op = self.take()[1]
-            t = self.term()
+            op, pos = self.take()[1:]
+            t, s = self.term()
+            size = self.check(size.plus(s), pos)
             e = e + t if op == "+" else e - t
-        return e
+        return e, size
 
     def term(self):
-        e = self.factor()
+        e, size = self.factor()
         while self.peek()[1] in ("*", "/"):
-            op = self.take()[1]
-            f = self.factor()
+            op, pos = self.take()[1:]
+            f, s = self.factor()
             if op == "/":
-                if not f.is_number or f == 0:
+                if not f.is_ground or not f:
                     raise self.error("division is allowed by non-zero numbers only")
-                e = e / f
+                e = e * self.ring(1 / f.LC)
             else:
+                size = self.check(size.times(s), pos)  # before the product is computed
                 e = e * f
-        return e
+        return e, size
 
     def factor(self):
-        if self.peek()[1] in ("+", "-"):
-            op = self.take()[1]
-            f = self.factor()
-            return f if op == "+" else -f
-        return self.power()
+        signs, pos = [], self.peek()[2]
+        while self.peek()[1] in ("+", "-"):  # a run of unary signs, without recursion
+            signs.append(self.take()[1])
+            self.enter(pos)
+        e, size = self.power()
+        self.depth -= len(signs)
+        return (-e if signs.count("-") % 2 else e), size
 
     def power(self):
-        base = self.atom()
+        base, size = self.atom()
         if self.peek()[1] in ("^", "**"):
             self.take()
             kind, val, pos = self.take()
             if kind != "number" or not val.isdigit() or int(val) > MAX_EXPONENT:
                 raise self.error(f"exponents must be integers from 0 to {MAX_EXPONENT} (got {val!r} at position {pos})")
-            return base ** int(val)
-        return base
+            k = int(val)  # 0^0 = 1, the convention of polynomial algebra
+            size = self.check(size.power(k), pos)  # before the power is computed
+            return (base ** k if k else self.ring.one), size
+        return base, size
 
     def atom(self):
         kind, val, pos = self.take()
         if kind == "number":
-            return sympy.Rational(Fraction(val).numerator, Fraction(val).denominator)
+            q = Fraction(val)
+            return self.ring(QQ(q.numerator, q.denominator)), _Size(0, 1, frozenset())
         if kind == "name":
             if self.peek()[1] == "(":
                 raise self.error(f"{val}(...) looks like a function call; only +, -, *, ^ and parentheses are allowed")
             name = re.sub(r"\s+", "", val)
-            if name not in self.names:
-                self.names.append(name)
-            return sympy.Symbol(name, real=True)
+            return self.gens[name], _Size(1, 1, frozenset([name]))
         if val == "(":
+            self.enter(pos)
             e = self.expr()
             if self.take()[1] != ")":
                 raise self.error(f"missing ')' for the '(' at position {pos}")
+            self.depth -= 1
             return e
         if val is None:
             raise self.error("it ends too early")
@@ -127,9 +198,9 @@ class _Parser:
 def parse_polynomial(text: str) -> tuple[sympy.Expr, list[str]]:
     """Parse one polynomial; return it and its variable names in order of appearance."""
     if not isinstance(text, str):
-        raise ConservationLawsError(f"phi={text!r} is not a polynomial: expected a string")
+        raise ConservationLawsError(f"phi={_shown(repr(text))} is not a polynomial: expected a string")
     p = _Parser(text)
-    return sympy.expand(p.parse()), p.names
+    return p.parse(), p.names
 
 
 def parse_polynomials(texts: Sequence[str], variables: Sequence[str] | None = None) -> tuple[list[sympy.Expr], list[str]]:

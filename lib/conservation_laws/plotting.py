@@ -5,7 +5,7 @@ Call :func:`use_style` once at the top of a chapter; then the helpers draw on a 
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import matplotlib as mpl
 import numpy as np
@@ -208,3 +208,51 @@ def image_row(axes, images, shape: tuple[int, int] = (8, 8), cmap: str = "gray_r
     if label:
         axes[0].set_ylabel(label, fontsize=8)
     return axes
+
+
+# --- sweeps: the landscape of two-layer linear nets -----------------------------------------
+def plot_linear_landscape(results: Iterable[Mapping], flows: tuple[str, str] = ("gradient", "momentum")):
+    """Three stacked heatmaps over (r, k = n + m): N for each flow and their difference.
+
+    The scalar row k = 2 (n = m = 1, where the generic formulas do not hold) is hatched. Staircases
+    mark the closed forms' branch points: r = k (GF), r = 2k + 1 (MF) and the crossover
+    (``linear_crossover``) where the difference turns positive. Returns the figure.
+    """
+    from .closed_forms import linear_crossover
+    from .errors import invalid
+    from .sweep.landscape import linear_landscape
+
+    results = list(results)
+    lands = [linear_landscape(results, f, exclude_scalar=False) for f in flows]
+    ks, rs = lands[0]["ks"], lands[0]["rs"]
+    if lands[1]["ks"] != ks or lands[1]["rs"] != rs:
+        raise invalid("results", "landscape", f"the same (k, r) grid for both flows {flows}")
+    grids = [np.array([[np.nan if v is None else v for v in row] for row in land["counts"]], float) for land in lands]
+    short = {"gradient": "GF", "momentum": "MF", "nesterov": "Nesterov"}
+    names = [short.get(f, f) for f in flows]
+    panels = [(grids[0], rf"$N_{{\mathrm{{{names[0]}}}}}$", "viridis", None, lambda k: k),
+              (grids[1], rf"$N_{{\mathrm{{{names[1]}}}}}$", "viridis", None, lambda k: 2 * k + 1),
+              (grids[1] - grids[0], rf"$N_{{\mathrm{{{names[1]}}}}} - N_{{\mathrm{{{names[0]}}}}}$", "PuOr", 0.0,
+               lambda k: linear_crossover(k) - 1)]
+    fig, axes = figure(3, 1, width=FIGSIZE[0], height=2.3 * 3)
+    ylabels = [f"{k} (n=m=1)" if k == 2 else str(k) for k in ks]
+    for ax, (vals, label, cmap, center, last_r) in zip(axes, panels):
+        annotated_heatmap(ax, vals, rs, ylabels, xlabel="hidden width $r$", ylabel="$k = n + m$",
+                                   cmap=cmap, center=center, fmt="{:.0f}", colorbar=label)
+        if 2 in ks:  # the scalar case: hatched, outside the closed forms
+            i = ks.index(2)
+            ax.fill_between([-0.5, len(rs) - 0.5], i - 0.5, i + 0.5, facecolor="none", edgecolor="0.55",
+                            hatch="//", linewidth=0)
+        # staircase at the branch point: the boundary after r = last_r(k), one step per row
+        pts = []
+        for i, k in enumerate(ks):
+            if k == 2:
+                continue
+            x = rs.index(last_r(k)) + 0.5 if last_r(k) in rs else (len(rs) - 0.5 if last_r(k) > rs[-1] else -0.5)
+            pts += [(x, i - 0.5), (x, i + 0.5)]
+        if pts:
+            ax.plot(*zip(*pts), color="black" if cmap != "viridis" else "white", linewidth=1.6)
+        ax.set_xlim(-0.5, len(rs) - 0.5)
+        ax.set_ylim(-0.5, len(ks) - 0.5)
+    return fig
+

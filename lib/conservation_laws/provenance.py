@@ -1,8 +1,11 @@
 """Provenance: what built this book, so that every number can be traced to versions, seeds and code.
 
-Each chapter calls ``record_seeds(chapter, seeds)``, which writes ``_build/provenance/<chapter>.json``
-(or ``$CONSERVATION_LAWS_PROVENANCE_DIR/<chapter>.json``); the provenance page, the book's last, reads
-them back with ``load_seeds`` and shows them next to ``collect()``'s versions, revision, date and machine.
+Each chapter calls ``book.start(chapter, globals())``, which records every parameter of the chapter's
+``parameters`` cell with ``record_parameters`` in ``_build/provenance/<chapter>.json`` (or
+``$CONSERVATION_LAWS_PROVENANCE_DIR/<chapter>.json``); chapters not yet converted call
+``record_seeds(chapter, seeds)``. The provenance page, the book's last, reads them back with
+``load_parameters`` / ``load_seeds`` and shows them next to ``collect()``'s versions, revision, date and
+machine.
 """
 
 from __future__ import annotations
@@ -94,9 +97,59 @@ def provenance_dir() -> Path:
     return d
 
 
+def _check_chapter(chapter) -> None:
+    from .errors import invalid
+
+    if not isinstance(chapter, str) or not chapter or "/" in chapter or chapter.startswith((".", "_")):
+        raise invalid("chapter", chapter, "a file stem such as '02_linear' (not empty, no '/', no leading '.' or '_')")
+
+
+def _json_value(value: Any) -> Any:
+    """``value`` as JSON data: numpy scalars and arrays as numbers and lists; anything else JSON cannot hold
+    (a Fraction, a set) as its ``str``."""
+    from .claims import _jsonable
+
+    value = _jsonable(value)
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        if isinstance(value, (set, frozenset)):
+            return [_json_value(v) for v in sorted(value, key=str)]
+        return str(value)
+
+
+def _write_record(chapter: str, **fields: dict[str, Any]) -> Path:
+    """Write (or update) ``provenance_dir()/<chapter>.json`` with ``fields`` plus date and run.
+
+    A record holds ``parameters`` (every name of the chapter's parameters cell, see ``record_parameters``)
+    and ``seeds`` (the parameters whose name contains ``seed``, or what ``record_seeds`` was given).
+    """
+    entry = {"chapter": chapter,
+             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+             "run": "book build" if os.environ.get("CONSERVATION_LAWS_BOOK_BUILD") else "by hand (papermill, tests)"}
+    path = provenance_dir() / f"{chapter}.json"
+    previous = {}
+    if path.exists():
+        try:
+            previous = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            previous = {}
+    for key in ("parameters", "seeds"):
+        if key in fields:
+            entry[key] = {str(k): _json_value(v) for k, v in fields[key].items()}
+        elif isinstance(previous, dict) and isinstance(previous.get(key), dict) and key == "parameters":
+            entry[key] = previous[key]  # record_seeds after record_parameters: keep the parameters
+        else:
+            entry.setdefault(key, {})
+    path.write_text(json.dumps(entry, indent=1))
+    return path
+
+
 def record_seeds(chapter: str, seeds: dict[str, Any]) -> Path:
     """Write ``{"chapter", "seeds", "date", "run"}`` to ``provenance_dir()/<chapter>.json``; return that path.
 
+    Kept for chapters not yet converted to ``book.start`` (which calls ``record_parameters``).
     ``run`` says whether the chapter ran in a book build (the book's Sphinx extension sets
     ``CONSERVATION_LAWS_BOOK_BUILD``) or by hand, so the provenance page can flag a record that a
     manual rerun wrote over the one of the build.
@@ -104,19 +157,33 @@ def record_seeds(chapter: str, seeds: dict[str, Any]) -> Path:
     ``seeds`` maps a seed's name (as in the chapter's ``parameters`` cell) to its value; values must be
     JSON-serialisable (ints, or lists of ints, typically).
     """
-    from .claims import _jsonable
     from .errors import invalid
 
-    if not isinstance(chapter, str) or not chapter or "/" in chapter or chapter.startswith((".", "_")):
-        raise invalid("chapter", chapter, "a file stem such as '02_linear' (not empty, no '/', no leading '.' or '_')")
+    _check_chapter(chapter)
     if not isinstance(seeds, dict):
         raise invalid("seeds", seeds, "a dict mapping each seed's name to its value")
-    entry = {"chapter": chapter, "seeds": {str(k): _jsonable(v) for k, v in seeds.items()},
-             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-             "run": "book build" if os.environ.get("CONSERVATION_LAWS_BOOK_BUILD") else "by hand (papermill, tests)"}
-    path = provenance_dir() / f"{chapter}.json"
-    path.write_text(json.dumps(entry, indent=1))
-    return path
+    return _write_record(chapter, seeds=seeds)
+
+
+def is_seed(name: str) -> bool:
+    """Whether a parameter is a seed: its name contains ``seed`` (``seed``, ``data_seed``, ``seeds``)."""
+    return "seed" in name.lower()
+
+
+def record_parameters(chapter: str, parameters: dict[str, Any]) -> Path:
+    """Record every parameter of a chapter: ``{"chapter", "parameters", "seeds", "date", "run"}``.
+
+    ``parameters`` maps each name assigned in the chapter's ``parameters`` cell to the value the run
+    used (so a ``papermill -p r_max 6`` rerun records ``r_max = 6``); ``seeds`` is the part of it whose
+    names contain ``seed``. Values that JSON cannot hold are stored as their ``str``.
+    """
+    from .errors import invalid
+
+    _check_chapter(chapter)
+    if not isinstance(parameters, dict):
+        raise invalid("parameters", parameters, "a dict mapping each parameter's name to its value")
+    seeds = {k: v for k, v in parameters.items() if is_seed(str(k))}
+    return _write_record(chapter, parameters=parameters, seeds=seeds)
 
 
 def load_records(directory: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -141,6 +208,15 @@ def load_seeds(directory: Path | None = None, chapters: list[str] | None = None)
     """
     records = load_records(directory)
     return {c: r["seeds"] for c, r in records.items() if chapters is None or c in chapters}
+
+
+def load_parameters(directory: Path | None = None, chapters: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Every chapter's parameters, ``{chapter: {name: value}}``, sorted by chapter.
+
+    A chapter that still records only its seeds (``record_seeds``) gives its seeds.
+    """
+    records = load_records(directory)
+    return {c: (r.get("parameters") or r["seeds"]) for c, r in records.items() if chapters is None or c in chapters}
 
 
 def toc_documents(root: Path | None = None) -> list[str]:

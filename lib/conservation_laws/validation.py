@@ -28,7 +28,9 @@ diag(τU + U', 1, 1) (geometry ``mixed``).
 Each case is a dict in the format of ``conservation-laws count --batch`` (``model``, ``dims``,
 ``flow``, ``tau``, ``bias``, ``geometry``, ``seed``) plus ``id``, ``block``, ``origin`` and
 ``addition`` (what the book changed, '' for the authors' own), so the same list feeds
-``lie.count_laws(**count_arguments(case))``, the command line and the benchmark.
+``lie.count_laws(**count_arguments(case))``, the command line and the benchmark. ``expected_count``
+gives the closed form of a case (``closed_forms``), or None where none is known (deep linear nets:
+the report certifies those with the polynomial solver, the check the authors' cell makes).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .closed_forms import closed_form_count  # noqa: F401 (re-exported: the formulas live in closed_forms)
 from .errors import invalid
 
 #: Frictions the book adds (the authors' code ran τ = 0, and τ = 1 in the ReLU block only).
@@ -154,47 +157,12 @@ def count_arguments(case: dict) -> dict:
     return {"model": model, "flow": flow, **out}
 
 
-def _two_layer_linear(n: int, r: int, m: int, momentum: bool) -> int:
-    k = n + m
-    if not momentum:
-        return r * (r + 1) // 2 if r <= k else k * r - k * (k - 1) // 2
-    if n == m == 1:
-        return 0 if r == 1 else 4 * r - 6
-    return r * (r - 1) // 2 if r <= 2 * k + 1 else 2 * k * r - k * (2 * k + 1)
+def expected_count(case: dict) -> int | None:
+    """The closed-form count of a case (``closed_forms``), natural flows and position metrics included."""
+    from .closed_forms.natural import natural_gradient_count, position_metric_count
 
-
-def closed_form_count(case: dict) -> int | None:
-    """The known number of independent laws of a case, or None when no closed form is known.
-
-    Two-layer linear: GF r(r+1)/2 (r ≤ n+m), (n+m)r − (n+m)(n+m−1)/2 beyond; MF r(r−1)/2
-    (r ≤ 2(n+m)+1), 2(n+m)r − (n+m)(2(n+m)+1) beyond; scalar output (n = m = 1) MF 4r − 6 (r ≥ 2),
-    0 (r = 1) (this book's formulas beyond r(r+1)/2 and r(r−1)/2). Deep linear: None (the
-    report certifies those counts with the polynomial solver instead). ReLU: GF Σ hidden widths, MF 0. NMF (mirror): GF n2 (D − 1 for a scalar output), MF 0. ICNN
-    (mixed, either momentum metric): GF n2, MF 0. Product: GF D − 1. Natural gradient: the count of
-    gradient flow in the same geometry. Only each model's own geometry is covered.
-    """
-    model, dims = case["model"], list(case["dims"])
-    flow = case.get("flow", "gradient")
-    if flow == "natural":
-        flow = "gradient"
-    momentum = flow != "gradient"
-    geometry = case.get("geometry")
-    if geometry is not None and geometry.endswith("-position"):
-        geometry = geometry[: -len("-position")]
-    default = {"nmf": "mirror", "icnn": "mixed"}.get(model, "euclidean")
-    if geometry not in (None, default):
-        return None
-    if model == "linear":
-        return _two_layer_linear(*dims, momentum) if len(dims) == 3 else None
-    if model == "relu":
-        return 0 if momentum else sum(dims[1:-1])
-    if model == "nmf":
-        n1, n2, n3 = dims
-        if momentum:
-            return 0
-        return n1 * n2 + n2 * n3 - 1 if n1 * n3 == 1 else n2
-    if model == "icnn":
-        return 0 if momentum else dims[1]
-    if model == "product":
-        return None if momentum else dims[0] - 1
-    return None
+    if case.get("flow") == "natural":
+        return natural_gradient_count(case)
+    if (case.get("geometry") or "").endswith("-position"):
+        return position_metric_count(case)
+    return closed_form_count(case)

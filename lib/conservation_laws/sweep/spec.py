@@ -1,0 +1,195 @@
+"""Grid specification: a spec (dict or YAML/JSON file) → the canonical cases of a sweep, and their keys.
+
+See the package doc (``conservation_laws.sweep``) for the spec keys. Each case is validated by
+``cases.make_case`` (one validator, one size guard) and written in canonical form
+(``Case.canonical``); ``case_key`` is the sha256 of that form and the library version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from pathlib import Path
+
+from ..errors import invalid
+
+SWEEP_MODELS = ("linear", "relu", "nmf", "icnn", "product")  # the models with widths
+SPEC_KEYS = ("name", "model", "dims", "depth", "widths", "hidden", "bias", "flow", "flows", "tau", "taus",
+             "geometry", "geometries", "seed", "repeats", "grids", "description")
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _int_values(value, name: str) -> list[int]:
+    """An int, 'a..b' (inclusive), {'from','to','step'} or a list of these → list of ints."""
+    if isinstance(value, bool):
+        raise invalid(name, value, "an integer, a range 'a..b', {from, to, step} or a list of them")
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, str):
+        parts = value.split("..")
+        try:
+            if len(parts) == 2:
+                a, b = int(parts[0]), int(parts[1])
+                return list(range(a, b + 1))
+            return [int(value)]
+        except ValueError:
+            raise invalid(name, value, "an integer or an inclusive range such as '1..12'") from None
+    if isinstance(value, dict):
+        extra = set(value) - {"from", "to", "step"}
+        if extra or "from" not in value or "to" not in value:
+            raise invalid(name, value, "a range {from: a, to: b, step: s} (step optional)")
+        a, b, s = value["from"], value["to"], value.get("step", 1)
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in (a, b, s)) or s < 1:
+            raise invalid(name, value, "integer from/to and a step ≥ 1")
+        return list(range(a, b + 1, s))
+    if isinstance(value, (list, tuple)):
+        out: list[int] = []
+        for v in value:
+            out.extend(_int_values(v, name))
+        return out
+    raise invalid(name, value, "an integer, a range 'a..b', {from, to, step} or a list of them")
+
+
+def _listify(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _dims_choices(grid: dict) -> list[list[int]]:
+    """Every width list of a grid, from ``dims`` or from ``depth`` + ``widths``."""
+    if "dims" in grid and ("widths" in grid or "depth" in grid):
+        raise invalid("dims", grid["dims"], "give either dims or depth + widths, not both")
+    if "dims" in grid:
+        positions = grid["dims"]
+        if not isinstance(positions, (list, tuple)) or not positions:
+            raise invalid("dims", positions, "a list with one width (or range of widths) per layer, e.g. [1..4, 1..12, 1..4]")
+        values = [_int_values(p, "dims") for p in positions]
+        choices = [list(c) for c in itertools.product(*values)]
+    elif "widths" in grid:
+        widths = grid["widths"]
+        if not isinstance(widths, dict) or set(widths) - {"output", "hidden", "input"} or not {"output", "input"} <= set(widths):
+            raise invalid("widths", widths, "a mapping {output: ..., hidden: ..., input: ...}")
+        depths = _int_values(grid.get("depth", 2), "depth")
+        hidden_mode = grid.get("hidden", "uniform")
+        if hidden_mode not in ("uniform", "all"):
+            raise invalid("hidden", hidden_mode, "'uniform' (one width for every hidden layer) or 'all' (every combination)")
+        out_w = _int_values(widths["output"], "widths.output")
+        in_w = _int_values(widths["input"], "widths.input")
+        hid_w = _int_values(widths.get("hidden", []), "widths.hidden")
+        choices = []
+        for q in depths:
+            if q < 1:
+                raise invalid("depth", q, "a number of weight layers ≥ 1")
+            if q > 1 and not hid_w:
+                raise invalid("widths.hidden", widths.get("hidden"), "hidden widths are needed for depth ≥ 2")
+            if q == 1:
+                hidden_choices = [[]]
+            elif hidden_mode == "uniform":
+                hidden_choices = [[h] * (q - 1) for h in hid_w]
+            else:
+                hidden_choices = [list(c) for c in itertools.product(hid_w, repeat=q - 1)]
+            for o, hid, i in itertools.product(out_w, hidden_choices, in_w):
+                choices.append([o, *hid, i])
+    else:
+        raise invalid("dims", None, "a spec needs dims (one range per layer) or depth + widths")
+    for c in choices:
+        if any(d < 1 for d in c):
+            raise invalid("dims", c, "every width must be a positive integer")
+    return choices
+
+
+def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: str | None = None,
+                   bias: bool = False, seed: int = 0, repeats: int = 1) -> dict:
+    """The canonical parameters of one case (what its key is computed from): ``Case.canonical()``.
+
+    Validated by ``cases.make_case`` (the size guard included). τ is written exactly as a string
+    (``'0'``, ``'1/2'``); it is set to ``'0'`` for the gradient and Nesterov flows, and ``bias`` to
+    false for models without biases, so that equivalent cases share one key.
+    """
+    from ..cases import _fraction, make_case
+    from ..models import bias_models
+
+    if model not in SWEEP_MODELS:
+        raise invalid("model", model, f"one of {', '.join(SWEEP_MODELS)} (models with widths)")
+    if not isinstance(bias, bool):
+        raise invalid("bias", bias, "true or false")
+    tau = _fraction("tau", tau)
+    case = make_case(model=model, dims=dims, flow=flow, tau=tau if flow == "momentum" else 0, geometry=geometry,
+                     bias=bias and model in bias_models(), seed=seed, repeats=repeats)
+    return case.canonical()
+
+
+def case_key(case: dict, version: str | None = None) -> str:
+    """sha256 of the canonical JSON of the case and the library version."""
+    payload = json.dumps({"case": case, "version": version or _version()}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def expand_spec(spec: dict) -> list[dict]:
+    """The cases of a spec (see the module doc), in grid order, without duplicates.
+
+    Each case is a canonical dict: model, dims, bias, flow, tau (exact string), geometry, seed,
+    repeats. ``case_key(case)`` is its content key.
+    """
+    if not isinstance(spec, dict):
+        raise invalid("spec", type(spec).__name__, "a mapping of grid keys (model, dims, flow, ...)")
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise invalid("spec", unknown[0], f"a spec key, one of {', '.join(SPEC_KEYS)}")
+    base = {k: v for k, v in spec.items() if k != "grids"}
+    grids = spec.get("grids") or [{}]
+    if not isinstance(grids, list):
+        raise invalid("grids", grids, "a list of grids (mappings overriding the top-level keys)")
+    seen: set[str] = set()
+    cases: list[dict] = []
+    for g in grids:
+        if not isinstance(g, dict):
+            raise invalid("grids", g, "each grid is a mapping")
+        unknown = sorted(set(g) - set(SPEC_KEYS) - {"grids"})
+        if unknown or "grids" in g:
+            raise invalid("grids", (unknown or ["grids"])[0], f"a grid key, one of {', '.join(k for k in SPEC_KEYS if k != 'grids')}")
+        grid = dict(base)
+        if any(k in g for k in ("dims", "widths", "depth")):  # a grid's own shape replaces the top-level one
+            for k in ("dims", "widths", "depth", "hidden"):
+                grid.pop(k, None)
+        grid.update(g)
+        if "model" not in grid:
+            raise invalid("model", None, f"a spec needs a model: one of {', '.join(SWEEP_MODELS)}")
+        models = _listify(grid["model"])
+        flows = _listify(grid.get("flows", grid.get("flow", "gradient")))
+        taus = _listify(grid.get("taus", grid.get("tau", 0)))
+        geometries = _listify(grid.get("geometries", grid.get("geometry", None)))
+        biases = _listify(grid.get("bias", False))
+        seeds = _int_values(grid.get("seed", 0), "seed")
+        repeats = grid.get("repeats", 1)
+        dims_list = _dims_choices(grid)
+        for model, dims, bias, flow, tau, geometry, seed in itertools.product(
+                models, dims_list, biases, flows, taus, geometries, seeds):
+            case = canonical_case(model, dims, flow, tau, geometry, bias, seed, repeats)
+            key = case_key(case)
+            if key not in seen:
+                seen.add(key)
+                cases.append(case)
+    return cases
+
+
+def load_spec(path: str | Path) -> dict:
+    """Read a spec from a .json, .yaml or .yml file."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise invalid("spec", str(path), "an existing YAML or JSON file")
+    text = path.read_text()
+    try:
+        spec = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise invalid("spec", str(path), f"valid {'JSON' if path.suffix == '.json' else 'YAML'} ({e})") from None
+    if not isinstance(spec, dict):
+        raise invalid("spec", str(path), "a mapping of grid keys (model, dims, flow, ...)")
+    return spec

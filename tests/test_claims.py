@@ -1,0 +1,139 @@
+"""The claims registry and claims.check / claims.ledger."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conservation_laws import ConservationLawsError, book, claims
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def glued(monkeypatch):
+    got = {}
+    monkeypatch.setattr("myst_nb.glue", lambda k, v, display=True: got.__setitem__(k, v))
+    return got
+
+
+@pytest.fixture
+def claims_dir(tmp_path, monkeypatch):
+    d = tmp_path / "claims"
+    monkeypatch.setenv("CONSERVATION_LAWS_CLAIMS_DIR", str(d))
+    yield d
+    claims.set_chapter(None)
+
+
+def test_registry_ids_unique_across_files_and_sources_allowed():
+    seen = {}
+    for path in claims.registry_files():
+        for entry in yaml.safe_load(path.read_text()):
+            assert entry["id"] not in seen, f"{entry['id']} in {seen.get(entry['id'])} and {path.name}"
+            seen[entry["id"]] = path.name
+            assert entry["source"] in ("paper", "authors' code", "follow-up paper", "this book"), entry
+            assert set(entry) == {"id", "statement", "source", "section"}, entry
+    assert set(seen) == set(claims.registry())
+    # the paper's claims C1..C14 are all registered
+    assert {f"C{i}" for i in range(1, 15)} <= set(seen)
+
+
+def _claim_ids_in_chapters() -> set[str]:
+    """Every literal first argument of claims.record / claims.check in the chapters."""
+    import ast
+    import warnings
+
+    warnings.simplefilter("ignore", DeprecationWarning)  # chapters' LaTeX strings such as "\;"
+    ids = set()
+    for nb in sorted((ROOT / "chapters").glob("*.ipynb")):
+        for cell in json.loads(nb.read_text())["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            src = "\n".join(l for l in "".join(cell["source"]).splitlines() if not l.lstrip().startswith(("%", "!")))
+            for node in ast.walk(ast.parse(src)):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in ("record", "check") and getattr(node.func.value, "id", "") == "claims"
+                        and node.args and isinstance(node.args[0], ast.Constant)):
+                    ids.add(node.args[0].value)
+    return ids
+
+
+def test_every_claim_of_the_chapters_is_registered():
+    missing = _claim_ids_in_chapters() - set(claims.registry())
+    assert not missing, f"claims checked by chapters but not in the registry: {sorted(missing)}"
+
+
+def test_registry_statements_are_balanced_math():
+    for entry in claims.registry().values():
+        text = entry["statement"].replace(r"\$", "")
+        assert text.count("$") % 2 == 0, entry["id"]
+        assert "notes" not in text.lower(), entry["id"]
+
+
+def test_bad_registry_file_is_rejected(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {id: X1, statement: s, source: blog, section: a}\n")
+    with pytest.raises(ConservationLawsError, match="source"):
+        claims.load_registry_file(bad)
+    bad.write_text("- {id: X1, statement: s, source: paper}\n")
+    with pytest.raises(ConservationLawsError, match="keys"):
+        claims.load_registry_file(bad)
+
+
+def test_check_uses_the_registry_and_the_active_chapter(claims_dir, glued):
+    claims.set_chapter("02_linear")
+    c = claims.check("C1", computed=34, expected=34, evidence="34 of 34 shapes equal $r(r+1)/2$")
+    assert c.status == "pass" and c.chapter == "02_linear" and c.source == "paper" and c.section == "linear-gf"
+    assert c.statement == claims.registry()["C1"]["statement"]
+    assert glued == {"claim-C1-value": 34, "claim-C1-status": "pass"}
+    record = json.loads((claims_dir / "C1.json").read_text())
+    assert record["evidence"].startswith("34 of 34") and record["status"] == "pass"
+    assert claims.load_all()[0].id == "C1"
+    bad = claims.check("C5", computed=[1, 2], expected=[1, 3], evidence="2 counts")
+    assert bad.status == "fail"
+    forced = claims.check("C6", computed=3.0, expected="≥ 1", evidence="a drift", passed=True)
+    assert forced.status == "pass"
+    with pytest.raises(AssertionError, match="C5"):
+        claims.require_all_pass("02_linear")
+
+
+def test_check_numpy_values(claims_dir, glued):
+    np = pytest.importorskip("numpy")
+    claims.set_chapter("02_linear")
+    c = claims.check("C2", np.array([6, 7]), [6, 7], evidence="two nets")
+    assert c.status == "pass" and c.value == [6, 7]
+
+
+def test_check_rejects_bad_input(claims_dir, glued):
+    claims.set_chapter(None)
+    with pytest.raises(ConservationLawsError, match="chapter"):
+        claims.check("C1", 0, 0, evidence="x")
+    claims.set_chapter("02_linear")
+    with pytest.raises(ConservationLawsError, match="claim_id='nope'"):
+        claims.check("nope", 0, 0, evidence="x")
+    with pytest.raises(ConservationLawsError, match="evidence"):
+        claims.check("C1", 0, 0, evidence="")
+
+
+def test_record_still_works_for_old_chapters(claims_dir, glued):
+    c = claims.record("C1", "a statement", 0, 0, source="book", chapter="02_linear", section="linear-gf")
+    assert c.status == "pass" and c.source == "this book"
+    assert claims.chapter_claims("02_linear")[-1].id == "C1"
+    with pytest.raises(ConservationLawsError, match="source"):
+        claims.record("C1", "s", 0, 0, source="blog", chapter="02_linear")
+
+
+def test_ledger_renders_math_links_and_plain_status(claims_dir, glued):
+    claims.set_chapter("02_linear")
+    claims.check("linear-gf-large-r", 0, 0, evidence="0 of 12 shapes differ from $kr - k(k-1)/2$")
+    claims.check("C1", 1, 0, evidence="1 of 34 shapes differs from $r(r+1)/2$")
+    html = claims.ledger().data
+    assert html.index(">C1<") < html.index(">linear-gf-large-r<")  # paper claims first
+    assert "href='02_linear.html#linear-gf'" in html
+    assert r"\(r(r+1)/2\)" in html and r"\(U^\top U - V^\top V\)" in html
+    assert "FAIL" in html and ">pass<" in html
+    assert "$" not in html
+    assert "overflow-wrap:anywhere" in html
+    html = claims.ledger(exclude_chapter="02_linear").data
+    assert "<tbody></tbody>" in html
