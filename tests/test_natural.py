@@ -100,3 +100,33 @@ def test_cli_natural_flow():
     assert out.returncode == 0 and '"laws": 6' in out.stdout
     bad = subprocess.run(run[:-1] + ["--tau", "1"], capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "friction" in bad.stderr
+
+
+@pytest.mark.parametrize("flow,tau", [("momentum", 2), ("momentum", 0), ("nesterov", 0)])
+def test_drift_invariants_are_invariant_and_rewrite_the_laws(flow, tau):
+    import sympy
+
+    from conservation_laws.flows import drift_invariants
+    from conservation_laws.polynomial import from_sympy
+
+    model = make_model("linear", [2, 2, 2])
+    family = vector_fields(model, flow, tau=tau)
+    sub, zs, ws = drift_invariants(family)
+    time = family.symbols[0]
+    # the invariants themselves, back in (time, θ, v): z_j and w_j are killed by the drift
+    D = model.D
+    theta, vel = family.symbols[1:D + 1], family.symbols[D + 1:]
+    tau_s = sympy.Integer(tau)
+    if flow == "nesterov":
+        z, w = theta[0] + time * vel[0] / 2, time**3 * vel[0]
+    elif tau == 0:
+        z, w = theta[0] - time * vel[0], vel[0]
+    else:
+        z, w = theta[0] + vel[0] / tau_s, time * vel[0]
+    for h in (z, w):
+        derivative = sum(sympy.diff(h, s) * c.to_sympy(family.symbols)
+                         for s, c in zip(family.symbols, family.drift.components))
+        assert sympy.simplify(derivative) == 0
+    law = {"momentum": time if tau else 1, "nesterov": time**3}[flow] * model.paper_laws("momentum")[0]
+    assert time not in sympy.cancel(sympy.expand(law.subs(sub))).free_symbols
+    assert time in sympy.cancel(sympy.expand(model.paper_laws("gradient")[0].subs(sub))).free_symbols

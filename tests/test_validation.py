@@ -7,6 +7,8 @@ import pytest
 
 from conservation_laws.errors import ConservationLawsError
 from conservation_laws.lie import count_laws
+from conservation_laws.validation import rerun as validation_rerun
+from conservation_laws.validation import summarise
 from conservation_laws.validation import (AUTHORS, BOOK, BOOK_TAUS, authors_validation_set, book_additions,
                                           closed_form_count, count_arguments, expected_count,
                                           protocol_rows)
@@ -94,3 +96,16 @@ def test_validation_bad_input(kwargs):
 
 def test_tau_values_are_exact():
     assert all(isinstance(c["tau"], Fraction) for c in authors_validation_set(0, per_block=2))
+
+
+def test_rerun_and_summary():
+    cases = authors_validation_set(0, per_block=1)
+    records = validation_rerun(cases)
+    assert len(records) == len(cases)
+    for r in records:
+        assert r["laws"] == r["N"] - r["K"]
+        if r["expected"] is not None:
+            assert r["laws"] == r["expected"]
+    rows = summarise(records)
+    assert sum(row[2] for row in rows) == len(cases)
+    assert all(row[3] == row[2] for row in rows)  # every case agrees or is certified

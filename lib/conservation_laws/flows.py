@@ -115,6 +115,7 @@ class FieldFamily:
     forces: list[VectorField]
     drift: VectorField | None = None
     notes: list[str] = field(default_factory=list)
+    natural_rank: int | None = None  # natural gradient: the generic rank ρ of ∂φ
 
     @property
     def generators(self) -> list[VectorField]:
@@ -144,7 +145,8 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
     if flow.kind == "natural":
         forces, rank = natural_forces(phis, mirror, D, model.describe())
         return FieldFamily(model, flow, geometry, list(model.variable_names), forces,
-                           notes=[f"natural gradient: rank ∂φ = {rank} of d = {len(phis)} outputs"])
+                           notes=[f"natural gradient: rank ∂φ = {rank} of d = {len(phis)} outputs"],
+                           natural_rank=rank)
     if not flow.is_momentum:
         forces = []
         for p in phis:
@@ -268,6 +270,30 @@ def _symmetric_product(A: list[list[Polynomial]], B: list[list[Polynomial]]) -> 
                     entry = entry + A[i][j] * B[j][k]
             out[i][k] = out[k][i] = entry
     return out
+
+
+def drift_invariants(family: FieldFamily) -> tuple[dict, list, list]:
+    """θ and v in terms of the drift's invariants (z, w), for rewriting a momentum law.
+
+    With no force the flow keeps z and w: heavy ball τ > 0 (time s = e^{τt}) z = θ + v/τ,
+    w = s v; τ = 0: z = θ − t v, w = v; Nesterov: z = θ + t v/2, w = t³ v. Returns the
+    substitution {θ_j: …, v_j: …} (sympy, in the family's symbols) and the symbols z, w; a law
+    rewritten with it no longer contains the time variable.
+    """
+    if family.drift is None:
+        raise invalid("family", family.flow.kind, "a momentum family (the drift's invariants)")
+    D = family.model.D
+    syms = family.symbols
+    time, theta, vel = syms[0], syms[1 : D + 1], syms[D + 1 :]
+    zs, ws = list(sympy.symbols(f"z0:{D}", real=True)), list(sympy.symbols(f"w0:{D}", real=True))
+    tau = sympy.Rational(family.flow.tau.numerator, family.flow.tau.denominator)
+    if family.flow.kind == "nesterov":
+        position, velocity = [z - w / (2 * time**2) for z, w in zip(zs, ws)], [w / time**3 for w in ws]
+    elif tau == 0:
+        position, velocity = [z + time * w for z, w in zip(zs, ws)], list(ws)
+    else:
+        position, velocity = [z - w / (tau * time) for z, w in zip(zs, ws)], [w / time for w in ws]
+    return {**dict(zip(theta, position)), **dict(zip(vel, velocity))}, zs, ws
 
 
 def _shift(p: Polynomial, offset: int) -> Polynomial:
