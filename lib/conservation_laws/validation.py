@@ -172,8 +172,8 @@ def rerun(cases: list[dict], certify: bool = True) -> list[dict]:
     """Count every case; returns one record per case (the case plus N, K, laws, expected, proof).
 
     ``expected`` is ``expected_count`` (None where no closed form is known). With ``certify``, the
-    authors' gradient-flow and linear-momentum cases also get the check their cells make, the
-    polynomial solver (``solve`` there, ``laws.polynomial_laws`` here, degree 1 for NMF GF and 2
+    authors' gradient-flow and linear-momentum cases, and every case without a closed form, also
+    get the check the authors' cells make, the polynomial solver (``solve`` there, ``laws.polynomial_laws`` here, degree 1 for NMF GF and 2
     otherwise), counted against the Lie bound: ``proof`` is "K = N" (no law, proved outright),
     "polynomial laws" (as many exactly verified laws as N − K allows, proved) or the engine's own
     certificate (``LieResult.certificate``).
@@ -186,14 +186,15 @@ def rerun(cases: list[dict], certify: bool = True) -> list[dict]:
     for case in cases:
         res = count_laws(**count_arguments(case))
         proof = "K = N" if res.rank == res.dimension else res.certificate
-        solver = case["origin"] == AUTHORS and (case["flow"] == "gradient" or case["model"] == "linear")
-        if certify and solver and res.laws:
+        expected = expected_count(case)
+        authors_check = case["origin"] == AUTHORS and (case["flow"] == "gradient" or case["model"] == "linear")
+        if certify and (authors_check or expected is None) and res.laws:
             model = make_model(case["model"], case["dims"], bias=case["bias"])
             degree = 1 if case["model"] == "nmf" and case["flow"] == "gradient" else 2
             found = polynomial_laws(model, case["flow"], tau=case["tau"], geometry=case["geometry"],
                                     degree=degree, lie=res)
             proof = "polynomial laws" if found.complete else f"{found.independent} polynomial laws"
-        out.append(dict(case, N=res.dimension, K=res.rank, laws=res.laws, expected=expected_count(case),
+        out.append(dict(case, N=res.dimension, K=res.rank, laws=res.laws, expected=expected,
                         proof=proof, bound=res.failure_bound, seconds=res.seconds))
     return out
 
