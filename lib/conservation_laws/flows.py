@@ -211,14 +211,9 @@ def natural_forces(phis: list[Polynomial], mirror, D: int, label: str = "model")
                       f"outputs of φ; {label} has d={d}")
     grads = [gradient(p, D) for p in phis]
     metric_grads = [[g[j] * Polynomial.variable(j) if mirror[j] and g[j] else g[j] for j in range(D)] for g in grads]
-    A = [[Polynomial() for _ in range(d)] for _ in range(d)]
-    for i in range(d):
-        for k in range(i, d):
-            entry = Polynomial()
-            for j in range(D):
-                if grads[i][j] and metric_grads[k][j]:
-                    entry = entry + grads[i][j] * metric_grads[k][j]
-            A[i][k] = A[k][i] = entry
+    # A = J M Jᵀ: rows of J against rows of M J (the upper half suffices, A is symmetric)
+    columns = [list(col) for col in zip(*metric_grads)]  # columns[j][l] = (M ∇φ_l)_j
+    A = _symmetric_product(grads, columns)
     degree_A = max((a.degree() for row in A for a in row if a), default=0)
     if degree_A <= 0:
         raise invalid("flow", "natural", f"∂φ of {label} is constant or zero, so there is no natural gradient to count")
@@ -229,11 +224,7 @@ def natural_forces(phis: list[Polynomial], mirror, D: int, label: str = "model")
     rank = d
     for k in range(2, d + 1):
         # c_k = −(tr(A² M_{k−1}) + c_{k−1} tr A)/k, computed before forming M_k
-        tr = Polynomial()
-        for i in range(d):
-            for j in range(d):
-                if A2[i][j] and M_prev[j][i]:
-                    tr = tr + A2[i][j] * M_prev[j][i]
+        tr = sum((_dot(A2[i], [row[i] for row in M_prev]) for i in range(d)), Polynomial())
         c_k = (tr + c_prev * trace_A) * Fraction(-1, k)
         if not c_k:
             rank = k - 1
@@ -245,30 +236,27 @@ def natural_forces(phis: list[Polynomial], mirror, D: int, label: str = "model")
         for i in range(d):
             M_next[i][i] = M_next[i][i] + c_prev
         M_prev, c_prev = M_next, c_k
-    forces = []
-    for i in range(d):
-        comps = []
-        for j in range(D):
-            comp = Polynomial()
-            for l in range(d):
-                if M_prev[i][l] and metric_grads[l][j]:
-                    comp = comp + M_prev[i][l] * metric_grads[l][j]
-            comps.append(comp)
-        forces.append(VectorField(tuple(comps)))
+    forces = [VectorField(tuple(_dot(M_prev[i], columns[j]) for j in range(D))) for i in range(d)]
     return forces, rank
 
 
+def _dot(u: list[Polynomial], v: list[Polynomial]) -> Polynomial:
+    """Σ_j u_j v_j over polynomials, skipping zero terms."""
+    out = Polynomial()
+    for a, b in zip(u, v):
+        if a and b:
+            out = out + a * b
+    return out
+
+
 def _symmetric_product(A: list[list[Polynomial]], B: list[list[Polynomial]]) -> list[list[Polynomial]]:
-    """A·B for commuting symmetric polynomial matrices (the product is symmetric: upper half only)."""
+    """A·B when the product is known to be symmetric (commuting symmetric matrices, or J·(MJ)ᵀ):
+    the upper half is computed and mirrored. ``A`` has rows i, ``B`` rows j and columns k."""
     d = len(A)
     out = [[Polynomial() for _ in range(d)] for _ in range(d)]
     for i in range(d):
         for k in range(i, d):
-            entry = Polynomial()
-            for j in range(d):
-                if A[i][j] and B[j][k]:
-                    entry = entry + A[i][j] * B[j][k]
-            out[i][k] = out[k][i] = entry
+            out[i][k] = out[k][i] = _dot(A[i], [row[k] for row in B])
     return out
 
 
