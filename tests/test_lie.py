@@ -1,5 +1,5 @@
 """The Lie engine (lie.count_laws): the table of the issue, closed forms over many widths, the modular
-arithmetic underneath, and the validation set (validation.py)."""
+arithmetic underneath (the validation set is tested in test_validation.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from conservation_laws.lie import (TARGET_BOUND, ModularField, _EchelonBasis, _m
 from conservation_laws.models import make_model
 from conservation_laws.polynomial import Polynomial, VectorField
 from conservation_laws import closed_forms
-from conservation_laws.validation import (BLOCKS, TAUS, authors_validation_set, closed_form_count,
-                                          count_arguments)
 
 # (model, dims, flow, tau, bias, laws): the table the engine must reproduce
 TABLE = [
@@ -306,45 +304,6 @@ def test_failure_bound_and_bookkeeping():
     assert res.certificate == "probabilistic"
     # every expanded bracket added one direction: generators kept + brackets expanded = K
     assert res.brackets_expanded <= res.rank <= res.candidates_tested
-
-
-# --- the validation set -----------------------------------------------------------------------------
-def test_validation_set_shape():
-    cases = authors_validation_set(0)
-    assert len(cases) == 120
-    assert cases == authors_validation_set(0)
-    assert cases != authors_validation_set(1)
-    assert len({c["id"] for c in cases}) == 120
-    for block_id, label, model, flow, wmax in BLOCKS:
-        block = [c for c in cases if c["block"] == label]
-        assert len(block) == 20
-        for c in block:
-            assert c["model"] == model and c["flow"] == flow
-            assert all(1 <= w <= wmax for w in c["dims"])
-            assert len(c["dims"]) in ((3, 4) if model == "relu" else (3,))
-            assert c["bias"] is False or model in ("relu", "icnn")
-            assert (c["tau"] in TAUS) if flow == "momentum" else c["tau"] == 0
-    relu = [c for c in cases if c["model"] == "relu"]
-    assert {len(c["dims"]) for c in relu} == {3, 4} and {c["bias"] for c in relu} == {False, True}
-    assert {c["tau"] for c in cases if c["flow"] == "momentum"} == set(TAUS)
-    assert max(max(c["dims"]) for c in cases if c["block"] == "NMF GF") > 5
-
-
-def test_validation_set_matches_closed_forms():
-    for case in authors_validation_set(0):
-        assert count_laws(**count_arguments(case)).laws == closed_form_count(case), case
-
-
-def test_closed_form_unknown_cases():
-    assert closed_form_count({"model": "linear", "dims": [2, 2, 2, 2], "flow": "gradient"}) is None
-    assert closed_form_count({"model": "nmf", "dims": [2, 2, 2], "flow": "gradient", "geometry": "euclidean"}) is None
-    assert closed_form_count({"model": "product", "dims": [3], "flow": "momentum"}) is None
-    assert closed_form_count({"model": "product", "dims": [3], "flow": "gradient"}) == 2
-
-
-def test_validation_bad_per_block():
-    with pytest.raises(ConservationLawsError):
-        authors_validation_set(0, per_block=0)
 
 
 # --- the certificate: lemma, bound arithmetic, options ------------------------------------------------
