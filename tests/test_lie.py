@@ -1,5 +1,5 @@
 """The Lie engine (lie.count_laws): the table of the issue, closed forms over many widths, the modular
-arithmetic underneath, and the validation set (validation.py)."""
+arithmetic underneath (the validation set is tested in test_validation.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from conservation_laws.lie import (TARGET_BOUND, ModularField, _EchelonBasis, _m
 from conservation_laws.models import make_model
 from conservation_laws.polynomial import Polynomial, VectorField
 from conservation_laws import closed_forms
-from conservation_laws.validation import (BLOCKS, TAUS, authors_validation_set, closed_form_count,
-                                          count_arguments)
 
 # (model, dims, flow, tau, bias, laws): the table the engine must reproduce
 TABLE = [
@@ -82,7 +80,7 @@ def test_scalar_output_branch_values():
 
 @pytest.mark.parametrize("dims,gf,mf", [([2, 2, 2, 2], 6, 2), ([2, 3, 3, 2], 12, 6), ([1, 2, 2, 1], 7, None)])
 def test_deep_linear(dims, gf, mf):
-    assert count_laws("linear", "gradient", dims=dims).laws == gf
+    assert count_laws("linear", "gradient", dims=dims).laws == gf == closed_forms.deep_linear_gf(dims)
     if mf is not None:
         for flow, tau in (("momentum", 0), ("momentum", 1), ("nesterov", 0)):
             assert count_laws("linear", flow, tau=tau, dims=dims).laws == mf
@@ -94,16 +92,14 @@ MOMENTA = [("momentum", 0), ("momentum", Fraction(1, 2)), ("momentum", 2), ("nes
 @pytest.mark.parametrize("dims", [[2, 2, 2], [1, 1, 1], [3, 2, 1], [2, 3, 3, 1], [2, 2, 2, 2], [1, 2, 1, 2, 1]])
 @pytest.mark.parametrize("bias", [False, True])
 def test_relu_one_law_per_hidden_neuron_and_none_under_momentum(dims, bias):
-    assert count_laws("relu", "gradient", dims=dims, bias=bias).laws == sum(dims[1:-1])
+    assert count_laws("relu", "gradient", dims=dims, bias=bias).laws == closed_forms.relu_gf(dims)
     for flow, tau in MOMENTA:
         assert count_laws("relu", flow, tau=tau, dims=dims, bias=bias).laws == 0, (flow, tau)
 
 
 @pytest.mark.parametrize("dims", [[3, 3, 3], [2, 4, 3], [1, 3, 2], [2, 1, 1], [1, 3, 1], [1, 1, 1]])
 def test_nmf_mirror(dims):
-    n1, n2, n3 = dims
-    D = n1 * n2 + n2 * n3
-    assert count_laws("nmf", "gradient", dims=dims).laws == (D - 1 if n1 * n3 == 1 else n2)
+    assert count_laws("nmf", "gradient", dims=dims).laws == closed_forms.nmf_gf(dims)
     for flow, tau in MOMENTA:
         assert count_laws("nmf", flow, tau=tau, dims=dims).laws == 0, (flow, tau)
 
@@ -111,7 +107,7 @@ def test_nmf_mirror(dims):
 @pytest.mark.parametrize("dims", [[2, 3, 3], [1, 2, 1], [3, 4, 2], [2, 1, 2]])
 @pytest.mark.parametrize("bias", [False, True])
 def test_icnn_mixed(dims, bias):
-    assert count_laws("icnn", "gradient", dims=dims, bias=bias).laws == dims[1]
+    assert count_laws("icnn", "gradient", dims=dims, bias=bias).laws == closed_forms.icnn_gf(dims)
     for flow, tau in MOMENTA:
         assert count_laws("icnn", flow, tau=tau, dims=dims, bias=bias).laws == 0, (flow, tau)
 
@@ -119,7 +115,7 @@ def test_icnn_mixed(dims, bias):
 @pytest.mark.parametrize("D", range(1, 7))
 def test_product_toy(D):
     res = count_laws("product", "gradient", dims=[D])
-    assert res.laws == D - 1
+    assert res.laws == closed_forms.product_gf(D)
     assert res.rank == 1
 
 
@@ -308,45 +304,6 @@ def test_failure_bound_and_bookkeeping():
     assert res.certificate == "probabilistic"
     # every expanded bracket added one direction: generators kept + brackets expanded = K
     assert res.brackets_expanded <= res.rank <= res.candidates_tested
-
-
-# --- the validation set -----------------------------------------------------------------------------
-def test_validation_set_shape():
-    cases = authors_validation_set(0)
-    assert len(cases) == 120
-    assert cases == authors_validation_set(0)
-    assert cases != authors_validation_set(1)
-    assert len({c["id"] for c in cases}) == 120
-    for block_id, label, model, flow, wmax in BLOCKS:
-        block = [c for c in cases if c["block"] == label]
-        assert len(block) == 20
-        for c in block:
-            assert c["model"] == model and c["flow"] == flow
-            assert all(1 <= w <= wmax for w in c["dims"])
-            assert len(c["dims"]) in ((3, 4) if model == "relu" else (3,))
-            assert c["bias"] is False or model in ("relu", "icnn")
-            assert (c["tau"] in TAUS) if flow == "momentum" else c["tau"] == 0
-    relu = [c for c in cases if c["model"] == "relu"]
-    assert {len(c["dims"]) for c in relu} == {3, 4} and {c["bias"] for c in relu} == {False, True}
-    assert {c["tau"] for c in cases if c["flow"] == "momentum"} == set(TAUS)
-    assert max(max(c["dims"]) for c in cases if c["block"] == "NMF GF") > 5
-
-
-def test_validation_set_matches_closed_forms():
-    for case in authors_validation_set(0):
-        assert count_laws(**count_arguments(case)).laws == closed_form_count(case), case
-
-
-def test_closed_form_unknown_cases():
-    assert closed_form_count({"model": "linear", "dims": [2, 2, 2, 2], "flow": "gradient"}) is None
-    assert closed_form_count({"model": "nmf", "dims": [2, 2, 2], "flow": "gradient", "geometry": "euclidean"}) is None
-    assert closed_form_count({"model": "product", "dims": [3], "flow": "momentum"}) is None
-    assert closed_form_count({"model": "product", "dims": [3], "flow": "gradient"}) == 2
-
-
-def test_validation_bad_per_block():
-    with pytest.raises(ConservationLawsError):
-        authors_validation_set(0, per_block=0)
 
 
 # --- the certificate: lemma, bound arithmetic, options ------------------------------------------------

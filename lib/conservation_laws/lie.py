@@ -84,7 +84,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-import sympy
+from ._lazy import sympy
 
 from .errors import invalid
 from .flows import FieldFamily, Flow, vector_fields
@@ -111,8 +111,36 @@ def random_prime(rng) -> int:
     lo, hi = PRIME_RANGE
     while True:
         n = int(rng.integers(lo, hi)) if isinstance(rng, np.random.Generator) else rng.randrange(lo, hi)
-        if sympy.isprime(n):
+        if _is_prime(n):
             return n
+
+
+def _is_prime(n: int) -> bool:
+    """Primality for n < 3 215 031 751 (what ``sympy.isprime`` says, without importing sympy at start-up).
+
+    Miller–Rabin with the bases 2, 3, 5, 7 is deterministic below 3 215 031 751.
+    """
+    if n >= 3_215_031_751:
+        return bool(sympy.isprime(n))
+    if n < 2:
+        return False
+    for q in (2, 3, 5, 7):
+        if n % q == 0:
+            return n == q
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for a in (2, 3, 5, 7):
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
 
 
 def _mulmod(A: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
@@ -538,17 +566,22 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
             Wp = basis.sketch_matrix(W)
             sketch = np.empty((len(group) * G, _SKETCH_VECTORS), dtype=np.int64)
             data = []
+            # Dbᵀ W' of every b of the group side by side, so that g·(Dbᵀ W') for every g and b is one
+            # wide (BLAS) product instead of one skinny int64 product per b
+            DbW = np.zeros((N, len(group) * _SKETCH_VECTORS), dtype=np.int64)
+            seconds = []
             for j, b in enumerate(group):
                 bval, (br, bc, bv) = b.value_and_sparse_jacobian(point_ext)
                 data.append((bval, br, bc, bv))
-                DbW = np.zeros((N, _SKETCH_VECTORS), dtype=np.int64)
-                np.add.at(DbW, bc, bv[:, None] * Wp[br] % p)
-                first = _mulmod(gen_vals_T, DbW % p, p)  # g·(Dbᵀ W') for every g
+                np.add.at(DbW[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS], bc, bv[:, None] * Wp[br] % p)
                 second = np.zeros((G, _SKETCH_VECTORS), dtype=np.int64)
                 if len(with_entries):
                     terms = (jv * bval[jc] % p)[:, None] * Wp[jr] % p
                     second[with_entries] = np.add.reduceat(terms, seg_starts, axis=0) % p
-                sketch[j * G : (j + 1) * G] = (first - second) % p
+                seconds.append(second)
+            first = _mulmod(gen_vals_T, DbW % p, p)
+            for j, second in enumerate(seconds):
+                sketch[j * G : (j + 1) * G] = (first[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS] - second) % p
             tested += len(sketch)
             live = np.flatnonzero(sketch.any(axis=1))
             if not len(live):
@@ -790,7 +823,7 @@ def _certify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence
 def _check_prime(prime) -> int | None:
     if prime is None:
         return None
-    if isinstance(prime, bool) or not isinstance(prime, int) or not 2 <= prime < 2**31 or not sympy.isprime(prime):
+    if isinstance(prime, bool) or not isinstance(prime, int) or not 2 <= prime < 2**31 or not _is_prime(prime):
         raise invalid("prime", prime, "a prime below 2^31 (or None for random primes)")
     return prime
 
@@ -885,7 +918,7 @@ def check_matches(result: LieResult, family: FieldFamily) -> None:
     if result.fingerprint != family_fingerprint(family):
         raise invalid("lie", f"fingerprint {result.fingerprint[:12]}", "a count of this family's generators "
                       f"(fingerprint {family_fingerprint(family)[:12]})")
-    if (not 2 <= result.prime < 2**31 or not sympy.isprime(result.prime) or len(result.point) != family.N
+    if (not 2 <= result.prime < 2**31 or not _is_prime(result.prime) or len(result.point) != family.N
             or any(not 0 <= x < result.prime for x in result.point)
             or any(not 2 <= q < 2**31 for q in result.check_primes)):
         raise invalid("lie", f"prime {result.prime}", "a count whose prime and point come from lie.count_laws")
