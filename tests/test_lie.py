@@ -404,7 +404,8 @@ def test_bound_arithmetic():
     # random prime: unlucky term (⌊B/30⌋ + 1)/Π_eff, Schwartz–Zippel term d/p
     u, s = lie.check_pass_bound(40, 95.0, 2**30 + 3, fixed_prime=False, excluded=2)
     assert u == pytest.approx(4 / (lie.PRIMES_IN_RANGE_LOWER - 2))
-    assert s == pytest.approx(40 / (2**30 + 3))
+    assert s == pytest.approx(40 / 2**30)  # the smallest prime of the range: independent of the draw
+    assert lie.check_pass_bound(40, 95.0, 2**31 - 1, fixed_prime=False, excluded=2) == (u, s)
     # fixed prime: unlucky 0 if 2^B < p, else 1
     assert lie.check_pass_bound(3, 10.0, 2**31 - 1, fixed_prime=True) == (0.0, pytest.approx(3 / (2**31 - 1)))
     assert lie.check_pass_bound(3, 40.0, 2**31 - 1, fixed_prime=True)[0] == 1.0
@@ -502,3 +503,27 @@ def test_certificate_log_and_summed_bound():
     assert sum(summary[c] for c in lie.CERTIFICATES) == 3
     assert summary["summed_bound"] == pytest.approx(sum(r.failure_bound for r in results
                                                          if r.certificate == "probabilistic"))
+
+
+def test_certificate_log_round_trip(tmp_path):
+    lie.clear_certificate_log()
+    count_laws("product", "gradient", dims=[3])
+    count_laws("relu", "momentum", tau=1, dims=[1, 2, 1])
+    path = lie.save_certificate_log("00_test", tmp_path)
+    assert path == tmp_path / "certificates" / "00_test.json"
+    assert lie.certificate_log() == []  # saving clears the log
+    logs = lie.load_certificate_logs(tmp_path)
+    summary = lie.summarise_certificates([r for records in logs.values() for r in records])
+    assert summary["proved"] == 1 and summary["probabilistic"] == 1
+    assert 0 < summary["summed_bound"] <= TARGET_BOUND
+
+
+@pytest.mark.parametrize("flow", ["gradient", "nesterov"])
+def test_tau_without_friction_is_an_error_in_the_api(flow):
+    from conservation_laws.flows import Flow
+
+    with pytest.raises(ConservationLawsError, match="friction"):
+        count_laws("linear", flow, tau=1, dims=[2, 2, 2])
+    with pytest.raises(ConservationLawsError, match="friction"):
+        Flow(flow, Fraction(1, 2))
+    assert Flow(flow, 0).tau == 0 and Flow("momentum", 1).tau == 1
