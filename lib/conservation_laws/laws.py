@@ -97,16 +97,10 @@ class LawsResult:
         return [h.to_sympy(syms) for h in self.laws]
 
     def in_time(self, which: str = "all") -> list[sympy.Expr]:
-        """The laws (``which``: all, basis or others) with s replaced by e^{τt} (heavy ball, τ > 0)."""
-        flow = self.family.flow
+        """The laws (``which``: all, basis or others) with s replaced by e^{γt} (``Flow.in_time``: γ = τ
+        for the heavy ball, λ for GF with weight decay, the oscillator's rate with both)."""
         syms = self.family.symbols
-        exprs = [h.to_sympy(syms) for h in self._chosen(which)]
-        if flow.time_variable != "s":
-            return exprs
-        s = sympy.Symbol("s", real=True)
-        t = sympy.Symbol("t", real=True)
-        tau = sympy.Rational(flow.tau.numerator, flow.tau.denominator)
-        return [sympy.factor_terms(e.subs(s, sympy.exp(tau * t))) for e in exprs]
+        return [self.family.flow.in_time(h.to_sympy(syms)) for h in self._chosen(which)]
 
     def latex(self, which: str = "all") -> list[str]:
         names = self.family.latex_names()
@@ -958,6 +952,18 @@ def independent_count(laws: Sequence[Polynomial], N: int, seed: int = 0) -> int:
     return int(nmod_mat(_gradients_mod_p(laws, N, p, point).tolist(), p).rank())
 
 
+def default_time_degree(flow: Flow, degree: int) -> int:
+    """Largest power of the time coordinate searched by default: 3 for Nesterov's t (t³J), 1 for
+    s = e^{τt} or t without decay; with weight decay λ, ``flows.decay_time_degree``."""
+    if flow.weight_decay:
+        from .flows import decay_time_degree
+
+        return decay_time_degree(flow, degree)
+    if flow.time_variable is None:
+        return 0
+    return 3 if flow.kind == "nesterov" else 1
+
+
 def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                     degree: int = 2, time_degree: int | None = None, seed: int = 0,
                     lie: LieResult | None = None) -> LawsResult:
@@ -978,9 +984,9 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
     family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
     fields = [g for g in family.generators if not g.is_zero()]
     N = family.N
-    has_time = family.flow.is_momentum
+    has_time = family.flow.time_variable is not None  # momentum, or GF with weight decay
     if time_degree is None:
-        time_degree = (3 if family.flow.kind == "nesterov" else 1) if has_time else 0
+        time_degree = default_time_degree(family.flow, degree)
     if not has_time:
         time_degree = 0
     state_w = [0 if (has_time and i == 0) else 1 for i in range(N)]

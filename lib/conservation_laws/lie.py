@@ -43,7 +43,7 @@ its *word*: which generator applied to which earlier kept field), K = K_computed
   acceptance needs P_h(ξ1) ≡ 0 mod p1. Either p1 divides every coefficient of P_h (unlucky prime),
   or P_h mod p1 is a non-zero polynomial that vanishes at ξ1 (Schwartz–Zippel). Hence
 
-      Pr[accept | count wrong] ≤ (⌊B/30⌋ + 1) / Π_eff + d / p1,
+      Pr[accept | count wrong] ≤ (⌊B/30⌋ + 1) / Π_eff + d / p1 ≤ (⌊B/30⌋ + 1) / Π_eff + d / 2^30,
 
   with d = Σ_F deg f + max_h deg h and B = Σ_F log2‖f‖_1 + max_h log2‖h‖_1. Here deg and ‖·‖_1 (sum
   of |coefficients| of the integer field) are bounded along the words, never read off the modular
@@ -53,7 +53,9 @@ its *word*: which generator applied to which earlier kept field), K = K_computed
   number of admissible primes: π(2^31) − π(2^30) > 2^31/ln 2^31 − 1.25506·2^30/ln 2^30
   (Rosser–Schoenfeld) minus the primes dividing the generators' denominators.
 * (d) Margin. Checks at independent (p1, ξ1) multiply their bounds; passes are added until the
-  product is ≤ ``TARGET_BOUND`` (1e-9). With a prime fixed by the caller (``prime=``) nothing is
+  product is ≤ ``TARGET_BOUND`` (1e-9), stopping at the first check that does not accept. For this
+  sequential rule to be sound the per-check factor must not depend on the draws: d/p1 is replaced
+  by d/2^30 (p1 ≥ 2^30). With a prime fixed by the caller (``prime=``) nothing is
   random about it: its unlucky term is 0 if 2^B < p (no coefficient can be divisible by p), else 1,
   and only the Schwartz–Zippel factors multiply, so a tiny prime gets a large, honest bound.
 * A run stopped by ``max_depth`` before stabilising is reported "upper bound only", never with a
@@ -687,14 +689,16 @@ def excluded_primes(gens: list[VectorField], sizes=None) -> int:
 def check_pass_bound(degree: int, height_bits: float, p: int, fixed_prime: bool, excluded: int = 0) -> tuple[float, float]:
     """(unlucky-prime term, Schwartz–Zippel term) of one check at prime p (module docstring (c), (d)).
 
-    Random prime: ⌊B/30⌋ / (PRIMES_IN_RANGE_LOWER − excluded) and d/p. Fixed prime: the unlucky term
-    is 0 if 2^B < p (every coefficient of P_h is then smaller than p in absolute value), else 1.
+    Random prime: (⌊B/30⌋ + 1) / (PRIMES_IN_RANGE_LOWER − excluded) and d/2^30 (the smallest prime
+    of the range, so that the bound does not depend on the draw and the number of checks is fixed
+    in advance). Fixed prime p: the unlucky term is 0 if 2^B < p (every coefficient of P_h is then
+    smaller than p in absolute value), else 1, and the Schwartz–Zippel term is d/p.
     """
     if fixed_prime:
         unlucky = 0.0 if height_bits < math.log2(p) - 1e-9 else 1.0
-    else:
-        unlucky = (int(height_bits // 30) + 1) / (PRIMES_IN_RANGE_LOWER - excluded)
-    return min(1.0, unlucky), min(1.0, degree / p)
+        return min(1.0, unlucky), min(1.0, degree / p)
+    unlucky = (int(height_bits // 30) + 1) / (PRIMES_IN_RANGE_LOWER - excluded)
+    return min(1.0, unlucky), min(1.0, degree / PRIME_RANGE[0])
 
 
 def combine_check_bounds(terms: list[tuple[float, float]], fixed_prime: bool) -> float:
@@ -762,7 +766,10 @@ def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, 
     """Independent checks of ``result`` until the proved bound is ≤ ``target`` (module docstring).
 
     Returns (status, bound, primes of the accepted checks); status is "accepted" (bound proved),
-    "missed" (the run was wrong: rerun) or "exhausted" (MAX_CHECKS passes were not enough).
+    "missed" (the run was wrong: rerun) or "exhausted" (no check could conclude). The checks run in
+    sequence and stop at the first one that does not accept ("degenerate": F(ξ1) lost rank), so the
+    bound reported after j accepted checks is that of the event "the first j checks accept", whose
+    per-check factor does not depend on the draws.
     """
     gens = [g for g in family.generators if not g.is_zero()]
     sizes = [_integer_size(g) for g in gens]
@@ -774,9 +781,10 @@ def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, 
         status, p = verify_once(gens, result.words, family.N, np.random.default_rng(child), prime)
         if status == "missed":
             return "missed", 1.0, primes
-        if status == "accepted":
-            terms.append(check_pass_bound(degree, height, p, prime is not None, excluded))
-            primes.append(p)
+        if status == "degenerate":
+            break
+        terms.append(check_pass_bound(degree, height, p, prime is not None, excluded))
+        primes.append(p)
         bound = combine_check_bounds(terms, prime is not None)
         if bound <= target:
             return "accepted", bound, primes
