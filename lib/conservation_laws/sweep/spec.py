@@ -16,7 +16,7 @@ from ..errors import invalid
 
 SWEEP_MODELS = ("linear", "relu", "nmf", "icnn", "product")  # the models with widths
 SPEC_KEYS = ("name", "model", "dims", "depth", "widths", "hidden", "bias", "flow", "flows", "tau", "taus",
-             "geometry", "geometries", "seed", "repeats", "grids", "description")
+             "geometry", "geometries", "seed", "repeats", "grids", "description", "weight_decay", "weight_decays")
 
 
 def _version() -> str:
@@ -104,12 +104,13 @@ def _dims_choices(grid: dict) -> list[list[int]]:
 
 
 def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: str | None = None,
-                   bias: bool = False, seed: int = 0, repeats: int = 1) -> dict:
+                   bias: bool = False, seed: int = 0, repeats: int = 1, weight_decay=0) -> dict:
     """The canonical parameters of one case (what its key is computed from): ``Case.canonical()``.
 
     Validated by ``cases.make_case`` (the size guard included). τ is written exactly as a string
     (``'0'``, ``'1/2'``); it is set to ``'0'`` for the gradient and Nesterov flows, and ``bias`` to
-    false for models without biases, so that equivalent cases share one key.
+    false for models without biases, so that equivalent cases share one key. ``weight_decay`` λ (exact,
+    a string in the canonical form, present only when λ > 0) is validated by ``flows.Flow``.
     """
     from ..cases import _fraction, make_case
     from ..models import bias_models
@@ -120,7 +121,8 @@ def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: st
         raise invalid("bias", bias, "true or false")
     tau = _fraction("tau", tau)
     case = make_case(model=model, dims=dims, flow=flow, tau=tau if flow == "momentum" else 0, geometry=geometry,
-                     bias=bias and model in bias_models(), seed=seed, repeats=repeats)
+                     bias=bias and model in bias_models(), seed=seed, repeats=repeats,
+                     weight_decay=_fraction("weight_decay", weight_decay))
     return case.canonical()
 
 
@@ -163,14 +165,15 @@ def expand_spec(spec: dict) -> list[dict]:
         models = _listify(grid["model"])
         flows = _listify(grid.get("flows", grid.get("flow", "gradient")))
         taus = _listify(grid.get("taus", grid.get("tau", 0)))
+        decays = _listify(grid.get("weight_decays", grid.get("weight_decay", 0)))
         geometries = _listify(grid.get("geometries", grid.get("geometry", None)))
         biases = _listify(grid.get("bias", False))
         seeds = _int_values(grid.get("seed", 0), "seed")
         repeats = grid.get("repeats", 1)
         dims_list = _dims_choices(grid)
-        for model, dims, bias, flow, tau, geometry, seed in itertools.product(
-                models, dims_list, biases, flows, taus, geometries, seeds):
-            case = canonical_case(model, dims, flow, tau, geometry, bias, seed, repeats)
+        for model, dims, bias, flow, tau, geometry, seed, decay in itertools.product(
+                models, dims_list, biases, flows, taus, geometries, seeds, decays):
+            case = canonical_case(model, dims, flow, tau, geometry, bias, seed, repeats, weight_decay=decay)
             key = case_key(case)
             if key not in seen:
                 seen.add(key)
