@@ -297,3 +297,21 @@ def test_classes():
     assert isinstance(make_model("softmax", [2, 2]), SoftmaxLayer)
     assert isinstance(make_model("residual", [1, 1]), ResidualReLU)
     assert isinstance(make_model("transformer", [2]), TransformerBlock)
+
+
+def test_sweep_grids_take_block_options_and_model_files(tmp_path):
+    """A sweep grid sweeps the block options (a list of mappings) and runs a model file."""
+    from conservation_laws.spec import example_spec
+    from conservation_laws.sweep import expand_spec
+    from conservation_laws.sweep.runner import compute_case
+
+    cases = expand_spec({"model": "attention", "dims": [2], "flows": ["gradient", "momentum"],
+                         "options": [{"head_width": 1}, {"head_width": 2}]})
+    assert len(cases) == 4 and {c["options"]["head_width"] for c in cases} == {1, 2}
+    for c in cases:
+        m = make_model("attention", [2], **c["options"])
+        assert compute_case(c)["laws"] == closed.block_count(m, c["flow"])
+    path = tmp_path / "gated.yaml"
+    path.write_text(example_spec())
+    cases = expand_spec({"model_file": str(path), "flows": ["gradient", "nesterov"]})
+    assert [compute_case(c)["laws"] for c in cases] == [4, 0]
