@@ -315,3 +315,14 @@ def test_sweep_grids_take_block_options_and_model_files(tmp_path):
     path.write_text(example_spec())
     cases = expand_spec({"model_file": str(path), "flows": ["gradient", "nesterov"]})
     assert [compute_case(c)["laws"] for c in cases] == [4, 0]
+
+
+def test_residual_and_transformer_phi_match_independent_formulations():
+    res = make_model("residual", [2, 1, 2])
+    texts = [f"U{l}[{i},{k}]*V{l}[{k},{j}]" for l, h in ((1, 1), (2, 2)) for i in range(2)
+             for k in range(h) for j in range(2)]
+    assert same_phi(res, texts) and count_laws(res).laws == count_phi(texts) == 3
+    block = make_model("transformer", [2], head_width=1, mlp_width=2)
+    texts = phi_strings_attention(2, 2, 1, 1, 1)
+    texts += [f"U[{i},{k}]*W[{k},{j}]" for i in range(2) for k in range(2) for j in range(2)]
+    assert same_phi(block, texts) and count_laws(block).laws == count_phi(texts) == 4
