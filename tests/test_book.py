@@ -78,9 +78,16 @@ def test_table_escapes_keeps_math_and_wraps():
     assert r"\(U^\top U &lt; 1\)" in html and r"\((n, r, m)\)" in html
     assert ">0.1235<" in html and ">yes<" in html and ">—<" in html
     assert "<caption" in html and r"\(N_{\mathrm{GF}}\)" in html
-    assert "overflow-wrap:anywhere" in html and "max-width:100%" in html
+    assert "overflow-wrap:break-word" in html and "max-width:100%" in html
+    assert "mathjax_process" in html  # MyST's MathJax typesets only inside this class
     # every cell is its own element: numbers never run into labels
     assert "<td style='" in html and html.count("<td") == 6 and html.count("<th ") == 3
+
+
+def test_long_words_may_break_anywhere_short_ones_do_not():
+    html = book.table(["a", "b"], [["x" * 60, "pass"]]).data
+    cells = html.split("<td ")[1:]
+    assert "anywhere" in cells[0] and "anywhere" not in cells[1]
 
 
 def test_table_rejects_ragged_rows():
@@ -105,3 +112,15 @@ def test_finish_displays_and_raises_on_failure(book_root, monkeypatch):
     claims.check("C5", 1, 0, evidence="one shape differs")
     with pytest.raises(AssertionError, match="C5"):
         book.finish()
+
+
+def test_build_summary_shows_parameters_and_falls_back_to_seeds(book_root):
+    provenance.record_parameters("02_linear", {"r_max": 6, "seed": 3})
+    provenance.record_seeds("03_relu", {"seed": 1})
+    provenance.record_seeds("10_removed", {"seed": 9})
+    info = provenance.build_summary(["02_linear", "03_relu"])
+    assert info["parameters"] == {"02_linear": {"r_max": 6, "seed": 3}, "03_relu": {"seed": 1}}
+    assert info["seeds"] == {"02_linear": {"seed": 3}, "03_relu": {"seed": 1}}
+    assert set(info["runs"]["02_linear"]) == {"date", "run"}
+    path = provenance.write_summary(info)
+    assert json.loads(path.read_text())["parameters"]["02_linear"]["r_max"] == 6

@@ -11,6 +11,12 @@ For every page listed in ``_toc.yml``:
   ``$$``, ``\\(`` or ``\\[`` is left in the visible text; the browser's network log shows no request
   made by the page to an ``http(s)`` host.
 
+* at a 1280 × 900 window, page by page and check by check (``test_page_layout[<page>-<check>]``): no
+  code cell and no table wider than its container (``scrollWidth ≤ clientWidth``), no visible code
+  line over 88 characters, no visible ``glue(`` call, no progress bar or object repr in an output,
+  MathJax typeset in every statement of the claims ledger, and the word "notes" never used for an
+  internal document.
+
 ``make test`` runs this after building the book, with ``REQUIRE_BOOK=1``: a missing build, page or
 browser then fails instead of skipping.
 """
@@ -34,7 +40,8 @@ import pytest
 
 from conservation_laws.provenance import toc_documents
 
-ROOT = Path(__file__).resolve().parents[1]
+# BOOK_ROOT: check another built book (a folder holding _toc.yml and _build/html)
+ROOT = Path(os.environ.get("BOOK_ROOT") or Path(__file__).resolve().parents[1]).resolve()
 BUILD = ROOT / "_build" / "html"
 REQUIRE = os.environ.get("REQUIRE_BOOK", "") not in ("", "0")
 
@@ -248,23 +255,27 @@ def render(page: Path, workdir: Path) -> tuple[str, list[str]]:
     return proc.stdout, requested
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    """Every built page of the toc, rendered once, four browsers at a time."""
+def every_page(tmp_path_factory, name: str, visit) -> dict:
+    """``visit(page, workdir)`` for every built page of the toc, four browsers at a time."""
     if chromium() is None:
         if REQUIRE:
             pytest.fail("REQUIRE_BOOK is set but no chromium was found (apt-get install chromium)", pytrace=False)
         pytest.skip("no chromium to render the pages")
     pages = {d: BUILD / f"{d}.html" for d in DOCS if (BUILD / f"{d}.html").exists()}
-    base = tmp_path_factory.mktemp("chromium")
+    base = tmp_path_factory.mktemp(name)
 
     def one(item):
         doc, page = item
-        work = Path(tempfile.mkdtemp(dir=base))
-        return doc, render(page, work)
+        return doc, visit(page, Path(tempfile.mkdtemp(dir=base)))
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1) or 1) as pool:
         return dict(pool.map(one, pages.items()))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Every built page of the toc, rendered once."""
+    return every_page(tmp_path_factory, "chromium", render)
 
 
 VISIBLE_SKIP = ("script", "style", "pre", "code", "textarea", "noscript", "mjx-container", "template")
@@ -293,3 +304,139 @@ def test_page_renders_offline(doc: str, rendered):
     text = main.get_text(" ")
     raw = sorted({text[max(0, m.start() - 40):m.end() + 40].replace("\n", " ") for m in RAW_MATH.finditer(text)})[:5]
     assert not raw, f"{doc}: raw TeX left in the visible text after MathJax ran:\n" + "\n".join(raw)
+
+
+# --- layout at a 1280 × 900 window ----------------------------------------------------------------
+# A copy of each page, with <base href> pointing at the built page's folder (so every asset and link
+# resolves as in the book) and a script that, once MathJax has typeset the page, measures it and
+# writes a JSON report into the DOM that --dump-dom returns.
+
+WINDOW = (1280, 900)
+MAX_CODE_LINE = 88
+MEASURE_JS = r"""
+<script>
+(function () {
+  function shown(el) {  // laid out, not hidden, not inside a closed <details> (hide-input toggles)
+    var closed = el.closest("details:not([open])");
+    if (closed && !(closed.querySelector("summary") || {}).contains(el)) return false;
+    return el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  }
+  function label(el) { return (el.innerText || "").trim().split("\n")[0].slice(0, 70); }
+  function measure() {
+    var main = document.querySelector("main") || document.body, r = {
+      window: [innerWidth, innerHeight], code_overflow: [], table_overflow: [], long_lines: [], glue: [],
+      outputs: [], ledger: {statements: 0, typeset: 0, raw: []}, notes: []};
+    main.querySelectorAll("div.cell pre, div.cell").forEach(function (el) {
+      if (shown(el) && el.scrollWidth > el.clientWidth + 1)
+        r.code_overflow.push([el.tagName.toLowerCase(), el.scrollWidth, el.clientWidth, label(el)]);
+    });
+    main.querySelectorAll("div.cell_input pre").forEach(function (pre) {
+      if (!shown(pre)) return;
+      pre.innerText.split("\n").forEach(function (line) {
+        if (line.length > %(max_line)d) r.long_lines.push([line.length, line.slice(0, 100)]);
+        if (/\bglue\(/.test(line)) r.glue.push(line.trim().slice(0, 100));
+      });
+    });
+    main.querySelectorAll("table").forEach(function (t) {
+      var c = t.parentElement;
+      if (shown(t) && (t.offsetWidth > c.clientWidth + 1 || c.scrollWidth > c.clientWidth + 1))
+        r.table_overflow.push([t.offsetWidth, c.scrollWidth, c.clientWidth, label(t)]);
+    });
+    var bad = [[/\d+%%\|/, "progress bar"], [/\d+\/\d+ \[\d\d:\d\d/, "progress bar"],
+               [/\b(Claim|LieResult|LawsResult|PolynomialLaws|Case|FieldFamily|Flow)\(\w+=/, "object repr"],
+               [/<[\w.]+ object at 0x[0-9a-f]+>/, "object repr"], [/<Figure size \d+x\d+ with/, "object repr"],
+               [/<IPython\.core\.display\.\w+ object>/, "object repr"]];
+    main.querySelectorAll("div.cell_output").forEach(function (out) {
+      if (!shown(out)) return;
+      var text = out.innerText;
+      bad.some(function (b) {  // one report per output
+        var m = text.match(b[0]);
+        if (m) r.outputs.push([b[1], text.slice(Math.max(0, m.index - 30), m.index + 60)]);
+        return !!m;
+      });
+    });
+    main.querySelectorAll("table.ledger tbody tr").forEach(function (tr) {
+      var cell = tr.children[1];
+      if (!cell) return;
+      r.ledger.statements += 1;
+      if (cell.querySelector("mjx-container")) r.ledger.typeset += 1;
+      var raw = cell.innerText.match(/\\\(|\\\)|\$[^$]+\$/);
+      if (raw) r.ledger.raw.push(cell.innerText.slice(0, 100));
+    });
+    var notes = /\b(?:the|our|project['\u2019]s|internal|these|see|in)\s+notes\b|\bnotes['\u2019](?!\w)|notes\.md|\bshared\//gi;
+    var text = main.innerText, m;
+    while ((m = notes.exec(text)) !== null) r.notes.push(text.slice(Math.max(0, m.index - 40), m.index + 50));
+    var out = document.createElement("script");
+    out.type = "application/json"; out.id = "layout-report"; out.textContent = JSON.stringify(r);
+    document.body.appendChild(out);
+  }
+  window.addEventListener("load", function () {
+    var mj = window.MathJax && window.MathJax.startup && window.MathJax.startup.promise;
+    (mj ? mj.then(function () { setTimeout(measure, 50); }) : Promise.resolve().then(measure));
+  });
+})();
+</script>
+""" % {"max_line": MAX_CODE_LINE}
+
+
+def measure(page: Path, workdir: Path) -> dict:
+    """Open a measuring copy of ``page`` at the book's window size; return the script's report."""
+    html = page.read_text(encoding="utf-8")
+    base = f'<base href="{page.parent.as_uri()}/">'
+    html = re.sub(r"(<head[^>]*>)", lambda m: m.group(1) + base, html, count=1)
+    html = html.replace("</body>", MEASURE_JS + "</body>", 1) if "</body>" in html else html + MEASURE_JS
+    copy = workdir / page.name
+    copy.write_text(html, encoding="utf-8")
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+           "--disable-background-networking", "--disable-component-update", "--disable-extensions",
+           f"--user-data-dir={workdir / 'profile'}", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+           f"--window-size={WINDOW[0]},{WINDOW[1]}", "--virtual-time-budget=15000", "--allow-file-access-from-files",
+           "--dump-dom", copy.as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    m = re.search(r'<script type="application/json" id="layout-report">(.*?)</script>', proc.stdout, re.S)
+    assert m, f"the measuring script did not report on {page} (rc {proc.returncode}):\n{proc.stderr[-1500:]}"
+    import html as _html
+
+    return json.loads(_html.unescape(m.group(1)))
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """Every built page of the toc, measured once at 1280 × 900."""
+    return every_page(tmp_path_factory, "layout", measure)
+
+
+def _listing(items, limit: int = 5) -> str:
+    lines = [json.dumps(i, ensure_ascii=False) for i in items[:limit]]
+    more = len(items) - limit
+    return "\n  ".join(lines + ([f"... and {more} more"] if more > 0 else []))
+
+
+LAYOUT_CHECKS = {
+    "code-width": ("code_overflow", "code cells wider than their container (tag, scrollWidth, clientWidth, start)"),
+    "table-width": ("table_overflow", "tables wider than their container (width, container scrollWidth, "
+                                      "clientWidth, start)"),
+    "code-line-length": ("long_lines", f"visible code lines over {MAX_CODE_LINE} characters (length, line)"),
+    "no-glue-call": ("glue", "visible glue( calls (bookkeeping belongs in a remove-input cell)"),
+    "no-progress-or-repr": ("outputs", "progress bars or object reprs in outputs (kind, text)"),
+    "no-internal-notes": ("notes", 'the word "notes" for an internal document'),
+}
+
+
+@pytest.mark.parametrize("check", [*LAYOUT_CHECKS, "ledger-mathjax"])
+@pytest.mark.parametrize("doc", DOCS)
+def test_page_layout(doc: str, check: str, measured):
+    page_path(doc)
+    report = measured[doc]
+    assert report["window"][0] == WINDOW[0], f"{doc}: measured at {report['window']}, not {WINDOW}"
+    if check == "ledger-mathjax":
+        ledger = report["ledger"]
+        if not ledger["statements"]:
+            pytest.skip(f"{doc} has no claims ledger")
+        assert not ledger["raw"] and ledger["typeset"] > 0, \
+            (f"{doc}: {ledger['typeset']} of {ledger['statements']} ledger statements hold MathJax output; raw "
+             f"TeX left in:\n  " + _listing(ledger["raw"]))
+        return
+    key, what = LAYOUT_CHECKS[check]
+    found = report[key]
+    assert not found, f"{doc}: {len(found)} {what}:\n  " + _listing(found)

@@ -22,11 +22,15 @@ from .errors import invalid
 #: Inline math as a chapter writes it: ``$...$`` (not ``$$``), no newline inside.
 _MATH = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]+?)(?<!\\)\$")
 
-#: Styles of every table: the table is never wider than the book's column (long cells wrap,
-#: anywhere if they must), headers are set apart by a rule and may wrap.
-TABLE_STYLE = "width:auto;max-width:100%;border-collapse:collapse;margin:0.5em 0"
-CELL_STYLE = "overflow-wrap:anywhere;padding:0.2em 0.6em;vertical-align:top;text-align:left"
+#: Styles of every table: the table is never wider than the book's column. Cells wrap between
+#: words; a cell holding a word longer than ``LONG_WORD`` characters may also break inside words
+#: (``overflow-wrap:anywhere``, which would otherwise squeeze short columns to one letter).
+#: Headers are set apart by a rule and wrap between words.
+TABLE_STYLE = "width:auto;max-width:100%;border-collapse:collapse;margin:0.5em 0;font-size:0.9em"
+CELL_STYLE = "overflow-wrap:break-word;padding:0.2em 0.6em;vertical-align:top;text-align:left"
+LONG_CELL_STYLE = CELL_STYLE.replace("break-word", "anywhere")
 HEADER_STYLE = CELL_STYLE + ";border-bottom:1.5px solid currentColor;font-weight:600"
+LONG_WORD = 24
 
 
 def chapter_path(chapter: str, root: Path | None = None) -> Path:
@@ -124,7 +128,8 @@ def cell_text(value: Any) -> str:
 def html_text(text: str) -> str:
     """``text`` escaped for HTML, with each ``$...$`` turned into ``\\(...\\)`` for MathJax.
 
-    The book's MathJax reads ``\\(...\\)`` in output cells (MyST's configuration), not ``$``.
+    The book's MathJax (MyST's configuration) reads ``\\(...\\)``, not ``$``, and only inside
+    elements of class ``mathjax_process``, which ``table`` puts around every table.
     """
     out, last = [], 0
     for m in _MATH.finditer(text):
@@ -143,6 +148,11 @@ def _cell_html(value: Any) -> str:
     return html_text(cell_text(value))
 
 
+def _cell_style(value: Any) -> str:
+    text = _MATH.sub("", re.sub(r"<[^>]+>", " ", str(value)) if isinstance(value, str) else cell_text(value))
+    return LONG_CELL_STYLE if any(len(w) > LONG_WORD for w in text.split()) else CELL_STYLE
+
+
 def table_html(header: Sequence[str], rows: Sequence[Sequence[Any]], caption: str | None = None,
                css_class: str = "book-table") -> str:
     """The HTML of ``table`` (a string)."""
@@ -153,9 +163,11 @@ def table_html(header: Sequence[str], rows: Sequence[Sequence[Any]], caption: st
             raise invalid(f"rows[{i}]", row, f"{len(header)} cells, one per header {header}")
     cap = f"<caption style='caption-side:top;text-align:left'>{html_text(caption)}</caption>" if caption else ""
     head = "".join(f"<th style='{HEADER_STYLE}'>{html_text(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td style='{CELL_STYLE}'>{_cell_html(v)}</td>" for v in row) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td style='{_cell_style(v)}'>{_cell_html(v)}</td>" for v in row) + "</tr>"
                    for row in rows)
-    return (f"<div class='{escape(css_class)}-wrap' style='max-width:100%'><table class='{escape(css_class)}' "
+    # mathjax_process: the book's MathJax ignores the page except elements with this class (MyST)
+    return (f"<div class='{escape(css_class.split()[0])}-wrap mathjax_process' style='max-width:100%'>"
+            f"<table class='{escape(css_class)}' "
             f"style='{TABLE_STYLE}'>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 

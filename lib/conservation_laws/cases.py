@@ -194,7 +194,12 @@ def make_case(model: str | None = None, dims=None, phi: Sequence[str] | str | No
 
     if not isinstance(bias, bool):
         raise invalid("bias", bias, "true or false")
-    model, dims, phi = _check_model(model, dims, phi, bias)
+    if spec is not None:  # a model file names its own blocks (models: spec.py)
+        if model not in (None, "spec") or dims is not None or phi is not None or options:
+            raise invalid("spec", spec, "a model file path, alone: it replaces model, dims, phi and options")
+        model = "spec"
+    else:
+        model, dims, phi = _check_model(model, dims, phi, bias)
     if bias and model not in bias_models():
         raise bias_error(bias)
     if options is None:

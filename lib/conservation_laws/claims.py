@@ -39,6 +39,10 @@ class Claim:
     section: str = ""
     evidence: str = ""
 
+    def _ipython_display_(self) -> None:
+        """Nothing on the page when a cell ends with ``claims.check(...)``: the record is
+        bookkeeping, and ``book.finish()`` shows every claim of the chapter in its box."""
+
     def as_row(self) -> dict:
         return {"claim": self.id, "statement": self.statement, "computed": self.value, "expected": self.expected,
                 "status": self.status, "source": source_label(self.source), "evidence": self.evidence}
@@ -226,13 +230,25 @@ def status_html(status: str) -> str:
     return "<span class='claim-fail' style='color:#D55E00;font-weight:bold'>FAIL</span>"
 
 
+LEDGER_HEADER = ("claim", "statement, and the evidence computed", "status", "source")
+
+
+def _statement_cell(c: Claim) -> "_Raw":
+    """The statement (MathJax) with the evidence sentence under it, in one cell: two columns of
+    unbreakable formulas side by side would not fit the book's column."""
+    from .book import html_text
+
+    evidence = c.evidence or _computed_text(c)
+    return _Raw(f"{html_text(c.statement)}<br><span class='claim-evidence' style='font-size:0.92em;opacity:0.85'>"
+                f"Evidence: {html_text(evidence)}</span>")
+
+
 def table(claims: list[Claim]):
-    """The chapter's claims box: id, statement (MathJax), evidence, status, source."""
+    """The chapter's claims box: id, statement (MathJax) with its evidence, status, source."""
     from .book import table as book_table
 
-    rows = [(c.id, c.statement, c.evidence or _computed_text(c), _Raw(status_html(c.status)), source_label(c.source))
-            for c in claims]
-    return book_table(("claim", "statement", "evidence", "status", "source"), rows)
+    rows = [(c.id, _statement_cell(c), _Raw(status_html(c.status)), source_label(c.source)) for c in claims]
+    return book_table(LEDGER_HEADER, rows, css_class="claims")
 
 
 def _computed_text(c: Claim) -> str:
@@ -248,24 +264,30 @@ def _paper_order(c: Claim) -> tuple:
     return (c.source != "paper", number, c.chapter, c.id)
 
 
-def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = None):
+def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = "active"):
     """The reproduction report's table of every claim record: the paper's claims first (C1, C2, ...),
     then the others by chapter. Columns: claim (a link to ``<chapter>.html#<section>``), statement
-    (MathJax), evidence, status (pass / FAIL in words), source. Fits the book's column (cells wrap).
+    (MathJax) with the evidence sentence under it, status (pass / FAIL in words), source. Fits the
+    book's column (cells wrap; ``tests/test_html.py`` measures it at 1280 px).
+
+    ``records`` defaults to every record on disk (``load_all``); the records of ``exclude_chapter``
+    are left out, by default those of the chapter that shows the ledger (the one ``book.start``
+    set), whose own checks come after the ledger and would otherwise be read from an older run.
     """
     from html import escape
 
     from .book import table as book_table
 
+    if exclude_chapter == "active":
+        exclude_chapter = _active_chapter
     claims = records if records is not None else load_all()
     claims = sorted((c for c in claims if c.chapter != exclude_chapter), key=_paper_order)
     rows = []
     for c in claims:
         anchor = f"#{escape(c.section)}" if c.section else ""
         link = _Raw(f"<a href='{escape(c.chapter)}.html{anchor}'>{escape(c.id)}</a>")
-        rows.append((link, c.statement, c.evidence or _computed_text(c), _Raw(status_html(c.status)),
-                     source_label(c.source)))
-    return book_table(("claim", "statement", "evidence", "status", "source"), rows, css_class="claims ledger")
+        rows.append((link, _statement_cell(c), _Raw(status_html(c.status)), source_label(c.source)))
+    return book_table(LEDGER_HEADER, rows, css_class="claims ledger")
 
 
 def require_all_pass(chapter: str) -> None:

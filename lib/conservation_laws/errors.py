@@ -8,5 +8,11 @@ class ConservationLawsError(ValueError):
 
 
 def invalid(parameter: str, value: object, allowed: str) -> ConservationLawsError:
-    """Build the one-line error used everywhere: ``parameter=value is invalid: allowed``."""
-    return ConservationLawsError(f"{parameter}={value!r} is invalid: {allowed}")
+    """Build the one-line error used everywhere: ``parameter=value is invalid: allowed``.
+
+    Exact rationals are shown as the user writes them (``tau=1/2``, not ``Fraction(1, 2)``).
+    """
+    from fractions import Fraction
+
+    shown = str(value) if isinstance(value, Fraction) else repr(value)
+    return ConservationLawsError(f"{parameter}={shown} is invalid: {allowed}")

@@ -219,6 +219,29 @@ def load_parameters(directory: Path | None = None, chapters: list[str] | None = 
     return {c: (r.get("parameters") or r["seeds"]) for c, r in records.items() if chapters is None or c in chapters}
 
 
+def build_summary(chapters: list[str] | None = None) -> dict:
+    """``collect()`` for this build, plus every chapter's recorded parameters and how it ran.
+
+    ``chapters`` (file stems; default: the book's, ``toc_chapters()``) keeps only those records,
+    so that records left by removed chapters are not reported. Adds ``parameters``
+    ({chapter: {name: value}}) and ``runs`` ({chapter: {"date", "run"}}) to ``collect``'s fields
+    (whose ``seeds`` are each chapter's seeds).
+    """
+    chapters = toc_chapters() if chapters is None else chapters
+    records = {c: r for c, r in load_records().items() if c in chapters}
+    info = collect({c: r["seeds"] for c, r in records.items()})
+    info["parameters"] = {c: (r.get("parameters") or r["seeds"]) for c, r in records.items()}
+    info["runs"] = {c: {"date": r.get("date", "?"), "run": r.get("run", "?")} for c, r in records.items()}
+    return info
+
+
+def write_summary(info: dict) -> Path:
+    """Write ``info`` to ``_build/provenance.json`` (next to the chapters' records); return the path."""
+    path = provenance_dir().parent / "provenance.json"
+    path.write_text(json.dumps(info, indent=1, default=str))
+    return path
+
+
 def toc_documents(root: Path | None = None) -> list[str]:
     """The documents of the book's ``_toc.yml`` (root, then parts, chapters and sections), in reading order.
 
@@ -253,14 +276,14 @@ def toc_chapters(root: Path | None = None) -> list[str]:
 def html_table(header: tuple[str, ...], rows: dict[str, Any] | list[tuple]):
     """An HTML table with ``header``; ``rows`` is a list of tuples, or a dict for two columns ``key, value``.
 
-    Every cell is escaped; cells after the first are set in code font.
+    Every cell is escaped; cells after the first are set in code font. Rendered by ``book.table``
+    (kept for chapters not yet converted to it).
     """
     from html import escape
 
-    from IPython.display import HTML
+    from .book import table
+    from .claims import _Raw
 
     items = list(rows.items()) if isinstance(rows, dict) else [tuple(r) for r in rows]
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" if i == 0 else f"<td><code>{escape(str(v))}</code></td>"
-                                    for i, v in enumerate(row)) + "</tr>" for row in items)
-    return HTML(f"<table class='provenance'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    cells = [[v if i == 0 else _Raw(f"<code>{escape(str(v))}</code>") for i, v in enumerate(row)] for row in items]
+    return table(header, cells, css_class="provenance")
