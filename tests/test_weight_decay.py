@@ -353,3 +353,16 @@ def test_sign_span():
     assert sim.sign_span(make_model("linear", [2, 2, 2]), 200)["laws"] == 0
     with pytest.raises(ConservationLawsError, match="n_datasets"):
         sim.sign_span(make_model("linear", [1, 1, 1]), 0)
+
+
+def test_sweep_weight_decays():
+    from conservation_laws.sweep import expand_spec
+    from conservation_laws.sweep.runner import compute_case
+
+    cases = expand_spec({"model": "linear", "dims": [2, 2, 2], "flows": ["gradient", "momentum"],
+                         "tau": 3, "weight_decays": [0, 2]})
+    assert [c.get("weight_decay") for c in cases] == [None, "2", None, "2"]
+    laws = [compute_case(c)["laws"] for c in cases]
+    assert laws == [two_layer_linear("gradient", 2, 2, 2)] * 2 + [two_layer_linear("momentum", 2, 2, 2)] * 2
+    with pytest.raises(ConservationLawsError, match="weight_decay"):
+        expand_spec({"model": "linear", "dims": [2, 2, 2], "weight_decay": -1})

@@ -455,7 +455,7 @@ class LieResult:
     words: list[tuple[int, int]] = field(default_factory=list)  # kept fields: (generator, parent or −1)
 
     def as_dict(self) -> dict:
-        d = dict(self.__dict__)
+        d = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
         for key in ("variable_names", "point", "words", "check_primes"):
             d.pop(key)
         return d
@@ -833,17 +833,23 @@ def lie_rank(family: FieldFamily, seed: int = 0, max_depth: int = 64, prime: int
     return count_laws(family, seed=seed, max_depth=max_depth, prime=prime)
 
 
-_CERTIFICATE_LOG: list[LieResult] = []
+_CERTIFICATE_LOG: list[dict] = []  # small records, one per count_laws call (see certificate_log)
+
+
+def _log_record(result: LieResult) -> dict:
+    return {"certificate": result.certificate, "how": result.certificate_how,
+            "failure_bound": result.failure_bound, "laws": result.laws, "dimension": result.dimension,
+            "fingerprint": result.fingerprint}
 
 
 def certificate_log() -> list[dict]:
     """Every count of this process (``count_laws`` calls, in order) as a small record.
 
-    Keys: certificate, how, failure_bound, laws, dimension, fingerprint. A chapter or the report
-    sums them with ``summarise_certificates``; ``clear_certificate_log`` starts afresh.
+    Keys: certificate, how, failure_bound, laws, dimension, fingerprint (a count later proved by
+    ``prove_by_laws`` shows as proved). A chapter or the report sums them with
+    ``summarise_certificates``; ``clear_certificate_log`` starts afresh.
     """
-    return [{"certificate": r.certificate, "how": r.certificate_how, "failure_bound": r.failure_bound,
-             "laws": r.laws, "dimension": r.dimension, "fingerprint": r.fingerprint} for r in _CERTIFICATE_LOG]
+    return [dict(r) for r in _CERTIFICATE_LOG]
 
 
 def clear_certificate_log() -> None:
@@ -860,15 +866,15 @@ def certificate_log_path(chapter: str, directory=None):
 
 
 def save_certificate_log(chapter: str, directory=None):
-    """Write this process's certificate log (every count since the last save) for ``chapter`` and
-    clear it; returns the path. ``book.finish()`` or a chapter's last cell calls it; the report reads
-    them all back with ``load_certificate_logs`` and sums them with ``summarise_certificates``."""
+    """Write this process's certificate log for ``chapter`` (every count since the last
+    ``clear_certificate_log``; writing twice is harmless); returns the path. ``book.finish()`` or a
+    chapter's last cell calls it; the report reads them all back with ``load_certificate_logs`` and
+    sums them with ``summarise_certificates``."""
     import json
 
     path = certificate_log_path(chapter, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(certificate_log(), indent=0))
-    clear_certificate_log()
     return path
 
 
@@ -902,6 +908,9 @@ def prove_by_laws(result: LieResult, independent_laws: int, how: str = "polynomi
     if result.certificate != "proved" and independent_laws == result.laws:
         result.certificate, result.failure_bound = "proved", 0.0
         result.certificate_how = f"laws exhibited: {independent_laws} independent, exactly verified {how}"
+        record = getattr(result, "_log_record", None)
+        if record is not None:
+            record.update(_log_record(result))
     return result
 
 
@@ -966,5 +975,7 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
                 status = _certify(best, family, root.spawn(1)[0], prime, target)
     best.repeats, best.fingerprint, best.seed = repeats, fingerprint, seed
     best.seconds = time.perf_counter() - t0
-    _CERTIFICATE_LOG.append(best)
+    record = _log_record(best)
+    best._log_record = record  # so that prove_by_laws updates the logged record too
+    _CERTIFICATE_LOG.append(record)
     return best

@@ -1389,7 +1389,7 @@ def functional_span(model: Model, theta=None, inputs: int = 32, seed: int = 0, x
     if x is None:
         width = _input_width(model)
         x = rng.normal(size=(_int_option("inputs", inputs), width))
-    J = np.asarray(jax.jacfwd(model.predict)(jax.numpy.asarray(theta), jax.numpy.asarray(x)))
+    J = np.asarray(jax.jit(jax.jacfwd(model.predict))(jax.numpy.asarray(theta), jax.numpy.asarray(x)))
     J = J.reshape(-1, model.D)
     s = np.linalg.svd(J, compute_uv=False)
     rank = int((s > rtol * s[0]).sum()) if len(s) and s[0] > 0 else 0
