@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +95,14 @@ def fixed_part(rows) -> list[dict]:
     return out
 
 
+def batch_line(case: dict) -> dict:
+    """A validation case as a ``count --batch`` line: the batch keys only, exact τ as a string."""
+    from conservation_laws.cli import BATCH_KEYS, BATCH_LABELS
+
+    line = {k: v for k, v in case.items() if k in BATCH_KEYS + BATCH_LABELS and v is not None}
+    return {k: (str(v) if isinstance(v, Fraction) else v) for k, v in line.items()}
+
+
 def validation_part(seed: int, cli: bool) -> dict:
     cases = authors_validation_set(seed)
     records = []
@@ -119,7 +128,7 @@ def validation_part(seed: int, cli: bool) -> dict:
         command = [str(exe)] if exe.exists() else [sys.executable, "-m", "conservation_laws.cli"]
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "validation.jsonl"
-            path.write_text("".join(json.dumps(c) + "\n" for c in cases))
+            path.write_text("".join(json.dumps(batch_line(c)) + "\n" for c in cases))
             t = time.perf_counter()
             proc = subprocess.run(command + ["count", "--batch", str(path), "--json", "--no-progress"],
                                   capture_output=True, text=True)
