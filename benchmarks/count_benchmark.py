@@ -271,7 +271,7 @@ def main(argv=None) -> int:
               "peak_rss_self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "count_benchmark_quick" if args.quick else "count_benchmark"
-    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
     (args.out / f"{stem}.md").write_text(markdown(report))
     print(f"wrote {args.out / stem}.json and .md")
     ok = all(r["ok"] for r in fixed) and validation["agree"] == validation["cases"] and all(r.get("ok") for r in ladder
