@@ -188,12 +188,18 @@ def make_case(model: str | None = None, dims=None, phi: Sequence[str] | str | No
     geometry), seed and repeats, then the size guard (``check_size``, and the engine's parameter
     limit ``Model.check_countable``) on the model built by ``models.make_model``.
     """
+    from .flows import FLOW_GEOMETRIES as GEOMETRIES  # the models' geometries and their -position variants
     from .flows import FLOW_NAMES
-    from .models import GEOMETRIES, bias_error, bias_models
+    from .models import bias_error, bias_models
 
     if not isinstance(bias, bool):
         raise invalid("bias", bias, "true or false")
-    model, dims, phi = _check_model(model, dims, phi, bias)
+    if spec is not None:  # a model file names its own blocks (models: spec.py)
+        if model not in (None, "spec") or dims is not None or phi is not None or options:
+            raise invalid("spec", spec, "a model file path, alone: it replaces model, dims, phi and options")
+        model = "spec"
+    else:
+        model, dims, phi = _check_model(model, dims, phi, bias)
     if bias and model not in bias_models():
         raise bias_error(bias)
     if options is None:

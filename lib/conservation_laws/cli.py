@@ -24,12 +24,13 @@ from typing import Sequence
 from . import __version__
 from .cases import MAX_OUTPUTS, MAX_PHI_TERMS, Case, make_case, phi_size  # noqa: F401 (phi_size: API)
 from .errors import ConservationLawsError, invalid
-from .flows import FLOW_NAMES, Flow
-from .models import GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES
+from .flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
+from .models import BLOCK_MODELS, GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES, MODEL_OPTIONS, make_model
 
 PROG = "conservation-laws"
 #: Keys a batch line may hold: the case, plus labels that are echoed back.
-BATCH_KEYS = ("model", "dims", "flow", "tau", "bias", "geometry", "seed", "repeats", "phi", "weight_decay")
+BATCH_KEYS = ("model", "dims", "flow", "tau", "bias", "geometry", "seed", "repeats", "phi", "weight_decay",
+              "options", "spec")
 BATCH_LABELS = ("id", "block")
 EXIT_OK, EXIT_BATCH_FAILURES, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -54,6 +55,21 @@ def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=
                      repeats=repeats, phi=phi, weight_decay=weight_decay).as_dict()
 
 
+def parse_options(pairs: Sequence[str] | None) -> dict:
+    """``--option KEY=VALUE`` pairs as model keyword options: integers, comma lists of integers, or text."""
+    out = {}
+    for pair in pairs or []:
+        key, eq, value = str(pair).partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise invalid("option", pair, "KEY=VALUE, e.g. --option heads=2 (see --help for each model's options)")
+        parts = [v.strip() for v in value.split(",")]
+        if all(p.lstrip("-").isdigit() for p in parts):
+            out[key.strip()] = int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
+        else:
+            out[key.strip()] = value.strip()
+    return out
+
+
 def _number(x: Fraction):
     return int(x) if x.denominator == 1 else float(x)
 
@@ -70,6 +86,10 @@ def count_case(case: Case) -> dict:
     if case.phi:
         out["phi"] = list(case.phi)
         out["variables"] = list(model.variable_names)
+    if case.options:
+        out["options"] = dict(case.options)
+    if case.spec:
+        out["spec"] = case.spec
     out.update({"flow": case.flow, "tau": _number(case.tau), "bias": case.bias, "geometry": family.geometry,
                 "parameters": model.D, "seed": case.seed})
     if case.weight_decay:  # weight decay λ: the time coordinate and the damping regime of the lift
@@ -83,11 +103,17 @@ def count_case(case: Case) -> dict:
 
 
 def _describe(case: Case, geometry: str) -> str:
-    if case.phi:
+    metric = f"{geometry} geometry"
+    if case.spec:
+        what = f"model file {case.spec}"
+        metric = "the file's metric" if geometry == "mixed" else metric
+    elif case.model in BLOCK_MODELS:
+        what = make_model(case.model, list(case.dims), **dict(case.options)).describe()
+    elif case.phi:
         what = "φ = (" + ", ".join(case.phi) + ")"
     else:
         what = f"{case.model} {list(case.dims)}" + (" + bias" if case.bias else "")
-    return f"{what}, {case.build_flow().describe()}, {geometry} geometry"
+    return f"{what}, {case.build_flow().describe()}, {metric}"
 
 
 def certificate_line(rec: dict) -> str:
@@ -116,13 +142,13 @@ def format_count(rec: dict, case: Case) -> str:
 def _case_from_args(args) -> Case:
     return make_case(model=args.model, dims=args.dims, flow=args.flow, tau=args.tau, bias=args.bias,
                       geometry=args.geometry, seed=args.seed, repeats=getattr(args, "repeats", 1), phi=args.phi,
-                     weight_decay=args.weight_decay)
+                      weight_decay=args.weight_decay, options=parse_options(args.option), spec=args.spec)
 
 
 def _cmd_count(args) -> int:
     if args.batch is not None:
-        if args.model or args.dims or args.phi:
-            raise invalid("batch", args.batch, "--batch takes every case from the file: drop --model/--dims/--phi")
+        if args.model or args.dims or args.phi or args.spec or args.option:
+            raise invalid("batch", args.batch, "--batch takes every case from the file: drop --model/--dims/--phi/--spec")
         return _run_batch(args.batch, as_json=args.json, progress=not args.no_progress)
     case = _case_from_args(args)
     rec = count_case(case)
@@ -253,8 +279,12 @@ def sympy_text(expr, family, latex: bool) -> str:
 # --- argument parsing --------------------------------------------------------------------------
 def _add_case_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("the model (either --model and --dims, or --phi)")
-    g.add_argument("--model", choices=[m for m in MODEL_NAMES if m != "polynomial"],
-                   help="linear, relu, nmf, icnn or product (the toy φ = x1⋯xD)")
+    g.add_argument("--model", choices=[m for m in MODEL_NAMES if m not in ("polynomial", "spec")],
+                   help="linear, relu, nmf, icnn or product (the toy φ = x1⋯xD); the follow-up paper's blocks "
+                   "attention, conv1d, conv2d, softmax, residual, transformer take --option (listed below)")
+    g.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="a model option (repeatable), e.g. --option heads=2 --option head_width=3; lists as 3,3")
+    g.add_argument("--spec", metavar="FILE", help="a model file (YAML: blocks, phi, metric; see the README)")
     g.add_argument("--dims", help="comma-separated widths, output first and input last, e.g. 2,3,2 "
                    f"(product: D); at most {MAX_PARAMETERS} parameters, {MAX_OUTPUTS} entries of φ")
     g.add_argument("--bias", action="store_true", help="hidden biases (relu, icnn)")
@@ -263,15 +293,30 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
                         "numbers, names like u1 or U[0,1], + - * ^, division by numbers, parentheses")
     f = p.add_argument_group("the flow")
     f.add_argument("--flow", default="gradient", choices=list(FLOW_NAMES),
-                   help="gradient (the model's own metric), heavy-ball momentum, or Nesterov (τ = 3/t); default gradient")
+                   help="gradient (the model's own metric), heavy-ball momentum, Nesterov (τ = 3/t), or natural "
+                        "(θ' = −M Jᵀ(J M Jᵀ)⁺∇f, J = ∂φ; no friction); default gradient")
     f.add_argument("--tau", default="0", help="friction τ ≥ 0 of heavy-ball momentum (e.g. 1, 0.5 or 1/2); default 0")
     f.add_argument("--weight-decay", default="0", metavar="LAMBDA",
                    help="weight decay λ ≥ 0 (θ' = −∇E − λθ; θ'' + τθ' + λθ = −∇E), with gradient, momentum or nesterov; "
                         "default 0")
-    f.add_argument("--geometry", choices=list(GEOMETRIES),
-                   help="override the metric (default: euclidean for linear/relu/product, mirror for nmf, mixed for icnn)")
+    f.add_argument("--geometry", choices=list(FLOW_GEOMETRIES),
+                   help="override the metric (default: euclidean for linear/relu/product and the blocks, mirror for "
+                        "nmf, mixed for icnn and for a model file, where it is the file's per-block metric); "
+                        "mirror-position / mixed-position evaluate it at θ only under momentum (the authors' "
+                        "ICNN_momentum)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random prime and point (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object (per case)")
+
+
+def _model_options_help() -> str:
+    """One sentence per block model: its dims and options (from models.MODEL_OPTIONS)."""
+    dims = {"attention": "d_out,dim or dim", "conv1d": "c2,c1,c0", "conv2d": "c2,c1,c0", "softmax": "n,m",
+            "residual": "width,h1,...,hq", "transformer": "width"}
+    parts = []
+    for name, opts in MODEL_OPTIONS.items():
+        keys = "; ".join(f"{k}: {v}" for k, v in opts.items()) or "no options"
+        parts.append(f"{name} (--dims {dims[name]}): {keys}.")
+    return "Model options: " + " ".join(parts)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -287,8 +332,9 @@ def make_parser() -> argparse.ArgumentParser:
                        "random point ξ0 of F_p (exact rank; N − K is always an upper bound). The certificate says "
                        "how sure the count is: proved (full rank), probabilistic (with a proved bound on the failure "
                        "probability) or upper bound only.",
-                       epilog="Batch: FILE holds one JSON object per line with keys model, dims, flow and optional "
-                       "tau, weight_decay, bias, geometry, seed, repeats, phi (labels id, block are echoed). Blank lines and lines "
+                       epilog=_model_options_help() + " Batch: FILE holds one JSON object per line with keys model, "
+                       "dims, flow and optional tau, weight_decay, bias, geometry, seed, repeats, phi, options (an object), "
+                       "spec (labels id, block are echoed). Blank lines and lines "
                        "starting with # are skipped. One output line per case, in order; a bad line gives "
                        '{"line": n, "error": ...} and a message on stderr, the batch goes on; exit code 1 if any '
                        "line failed, 0 otherwise.")

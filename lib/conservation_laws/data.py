@@ -25,6 +25,8 @@ def _positive_int(name: str, value) -> int:
 
 def input_width(model: Model) -> int:
     """Width of one input x: ``dims[-1]`` for layered models (the authors' convention), 1 for φ-only models."""
+    if hasattr(model, "input_width"):  # the follow-up paper's blocks (flattened tokens, channels)
+        return model.input_width
     if model.name in ("linear", "relu", "nmf", "icnn"):
         return model.dims[-1]
     return 1
@@ -32,6 +34,8 @@ def input_width(model: Model) -> int:
 
 def output_width(model: Model) -> int:
     """Width of g(θ, x): ``dims[0]`` for layered models, the number of φ's for a polynomial model, 1 for the toy."""
+    if hasattr(model, "output_width"):
+        return model.output_width
     if model.name in ("linear", "relu", "nmf", "icnn"):
         return model.dims[0]
     if model.name == "polynomial":
