@@ -366,3 +366,9 @@ def test_sweep_weight_decays():
     assert laws == [two_layer_linear("gradient", 2, 2, 2)] * 2 + [two_layer_linear("momentum", 2, 2, 2)] * 2
     with pytest.raises(ConservationLawsError, match="weight_decay"):
         expand_spec({"model": "linear", "dims": [2, 2, 2], "weight_decay": -1})
+
+
+def test_natural_flow_has_no_time_and_no_decay():
+    assert Flow("natural").time_variable is None
+    with pytest.raises(ConservationLawsError, match="weight_decay"):
+        Flow("natural", weight_decay=1)

@@ -133,8 +133,8 @@ class Flow:
     @property
     def time_variable(self) -> str | None:
         """``s`` (= e^{γt}, γ = :attr:`time_rate`) or ``t`` for the phase space's time coordinate;
-        none for GF without weight decay."""
-        if self.kind == "gradient" and not self.weight_decay:
+        none for a first-order flow (gradient, natural) without weight decay."""
+        if not self.is_momentum and not self.weight_decay:
             return None
         return "s" if self.time_rate is not None else "t"
 
