@@ -50,7 +50,7 @@ def _claim_ids_in_chapters() -> set[str]:
         for cell in json.loads(nb.read_text())["cells"]:
             if cell["cell_type"] != "code":
                 continue
-            src = "\n".join(l for l in "".join(cell["source"]).splitlines() if not l.lstrip().startswith(("%", "!")))
+            src = "\n".join(l for l in "".join(cell["source"]).splitlines() if not l.startswith(("%", "!")))
             for node in ast.walk(ast.parse(src)):
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                         and node.func.attr in ("record", "check") and getattr(node.func.value, "id", "") == "claims"
@@ -128,6 +128,7 @@ def test_ledger_renders_math_links_and_plain_status(claims_dir, glued):
     claims.set_chapter("02_linear")
     claims.check("linear-gf-large-r", 0, 0, evidence="0 of 12 shapes differ from $kr - k(k-1)/2$")
     claims.check("C1", 1, 0, evidence="1 of 34 shapes differs from $r(r+1)/2$")
+    claims.set_chapter("90_report")  # the report shows the ledger
     html = claims.ledger().data
     assert html.index(">C1<") < html.index(">linear-gf-large-r<")  # paper claims first
     assert "href='02_linear.html#linear-gf'" in html
@@ -137,3 +138,14 @@ def test_ledger_renders_math_links_and_plain_status(claims_dir, glued):
     assert "overflow-wrap:break-word" in html
     html = claims.ledger(exclude_chapter="02_linear").data
     assert "<tbody></tbody>" in html
+    claims.set_chapter("02_linear")
+    assert "<tbody></tbody>" in claims.ledger().data  # by default, the chapter showing it is left out
+    assert ">C1<" in claims.ledger(exclude_chapter=None).data
+
+
+def test_a_claim_shows_nothing_when_a_cell_ends_with_check(claims_dir, glued):
+
+    claims.set_chapter("02_linear")
+    c = claims.check("C1", 0, 0, evidence="all shapes agree")
+    assert c._ipython_display_() is None
+    assert "Claim(" in repr(c)  # the terminal still sees the record

@@ -255,23 +255,27 @@ def render(page: Path, workdir: Path) -> tuple[str, list[str]]:
     return proc.stdout, requested
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    """Every built page of the toc, rendered once, four browsers at a time."""
+def every_page(tmp_path_factory, name: str, visit) -> dict:
+    """``visit(page, workdir)`` for every built page of the toc, four browsers at a time."""
     if chromium() is None:
         if REQUIRE:
             pytest.fail("REQUIRE_BOOK is set but no chromium was found (apt-get install chromium)", pytrace=False)
         pytest.skip("no chromium to render the pages")
     pages = {d: BUILD / f"{d}.html" for d in DOCS if (BUILD / f"{d}.html").exists()}
-    base = tmp_path_factory.mktemp("chromium")
+    base = tmp_path_factory.mktemp(name)
 
     def one(item):
         doc, page = item
-        work = Path(tempfile.mkdtemp(dir=base))
-        return doc, render(page, work)
+        return doc, visit(page, Path(tempfile.mkdtemp(dir=base)))
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1) or 1) as pool:
         return dict(pool.map(one, pages.items()))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Every built page of the toc, rendered once."""
+    return every_page(tmp_path_factory, "chromium", render)
 
 
 VISIBLE_SKIP = ("script", "style", "pre", "code", "textarea", "noscript", "mjx-container", "template")
@@ -312,7 +316,11 @@ MAX_CODE_LINE = 88
 MEASURE_JS = r"""
 <script>
 (function () {
-  function shown(el) { return el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden"; }
+  function shown(el) {  // laid out, not hidden, not inside a closed <details> (hide-input toggles)
+    var closed = el.closest("details:not([open])");
+    if (closed && !(closed.querySelector("summary") || {}).contains(el)) return false;
+    return el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  }
   function label(el) { return (el.innerText || "").trim().split("\n")[0].slice(0, 70); }
   function measure() {
     var main = document.querySelector("main") || document.body, r = {
@@ -341,7 +349,11 @@ MEASURE_JS = r"""
     main.querySelectorAll("div.cell_output").forEach(function (out) {
       if (!shown(out)) return;
       var text = out.innerText;
-      bad.forEach(function (b) { var m = text.match(b[0]); if (m) r.outputs.push([b[1], text.slice(Math.max(0, m.index - 30), m.index + 60)]); });
+      bad.some(function (b) {  // one report per output
+        var m = text.match(b[0]);
+        if (m) r.outputs.push([b[1], text.slice(Math.max(0, m.index - 30), m.index + 60)]);
+        return !!m;
+      });
     });
     main.querySelectorAll("table.ledger tbody tr").forEach(function (tr) {
       var cell = tr.children[1];
@@ -391,20 +403,7 @@ def measure(page: Path, workdir: Path) -> dict:
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
     """Every built page of the toc, measured once at 1280 × 900."""
-    if chromium() is None:
-        if REQUIRE:
-            pytest.fail("REQUIRE_BOOK is set but no chromium was found (apt-get install chromium)", pytrace=False)
-        pytest.skip("no chromium to render the pages")
-    pages = {d: BUILD / f"{d}.html" for d in DOCS if (BUILD / f"{d}.html").exists()}
-    base = tmp_path_factory.mktemp("layout")
-
-    def one(item):
-        doc, page = item
-        work = Path(tempfile.mkdtemp(dir=base))
-        return doc, measure(page, work)
-
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1) or 1) as pool:
-        return dict(pool.map(one, pages.items()))
+    return every_page(tmp_path_factory, "layout", measure)
 
 
 def _listing(items, limit: int = 5) -> str:

@@ -276,3 +276,51 @@ def test_rational_reconstruction():
     for f in [Fraction(3, 7), Fraction(-5, 2), Fraction(0), Fraction(12345, 1)]:
         a = f.numerator * pow(f.denominator, -1, p) % p
         assert L._rational_reconstruction(a, p) == f
+
+
+def test_coupled_components_match_scipy():
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        nrows, ncols, nnz = rng.integers(1, 40), rng.integers(1, 60), rng.integers(1, 80)
+        rows, cols = rng.integers(0, nrows, nnz), rng.integers(0, ncols, nnz)
+        root = L._coupled_components(rows, cols, ncols)
+        graph = sparse.coo_matrix((np.ones(nnz), (rows, nrows + cols)), shape=(nrows + ncols, nrows + ncols))
+        _, label = connected_components(graph, directed=False)
+        lab = label[nrows:]
+        # same partition of the columns that appear in some row; the others stay alone
+        for i in range(ncols):
+            for j in range(ncols):
+                if i in cols and j in cols:
+                    assert (root[i] == root[j]) == (lab[i] == lab[j])
+
+
+def test_sparse_left_product_exact():
+    rng = np.random.default_rng(1)
+    p = 2147483629
+    rows, cols = rng.integers(0, 300, 900), rng.integers(0, 40, 900)
+    key = np.unique(rows * 40 + cols)
+    rows, cols = key // 40, key % 40
+    vals = rng.integers(0, p, len(rows))
+    R = rng.integers(0, p, size=(48, 300))
+    A = np.zeros((300, 40), dtype=object)
+    A[rows, cols] = vals
+    expected = (R.astype(object) @ A) % p
+    assert (L._sparse_left_product(R, rows, cols, vals, 300, 40, p) == expected).all()
+
+
+def test_cli_laws_json_has_the_basis(capsys):
+    from conservation_laws import cli
+
+    assert cli.main(["laws", "--model", "nmf", "--dims", "2,2,2", "--json"]) == 0
+    import json
+
+    rec = json.loads(capsys.readouterr().out)
+    assert len(rec["basis"]) == rec["independent"] == 2 and len(rec["others"]) == 3
+    assert len(rec["laws"]) == 5 and len(rec["basis_latex"]) == 2 and "function of h1, h2" in rec["basis_statement"]
+    assert cli.main(["laws", "--model", "nmf", "--dims", "2,2,2", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert [x.split(" =")[0].strip() for x in out.splitlines() if x.strip().startswith("h")] == [
+        "h1", "h2", "h3", "h4", "h5"]

@@ -58,4 +58,4 @@ def test_toc_documents(tmp_path):
 
 def test_html_table_escapes():
     html = provenance.html_table(("name", "value"), {"<b>": "a&b"}).data
-    assert "&lt;b&gt;" in html and "a&amp;b" in html and "<th>name</th>" in html
+    assert "&lt;b&gt;" in html and "a&amp;b" in html and ">name</th>" in html and "<code>a&amp;b</code>" in html

@@ -39,6 +39,10 @@ class Claim:
     section: str = ""
     evidence: str = ""
 
+    def _ipython_display_(self) -> None:
+        """Nothing on the page when a cell ends with ``claims.check(...)``: the record is
+        bookkeeping, and ``book.finish()`` shows every claim of the chapter in its box."""
+
     def as_row(self) -> dict:
         return {"claim": self.id, "statement": self.statement, "computed": self.value, "expected": self.expected,
                 "status": self.status, "source": source_label(self.source), "evidence": self.evidence}
@@ -260,16 +264,22 @@ def _paper_order(c: Claim) -> tuple:
     return (c.source != "paper", number, c.chapter, c.id)
 
 
-def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = None):
+def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = "active"):
     """The reproduction report's table of every claim record: the paper's claims first (C1, C2, ...),
     then the others by chapter. Columns: claim (a link to ``<chapter>.html#<section>``), statement
     (MathJax) with the evidence sentence under it, status (pass / FAIL in words), source. Fits the
     book's column (cells wrap; ``tests/test_html.py`` measures it at 1280 px).
+
+    ``records`` defaults to every record on disk (``load_all``); the records of ``exclude_chapter``
+    are left out, by default those of the chapter that shows the ledger (the one ``book.start``
+    set), whose own checks come after the ledger and would otherwise be read from an older run.
     """
     from html import escape
 
     from .book import table as book_table
 
+    if exclude_chapter == "active":
+        exclude_chapter = _active_chapter
     claims = records if records is not None else load_all()
     claims = sorted((c for c in claims if c.chapter != exclude_chapter), key=_paper_order)
     rows = []

@@ -24,12 +24,13 @@ from typing import Sequence
 from . import __version__
 from .cases import MAX_OUTPUTS, MAX_PHI_TERMS, Case, make_case, phi_size  # noqa: F401 (phi_size: API)
 from .errors import ConservationLawsError, invalid
-from .flows import FLOW_NAMES, Flow
+from .flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
 from .models import BLOCK_MODELS, GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES, MODEL_OPTIONS, make_model
 
 PROG = "conservation-laws"
 #: Keys a batch line may hold: the case, plus labels that are echoed back.
-BATCH_KEYS = ("model", "dims", "flow", "tau", "bias", "geometry", "seed", "repeats", "phi", "options", "spec")
+BATCH_KEYS = ("model", "dims", "flow", "tau", "bias", "geometry", "seed", "repeats", "phi", "weight_decay",
+              "options", "spec")
 BATCH_LABELS = ("id", "block")
 EXIT_OK, EXIT_BATCH_FAILURES, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -47,10 +48,11 @@ def _one_line(message: str) -> str:
 
 # --- building a case (cases.make_case: one validator for the CLI, batch lines, sweeps, the API) --
 def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=0, bias: bool = False,
-               geometry: str | None = None, seed: int = 0, repeats: int = 1, phi: Sequence[str] | None = None) -> dict:
+               geometry: str | None = None, seed: int = 0, repeats: int = 1, phi: Sequence[str] | None = None,
+               weight_decay=0) -> dict:
     """Validate one case (``cases.make_case``) and return it as a dict (``Case.as_dict``)."""
     return make_case(model=model, dims=dims, flow=flow, tau=tau, bias=bias, geometry=geometry, seed=seed,
-                     repeats=repeats, phi=phi).as_dict()
+                     repeats=repeats, phi=phi, weight_decay=weight_decay).as_dict()
 
 
 def parse_options(pairs: Sequence[str] | None) -> dict:
@@ -90,6 +92,10 @@ def count_case(case: Case) -> dict:
         out["spec"] = case.spec
     out.update({"flow": case.flow, "tau": _number(case.tau), "bias": case.bias, "geometry": family.geometry,
                 "parameters": model.D, "seed": case.seed})
+    if case.weight_decay:  # weight decay λ: the time coordinate and the damping regime of the lift
+        out.update({"weight_decay": _number(case.weight_decay), "time_variable": family.flow.time_variable})
+        if family.flow.regime:
+            out["regime"] = family.flow.regime
     out.update(res.as_dict())
     out["seconds"] = time.perf_counter() - t0  # the whole case: model, fields and rank
     out["rank_seconds"] = res.seconds
@@ -136,7 +142,7 @@ def format_count(rec: dict, case: Case) -> str:
 def _case_from_args(args) -> Case:
     return make_case(model=args.model, dims=args.dims, flow=args.flow, tau=args.tau, bias=args.bias,
                       geometry=args.geometry, seed=args.seed, repeats=getattr(args, "repeats", 1), phi=args.phi,
-                      options=parse_options(args.option), spec=args.spec)
+                      weight_decay=args.weight_decay, options=parse_options(args.option), spec=args.spec)
 
 
 def _cmd_count(args) -> int:
@@ -216,14 +222,15 @@ def _cmd_laws(args) -> int:
     basis, others = show("basis"), show("others")
     from .darboux import complete_laws  # logarithmic laws when the polynomial ones fall short
 
-    extra = complete_laws(res) if not family.flow.is_momentum else None
+    extra = complete_laws(res) if family.flow.time_variable is None else None  # no time coordinate
     log_texts = [sympy_text(h.to_sympy(family.symbols), family, args.latex) for h in extra.log_laws] if extra else []
     verdict = extra.verdict() if extra else res.verdict()
     if args.json:
         print(json.dumps({
             "model": case.model, "dims": list(case.dims) if case.dims else None,
             "phi": list(case.phi) if case.phi else None, "flow": case.flow,
-            "tau": _number(case.tau), "bias": case.bias, "geometry": family.geometry, "degree": res.degree,
+            "tau": _number(case.tau), "weight_decay": _number(case.weight_decay), "regime": family.flow.regime,
+            "bias": case.bias, "geometry": family.geometry, "degree": res.degree,
             "time_degree": res.time_degree, "laws": [str(e) for e in res.in_time()], "latex": res.latex(),
             "basis": [str(e) for e in res.in_time("basis")], "basis_latex": res.latex("basis"),
             "others": [str(e) for e in res.in_time("others")], "others_latex": res.latex("others"),
@@ -286,11 +293,17 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
                         "numbers, names like u1 or U[0,1], + - * ^, division by numbers, parentheses")
     f = p.add_argument_group("the flow")
     f.add_argument("--flow", default="gradient", choices=list(FLOW_NAMES),
-                   help="gradient (the model's own metric), heavy-ball momentum, or Nesterov (τ = 3/t); default gradient")
+                   help="gradient (the model's own metric), heavy-ball momentum, Nesterov (τ = 3/t), or natural "
+                        "(θ' = −M Jᵀ(J M Jᵀ)⁺∇f, J = ∂φ; no friction); default gradient")
     f.add_argument("--tau", default="0", help="friction τ ≥ 0 of heavy-ball momentum (e.g. 1, 0.5 or 1/2); default 0")
-    f.add_argument("--geometry", choices=list(GEOMETRIES),
-                   help="override the metric (default: euclidean for linear/relu/product and the blocks, mirror for nmf, "
-                   "mixed for icnn and for a model file, where it is the file's per-block metric)")
+    f.add_argument("--weight-decay", default="0", metavar="LAMBDA",
+                   help="weight decay λ ≥ 0 (θ' = −∇E − λθ; θ'' + τθ' + λθ = −∇E), with gradient, momentum or nesterov; "
+                        "default 0")
+    f.add_argument("--geometry", choices=list(FLOW_GEOMETRIES),
+                   help="override the metric (default: euclidean for linear/relu/product and the blocks, mirror for "
+                        "nmf, mixed for icnn and for a model file, where it is the file's per-block metric); "
+                        "mirror-position / mixed-position evaluate it at θ only under momentum (the authors' "
+                        "ICNN_momentum)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random prime and point (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object (per case)")
 
@@ -320,8 +333,8 @@ def make_parser() -> argparse.ArgumentParser:
                        "how sure the count is: proved (full rank), probabilistic (with a proved bound on the failure "
                        "probability) or upper bound only.",
                        epilog=_model_options_help() + " Batch: FILE holds one JSON object per line with keys model, "
-                       "dims, flow and optional tau, bias, geometry, seed, repeats, phi, options (an object), spec "
-                       "(labels id, block are echoed). Blank lines and lines "
+                       "dims, flow and optional tau, weight_decay, bias, geometry, seed, repeats, phi, options (an object), "
+                       "spec (labels id, block are echoed). Blank lines and lines "
                        "starting with # are skipped. One output line per case, in order; a bad line gives "
                        '{"line": n, "error": ...} and a message on stderr, the batch goes on; exit code 1 if any '
                        "line failed, 0 otherwise.")

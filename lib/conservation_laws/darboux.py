@@ -44,7 +44,7 @@ from .polynomial import Polynomial, VectorField, from_sympy
 #: Most Darboux candidates tried (coordinates first, then factors of the fields' components).
 MAX_CANDIDATES = 200
 #: Most unknowns of the logarithmic system (dense exact elimination).
-MAX_UNKNOWNS = 3_000
+MAX_UNKNOWNS = 1_000
 
 
 @dataclass
@@ -303,12 +303,18 @@ def search_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
         polynomial = polynomial_laws(family, degree=degree, seed=seed, lie=lie).laws
     polynomial = list(polynomial)
     darboux = darboux_polynomials(family)
-    found = log_laws(family, polynomial, darboux, degree=degree)
     verified = all(not any(g.apply(h) for g in family.generators) for h in polynomial)
-    verified &= all(verify_log_law(h, family) for h in found)
-    found.sort(key=lambda h: sum(len(q) + len(p) for q, p in h.logs) + len(h.polynomial))  # simplest first
-    independent, rows = certified_rank(family, polynomial, found, seed=seed) if verified else (0, [])
-    found = [h for i, h in enumerate(found) if len(polynomial) + i in set(rows)]  # the independent ones
+    # coefficients q_i from the laws of degree ≤ 1 first (small system), then from all of them
+    low = [h for h in polynomial if h.degree() <= 1]
+    for basis in ([low, polynomial] if len(low) < len(polynomial) else [polynomial]):
+        found = log_laws(family, basis, darboux, degree=degree)
+        ok = verified and all(verify_log_law(h, family) for h in found)
+        found.sort(key=lambda h: sum(len(q) + len(p) for q, p in h.logs) + len(h.polynomial))  # simplest first
+        independent, rows = certified_rank(family, polynomial, found, seed=seed) if ok else (0, [])
+        found = [h for i, h in enumerate(found) if len(polynomial) + i in set(rows)]  # the independent ones
+        if independent >= lie.laws:
+            break
+    verified = ok
     result = DarbouxResult(family, polynomial, found, darboux, independent, lie.laws, lie, verified,
                            time.perf_counter() - t0)
     if result.complete:

@@ -6,13 +6,58 @@ set varies. So every flow is a combination of a few fixed vector fields:
 * gradient / metric flow   θ' = −M(θ)∇E:  fields X_i = M(θ)∇φ_i on the D coordinates θ;
 * heavy-ball momentum      θ'' + τθ' = −M∇E, lifted to ξ = (time, θ, v), v = θ':
   ξ' = χ_0 − Σ a_i χ_i, drift χ_0 = (1, v, −τv), forces χ_i = (0, 0, M ∇φ_i);
-* Nesterov                 τ(t) = 3/t, drift rescaled by t: t χ_0 = (t, t v, −3v).
+* Nesterov                 τ(t) = 3/t, drift rescaled by t: t χ_0 = (t, t v, −3v);
+* natural gradient         θ' = −M Jᵀ(J M Jᵀ)⁺∇f(φ(θ)), J = ∂φ(θ) (Gauss–Newton in the output space
+  pulled back to θ; M = 1 for the Euclidean geometry): fields X_i = M Jᵀ(J M Jᵀ)⁺ e_i, made
+  polynomial by the non-vanishing factor c_ρ(θ) (or c_ρ²), the product of the non-zero eigenvalues
+  of J M Jᵀ (see ``natural_forces``).
 
 For τ > 0 the time coordinate is s = e^{τt}, so the drift (τ s, v, −τv) is polynomial. The mirror
 metric is diag(θ) (NMF); its momentum version (the paper's) is θ'' + τθ' = −diag(τθ + θ')∇E, and
-ICNN mixes it on U with the Euclidean metric on V and b. Rescaling a field by a non-vanishing
+ICNN mixes it on U with the Euclidean metric on V and b. The geometries ``mirror-position`` and
+``mixed-position`` evaluate the same metric at the position only, diag(θ) instead of
+diag(τθ + θ') under momentum: the metric the authors' ``ICNN_momentum`` builds. Rescaling a field by a non-vanishing
 function changes neither the laws nor their number, which is what makes these polynomial forms
 legitimate.
+
+Weight decay λ ≥ 0 (``Flow(kind, tau, geometry, weight_decay=λ)``), decoupled as in PyTorch's SGD
+and AdamW: the term −λθ is added to the velocity (GF) or the acceleration (momentum), never
+multiplied by the metric.
+
+* GF + decay          θ' = −M(θ)∇E − λθ, lifted to ξ = (s, θ) with s = e^{λt}:
+  drift χ_0 = (λ s, −λθ), forces χ_i = (0, M∇φ_i); N = D + 1.
+* heavy ball + decay  θ'' + τθ' + λθ = −∇E on ξ = (s, θ, v), s = e^{γt}: drift (γ s, v, −τv − λθ).
+  The free dynamics θ'' + τθ' + λθ = 0 has the roots r± = (−τ ± √Δ)/2, Δ = τ² − 4λ, and its
+  solutions are built from e^{r± t} (over-damped, Δ > 0), e^{−τt/2} and t e^{−τt/2} (critical,
+  Δ = 0), or e^{−τt/2} cos ωt and e^{−τt/2} sin ωt, ω = √(−Δ)/2 (under-damped, Δ < 0). The time
+  coordinate is s = e^{γt} with γ the largest rational such that e^{−r± t} are powers of s when
+  the roots are rational (γ = gcd(−r+, −r−)), γ = τ/2 otherwise (so e^{τt} = s² is polynomial),
+  and t itself when τ = 0.
+* Nesterov + decay    θ'' + (3/t)θ' + λθ = −∇E on ξ = (t, θ, v), drift multiplied by t:
+  (t, t v, −3v − λ t θ).
+
+Why one time coordinate, and how the count stays a count of laws in (t, θ, θ'). Any single time
+coordinate that is a diffeomorphic function of t (t, or e^{γt} with γ > 0) is a change of
+coordinates of phase space, so N − K is exactly the number of laws in (t, θ, θ'), and no time
+coordinate is ever related to another. :func:`lifted_fields` builds the *full* lift instead, with
+one coordinate per exponential of the free dynamics (e.g. y₁ = e^{−r₊t}, y₂ = e^{−r₋t}, or
+C = e^{τt/2} cos ωt, S = e^{τt/2} sin ωt). There the m time coordinates are m functions of the one
+variable t, so they obey m − 1 independent relations (y₂ = y₁^k, C² + S² = e^{τt}, …), each a
+function conserved by every field and *not* a law in (t, θ, θ'). Proof that the count on the full
+lift is the count in t plus m − 1: in the heavy ball every force has zero time components and
+coefficients that do not depend on time, and the drift's time components depend on time only, so
+every bracket other than the drift itself has zero time components and time-free coefficients;
+hence K_lifted = 1 + dim(span of those brackets in the (θ, v) directions) = K_t, and
+N_lifted − K_lifted = (N_t + m − 1) − K_t. :func:`lifted_count` returns both and the difference;
+the unit tests check it on every regime.
+
+Supported rationals: τ, λ rational; the polynomial time coordinate needs rational exponents, so
+for Δ > 0 not the square of a rational (irrational roots) and for the under-damped regime the
+library uses s = e^{τt/2}, which carries the antisymmetric charges e^{τt}J = s²J but not the
+individual e^{r± t} (exact arithmetic over Q(√Δ) is not available); the full lift of the
+under-damped regime needs ω rational and otherwise raises. Momentum with decay is defined for the
+Euclidean geometry only (the paper's mirror momentum has no weight-decay counterpart); GF with decay
+is defined for every geometry.
 """
 
 from __future__ import annotations
@@ -21,22 +66,42 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
-import sympy
+from ._lazy import sympy
 
 from .errors import invalid
 from .models import Model, velocity_names
 from .polynomial import Polynomial, VectorField, as_fraction, gradient, latex_names, symbols_for
 
-FLOW_NAMES = ("gradient", "momentum", "nesterov")
+FLOW_NAMES = ("gradient", "momentum", "nesterov", "natural")
+#: Geometries a flow accepts: the models' own, and the mirror/mixed metrics evaluated at θ only.
+POSITION_SUFFIX = "-position"
+FLOW_GEOMETRIES = ("euclidean", "mirror", "mixed", "mirror-position", "mixed-position")
+#: Largest number of outputs d of φ for which natural-gradient fields are built (d×d algebra).
+NATURAL_MAX_OUTPUTS = 8
+#: Largest degree of a natural-gradient field (the polynomial algebra grows with it).
+NATURAL_MAX_DEGREE = 40
+
+
+def base_geometry(geometry: str | None) -> str | None:
+    """The model geometry under a flow geometry: ``mixed-position`` → ``mixed``."""
+    if geometry is not None and geometry.endswith(POSITION_SUFFIX):
+        return geometry[: -len(POSITION_SUFFIX)]
+    return geometry
 
 
 @dataclass(frozen=True)
 class Flow:
-    """A training dynamics: ``kind`` ∈ {gradient, momentum, nesterov}, friction τ ≥ 0, optional geometry."""
+    """A training dynamics: ``kind`` ∈ {gradient, momentum, nesterov, natural}, friction τ ≥ 0, geometry,
+    weight decay λ ≥ 0 (see the module docstring for the equations and their lifts).
+
+    ``geometry`` ∈ FLOW_GEOMETRIES or None (the model's own). ``natural`` is the natural gradient
+    θ' = −M Jᵀ(J M Jᵀ)⁺∇f(φ(θ)); it has no friction and no weight decay.
+    """
 
     kind: str = "gradient"
     tau: Fraction = Fraction(0)
     geometry: str | None = None
+    weight_decay: Fraction = Fraction(0)
 
     def __post_init__(self):
         if self.kind not in FLOW_NAMES:
@@ -48,29 +113,76 @@ class Flow:
         if tau < 0:
             raise invalid("tau", self.tau, "the friction τ must be ≥ 0")
         if tau and self.kind != "momentum":  # a τ that would be silently ignored is an error
-            raise invalid("tau", self.tau, f"a friction applies to heavy-ball momentum only; the {self.kind} "
+            shown = str(tau) if len(str(tau)) <= 40 else str(tau)[:20] + "…"  # one short line
+            raise invalid("tau", shown, f"a friction applies to heavy-ball momentum only; the {self.kind} "
                           "flow has none (give tau = 0)")
         object.__setattr__(self, "tau", tau)
-        if self.geometry is not None and self.geometry not in ("euclidean", "mirror", "mixed"):
-            raise invalid("geometry", self.geometry, "one of euclidean, mirror, mixed")
+        if self.geometry is not None and self.geometry not in FLOW_GEOMETRIES:
+            raise invalid("geometry", self.geometry, f"one of {', '.join(FLOW_GEOMETRIES)}")
+        _check_weight_decay(self)
 
     @property
     def is_momentum(self) -> bool:
-        return self.kind != "gradient"
+        return self.kind in ("momentum", "nesterov")
+
+    @property
+    def metric_at_position(self) -> bool:
+        """True for the ``-position`` geometries: the mirror metric diag(θ) even under momentum."""
+        return self.geometry is not None and self.geometry.endswith(POSITION_SUFFIX)
 
     @property
     def time_variable(self) -> str | None:
-        """``s`` (= e^{τt}) for heavy ball with τ > 0, ``t`` for τ = 0 and Nesterov, none for GF."""
-        if not self.is_momentum:
+        """``s`` (= e^{γt}, γ = :attr:`time_rate`) or ``t`` for the phase space's time coordinate;
+        none for GF without weight decay."""
+        if self.kind == "gradient" and not self.weight_decay:
             return None
-        return "s" if self.kind == "momentum" and self.tau > 0 else "t"
+        return "s" if self.time_rate is not None else "t"
+
+    @property
+    def time_rate(self) -> Fraction | None:
+        """γ of the time coordinate s = e^{γt}: τ (heavy ball), λ (GF + decay), the oscillator's rate
+        (heavy ball + decay, :func:`oscillator_rate`); None when the coordinate is t itself or absent."""
+        if self.kind == "gradient":
+            return self.weight_decay or None
+        if self.kind != "momentum":
+            return None
+        if self.weight_decay:
+            return oscillator_rate(self.tau, self.weight_decay)
+        return self.tau or None
+
+    @property
+    def regime(self) -> str | None:
+        """Heavy ball with decay: ``over-damped`` (τ² > 4λ), ``critical`` (=) or ``under-damped`` (<)."""
+        if self.kind != "momentum" or not self.weight_decay:
+            return None
+        disc = self.tau**2 - 4 * self.weight_decay
+        return "over-damped" if disc > 0 else "critical" if disc == 0 else "under-damped"
+
+    def time_expression(self) -> sympy.Expr | None:
+        """The time coordinate as a function of t (e^{γt} or t); None when there is none."""
+        t = sympy.Symbol("t", real=True)
+        if self.time_variable is None:
+            return None
+        if self.time_rate is None:
+            return t
+        return sympy.exp(sympy.Rational(self.time_rate.numerator, self.time_rate.denominator) * t)
+
+    def in_time(self, expr: sympy.Expr) -> sympy.Expr:
+        """``expr`` with the time coordinate s replaced by e^{γt} (unchanged when it is t or absent)."""
+        if self.time_variable != "s":
+            return expr
+        return sympy.factor_terms(sympy.sympify(expr).subs(sympy.Symbol("s", real=True), self.time_expression()))
 
     def describe(self) -> str:
+        decay = f", weight decay λ = {self.weight_decay}" if self.weight_decay else ""
         if self.kind == "gradient":
-            return "gradient flow"
+            return "gradient flow" + decay
+        if self.kind == "natural":
+            return "natural gradient flow"
         if self.kind == "nesterov":
-            return "Nesterov momentum (τ = 3/t)"
-        return f"heavy-ball momentum (τ = {self.tau})"
+            return "Nesterov momentum (τ = 3/t)" + decay
+        regime = f", {self.regime}" if self.regime else ""
+        return f"heavy-ball momentum (τ = {self.tau}{decay}{regime})"
 
 
 @dataclass
@@ -84,6 +196,7 @@ class FieldFamily:
     forces: list[VectorField]
     drift: VectorField | None = None
     notes: list[str] = field(default_factory=list)
+    natural_rank: int | None = None  # natural gradient: the generic rank ρ of ∂φ
 
     @property
     def generators(self) -> list[VectorField]:
@@ -101,19 +214,30 @@ class FieldFamily:
         return latex_names(self.variable_names)
 
 
-def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: str | None = None) -> FieldFamily:
-    """The family W = {χ_0, χ_1, …} of section 3 of the notes, as exact polynomial fields."""
+def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
+                  weight_decay=0) -> FieldFamily:
+    """The family W = {χ_0, χ_1, …} of the flow (module docstring), as exact polynomial fields."""
     if isinstance(flow, str):
-        flow = Flow(flow, tau, geometry)
+        flow = Flow(flow, tau, geometry, weight_decay=weight_decay)
     model.check_countable()
     geometry = flow.geometry or geometry or model.default_geometry
-    mirror = model.mirror_mask(geometry)
+    mirror = model.mirror_mask(base_geometry(geometry))
+    _check_decay_geometry(flow, geometry, mirror)
     D = model.D
     phis = model.phi_polynomials()
     # a model file's diagonal polynomial metric (spec.SpecModel), gradient flow only
     metric_polys = model.metric_polynomials(geometry) if hasattr(model, "metric_polynomials") else None
-    if metric_polys is not None and flow.is_momentum:
+    if metric_polys is not None and flow.kind != "gradient":
         raise invalid("metric", "a polynomial metric", "defined for gradient flow only (use euclidean or mirror blocks)")
+    if metric_polys is not None and flow.weight_decay:
+        raise invalid("weight_decay", flow.weight_decay, "not defined with a model file's polynomial metric")
+    if flow.kind == "natural":
+        forces, rank = natural_forces(phis, mirror, D, model.describe())
+        return FieldFamily(model, flow, geometry, list(model.variable_names), forces,
+                           notes=[f"natural gradient: rank ∂φ = {rank} of d = {len(phis)} outputs"],
+                           natural_rank=rank)
+    if not flow.is_momentum and flow.weight_decay:
+        return _decayed_gradient_fields(model, flow, geometry, mirror, phis)
     if not flow.is_momentum:
         forces = []
         for p in phis:
@@ -132,14 +256,23 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
     zero = Polynomial()
     if flow.kind == "nesterov":
         drift = [X(time)] + [X(time) * X(v) for v in vel] + [X(v) * -3 for v in vel]
-    elif tau > 0:
-        drift = [X(time) * tau] + [X(v) for v in vel] + [X(v) * -tau for v in vel]
+    elif flow.time_rate is not None:
+        drift = [X(time) * flow.time_rate] + [X(v) for v in vel] + [X(v) * -tau for v in vel]
     else:
-        drift = [Polynomial.constant(1)] + [X(v) for v in vel] + [zero for _ in vel]
+        drift = [Polynomial.constant(1)] + [X(v) for v in vel] + [X(v) * -tau for v in vel]
+    if flow.weight_decay:  # the acceleration gains −λθ (times t for Nesterov's rescaled drift)
+        lam = flow.weight_decay
+        for v, th in zip(vel, theta):
+            decay = X(th) * -lam if flow.kind != "nesterov" else X(time) * X(th) * -lam
+            drift[v] = drift[v] + decay
+
+    at_position = geometry.endswith(POSITION_SUFFIX)
 
     def metric(j: int) -> Polynomial:
         if not mirror[j]:
             return Polynomial.constant(1)
+        if at_position:  # diag(θ) evaluated at θ only (the authors' ICNN_momentum)
+            return X(theta[j])
         if flow.kind == "nesterov":  # (3θ/t + v), times t
             return X(theta[j]) * 3 + X(time) * X(vel[j])
         return X(theta[j]) * tau + X(vel[j])
@@ -151,12 +284,103 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
         comps = [zero] * (D + 1)
         for j in range(D):
             gj = _shift(g[j], 1)
-            if gj and any_mirror and flow.kind == "nesterov" and not mirror[j]:
+            if gj and any_mirror and not at_position and flow.kind == "nesterov" and not mirror[j]:
                 gj = gj * X(time)  # the whole force was multiplied by t
             comps.append(gj * metric(j) if gj and mirror[j] else gj)
         forces.append(VectorField(tuple(comps)))
     names = [flow.time_variable] + list(model.variable_names) + velocity_names(model)
     return FieldFamily(model, flow, geometry, names, forces, drift=VectorField(tuple(drift)))
+
+
+def natural_forces(phis: list[Polynomial], mirror, D: int, label: str = "model") -> tuple[list[VectorField], int]:
+    """The natural-gradient fields X_i = M Jᵀ M_ρ e_i = −c_ρ · M Jᵀ(J M Jᵀ)⁺ e_i, exactly.
+
+    J = ∂φ (d×D), M = diag(θ_j on mirror coordinates, 1 elsewhere), A = J M Jᵀ with
+    characteristic polynomial det(λI − A) = λ^{d−ρ}(λ^ρ + c_1 λ^{ρ−1} + … + c_ρ), ρ its generic rank.
+    Faddeev–LeVerrier gives M_1 = I, M_k = A M_{k−1} + c_{k−1} I, c_k = −tr(A M_k)/k, and Cayley–
+    Hamilton on the range of A gives A⁺ = −M_ρ Π/c_ρ (Π the projector on range A = range J), hence
+    M Jᵀ A⁺ = −M Jᵀ M_ρ / c_ρ. The factor −1/c_ρ (c_ρ = ± the product of the non-zero eigenvalues,
+    non-zero wherever rank J = ρ) changes neither orbits nor laws, so the fields are polynomial.
+    ρ is exact: c_ρ ≢ 0 and c_{ρ+1} ≡ 0 as polynomials (A is positive semi-definite on the domain).
+    Returns the d fields and ρ.
+    """
+    d = len(phis)
+    if d > NATURAL_MAX_OUTPUTS:
+        raise invalid("flow", "natural", f"natural-gradient fields are built for at most {NATURAL_MAX_OUTPUTS} "
+                      f"outputs of φ; {label} has d={d}")
+    grads = [gradient(p, D) for p in phis]
+    metric_grads = [[g[j] * Polynomial.variable(j) if mirror[j] and g[j] else g[j] for j in range(D)] for g in grads]
+    # A = J M Jᵀ: rows of J against rows of M J (the upper half suffices, A is symmetric)
+    columns = [list(col) for col in zip(*metric_grads)]  # columns[j][l] = (M ∇φ_l)_j
+    A = _symmetric_product(grads, columns)
+    degree_A = max((a.degree() for row in A for a in row if a), default=0)
+    if degree_A <= 0:
+        raise invalid("flow", "natural", f"∂φ of {label} is constant or zero, so there is no natural gradient to count")
+    A2 = _symmetric_product(A, A)
+    trace_A = sum((A[i][i] for i in range(d)), Polynomial())
+    M_prev = [[Polynomial.constant(1) if i == k else Polynomial() for k in range(d)] for i in range(d)]
+    c_prev = -trace_A
+    rank = d
+    for k in range(2, d + 1):
+        # c_k = −(tr(A² M_{k−1}) + c_{k−1} tr A)/k, computed before forming M_k
+        tr = sum((_dot(A2[i], [row[i] for row in M_prev]) for i in range(d)), Polynomial())
+        c_k = (tr + c_prev * trace_A) * Fraction(-1, k)
+        if not c_k:
+            rank = k - 1
+            break
+        if degree_A * (k - 1) + max(g.degree() for row in metric_grads for g in row if g) > NATURAL_MAX_DEGREE:
+            raise invalid("flow", "natural", f"the natural-gradient fields of {label} would have degree > "
+                          f"{NATURAL_MAX_DEGREE} (∂φ has rank ≥ {k} among d={d} outputs)")
+        M_next = _symmetric_product(A, M_prev)
+        for i in range(d):
+            M_next[i][i] = M_next[i][i] + c_prev
+        M_prev, c_prev = M_next, c_k
+    forces = [VectorField(tuple(_dot(M_prev[i], columns[j]) for j in range(D))) for i in range(d)]
+    return forces, rank
+
+
+def _dot(u: list[Polynomial], v: list[Polynomial]) -> Polynomial:
+    """Σ_j u_j v_j over polynomials, skipping zero terms."""
+    out = Polynomial()
+    for a, b in zip(u, v):
+        if a and b:
+            out = out + a * b
+    return out
+
+
+def _symmetric_product(A: list[list[Polynomial]], B: list[list[Polynomial]]) -> list[list[Polynomial]]:
+    """A·B when the product is known to be symmetric (commuting symmetric matrices, or J·(MJ)ᵀ):
+    the upper half is computed and mirrored. ``A`` has rows i, ``B`` rows j and columns k."""
+    d = len(A)
+    out = [[Polynomial() for _ in range(d)] for _ in range(d)]
+    for i in range(d):
+        for k in range(i, d):
+            out[i][k] = out[k][i] = _dot(A[i], [row[k] for row in B])
+    return out
+
+
+def drift_invariants(family: FieldFamily) -> tuple[dict, list, list]:
+    """θ and v in terms of the drift's invariants (z, w), for rewriting a momentum law.
+
+    With no force the flow keeps z and w: heavy ball τ > 0 (time s = e^{τt}) z = θ + v/τ,
+    w = s v; τ = 0: z = θ − t v, w = v; Nesterov: z = θ + t v/2, w = t³ v. Returns the
+    substitution {θ_j: …, v_j: …} (sympy, in the family's symbols) and the symbols z, w; a law
+    rewritten with it no longer contains the time variable.
+    """
+    if family.drift is None:
+        raise invalid("family", family.flow.kind, "a momentum family (the drift's invariants)")
+    D = family.model.D
+    syms = family.symbols
+    time, theta, vel = syms[0], syms[1 : D + 1], syms[D + 1 :]
+    zs, ws = list(sympy.symbols(f"z0:{D}", real=True)), list(sympy.symbols(f"w0:{D}", real=True))
+    tau = sympy.Rational(family.flow.tau.numerator, family.flow.tau.denominator)
+    if family.flow.kind == "nesterov":
+        position, velocity = [z - w / (2 * time**2) for z, w in zip(zs, ws)], [w / time**3 for w in ws]
+    elif tau == 0:
+        position, velocity = [z + time * w for z, w in zip(zs, ws)], list(ws)
+    else:
+        position, velocity = [z - w / (tau * time) for z, w in zip(zs, ws)], [w / time for w in ws]
+    return {**dict(zip(theta, position)), **dict(zip(vel, velocity))}, zs, ws
 
 
 def _shift(p: Polynomial, offset: int) -> Polynomial:
@@ -176,23 +400,260 @@ def metric_diagonal(model: Model, geometry: str | None = None):
 def ode_rhs(model: Model, flow: Flow, grad: Callable) -> Callable:
     """Right-hand side f(t, y) of the flow, with ``grad(θ) = ∇E(θ)``.
 
-    GF: y = θ, f = −M(θ)∇E. Momentum: y = (θ, v), f = (v, −τ(t) v − M(θ, v, t)∇E) with
-    τ(t) = τ (heavy ball) or 3/t (Nesterov), M = 1 (Euclidean) or τ(t)θ + v (mirror).
+    GF: y = θ, f = −M(θ)∇E − λθ. Momentum: y = (θ, v), f = (v, −τ(t) v − λθ − M(θ, v, t)∇E) with
+    τ(t) = τ (heavy ball) or 3/t (Nesterov), M = 1 (Euclidean) or τ(t)θ + v (mirror), or θ for
+    the ``-position`` geometries, λ the weight decay (0 unless the flow has one). Natural gradient:
+    f = −M Jᵀ(J M Jᵀ)⁺∇f(φ), see ``_natural_rhs``.
     """
     import jax.numpy as jnp
 
     geometry = flow.geometry or model.default_geometry
-    mask = jnp.array(model.mirror_mask(geometry), dtype=bool)
+    mask = jnp.array(model.mirror_mask(base_geometry(geometry)), dtype=bool)
     D = model.D
     tau_const = float(flow.tau)
+    if flow.kind == "natural":
+        return _natural_rhs(model, mask, grad)
+
+    lam = float(flow.weight_decay)
+    _check_decay_geometry(flow, geometry, model.mirror_mask(base_geometry(geometry)))
 
     if not flow.is_momentum:
-        return lambda t, y: -jnp.where(mask, y, 1.0) * grad(y)
+        return lambda t, y: -jnp.where(mask, y, 1.0) * grad(y) - lam * y
+    at_position = flow.metric_at_position
 
     def rhs(t, y):
         theta, v = y[:D], y[D:]
         tau = 3.0 / t if flow.kind == "nesterov" else tau_const
-        m = jnp.where(mask, tau * theta + v, 1.0)
-        return jnp.concatenate([v, -tau * v - m * grad(theta)])
+        m = jnp.where(mask, theta if at_position else tau * theta + v, 1.0)
+        return jnp.concatenate([v, -tau * v - lam * theta - m * grad(theta)])
+
+    return rhs
+
+
+# --- weight decay: validation, the oscillator's time coordinate, the full lift ------------------
+DECAY_KINDS = ("gradient", "momentum", "nesterov")
+
+
+def _check_weight_decay(flow: Flow) -> None:
+    """Normalise λ to a Fraction and reject what has no meaning (λ < 0, an unknown flow kind)."""
+    try:
+        lam = as_fraction(flow.weight_decay)
+    except (ValueError, ZeroDivisionError, TypeError):
+        raise invalid("weight_decay", flow.weight_decay, "a number ≥ 0 (e.g. 2, 0.5 or 1/2)") from None
+    if isinstance(flow.weight_decay, bool):
+        raise invalid("weight_decay", flow.weight_decay, "a number ≥ 0 (e.g. 2, 0.5 or 1/2)")
+    if lam < 0:
+        raise invalid("weight_decay", flow.weight_decay, "the weight decay λ must be ≥ 0")
+    if lam and flow.kind not in DECAY_KINDS:
+        raise invalid("weight_decay", flow.weight_decay, f"weight decay is defined for {', '.join(DECAY_KINDS)} "
+                      f"flows, not {flow.kind}")
+    if lam and flow.kind != "gradient" and flow.geometry and base_geometry(flow.geometry) in ("mirror", "mixed"):
+        raise invalid("geometry", flow.geometry, "momentum with weight decay is defined for the euclidean "
+                      "geometry only")
+    object.__setattr__(flow, "weight_decay", lam)
+
+
+def _check_decay_geometry(flow: Flow, geometry: str, mirror) -> None:
+    if flow.weight_decay and flow.is_momentum and any(mirror):
+        raise invalid("geometry", geometry, "momentum with weight decay is defined for the euclidean geometry "
+                      "only (pass geometry='euclidean' for this model)")
+
+
+def _rational_sqrt(q: Fraction) -> Fraction | None:
+    """√q when q ≥ 0 is the square of a rational, else None."""
+    from math import isqrt
+
+    if q < 0:
+        return None
+    a, b = isqrt(q.numerator), isqrt(q.denominator)
+    return Fraction(a, b) if a * a == q.numerator and b * b == q.denominator else None
+
+
+def _rational_gcd(a: Fraction, b: Fraction) -> Fraction:
+    """The largest rational g with a/g and b/g integers (a, b > 0)."""
+    from math import gcd
+
+    den = a.denominator * b.denominator // gcd(a.denominator, b.denominator)
+    return Fraction(gcd(int(a * den), int(b * den)), den)
+
+
+def oscillator_exponents(tau, weight_decay) -> tuple[Fraction, Fraction] | None:
+    """(a₋, a₊) = (−r₊, −r₋) with r± = (−τ ± √Δ)/2 the roots of r² + τr + λ, Δ = τ² − 4λ, when √Δ is
+    rational (then e^{a t} multiplies the free solutions' constants: A± = e^{a∓ t}(…)); None otherwise."""
+    tau, lam = as_fraction(tau), as_fraction(weight_decay)
+    root = _rational_sqrt(tau**2 - 4 * lam)
+    if root is None:
+        return None
+    return (tau - root) / 2, (tau + root) / 2
+
+
+def oscillator_rate(tau, weight_decay) -> Fraction | None:
+    """γ of the time coordinate s = e^{γt} of the heavy ball with decay (module docstring).
+
+    Rational roots (Δ = τ² − 4λ > 0 a rational square): γ = gcd(a₋, a₊) with a± = (τ ± √Δ)/2, so that
+    e^{a± t} = s^{a±/γ}. Otherwise γ = τ/2 (e^{τt} = s²), and None (the coordinate is t) when τ = 0.
+    """
+    tau, lam = as_fraction(tau), as_fraction(weight_decay)
+    exps = oscillator_exponents(tau, lam)
+    if exps is not None and exps[0] > 0:
+        return _rational_gcd(*exps)
+    return tau / 2 if tau > 0 else None
+
+
+def _decayed_gradient_fields(model: Model, flow: Flow, geometry: str, mirror, phis) -> FieldFamily:
+    """GF + decay on ξ = (s, θ), s = e^{λt}: drift (λ s, −λθ), forces (0, M∇φ_i)."""
+    D, lam, X = model.D, flow.weight_decay, Polynomial.variable
+    forces = []
+    for p in phis:
+        g = gradient(p, D)
+        comps = [_shift(g[j], 1) * X(j + 1) if mirror[j] and g[j] else _shift(g[j], 1) for j in range(D)]
+        forces.append(VectorField((Polynomial(),) + tuple(comps)))
+    drift = VectorField((X(0) * lam,) + tuple(X(j + 1) * -lam for j in range(D)))
+    return FieldFamily(model, flow, geometry, ["s"] + list(model.variable_names), forces, drift=drift)
+
+
+@dataclass(frozen=True)
+class TimeCoordinate:
+    """One time coordinate of a lift: ``exp`` e^{rate·t}, ``t`` the time itself, or the pair members
+    ``cos`` e^{rate·t} cos ωt and ``sin`` e^{rate·t} sin ωt (which must come together, cos first)."""
+
+    name: str
+    kind: str
+    rate: Fraction = Fraction(0)
+    omega: Fraction = Fraction(0)
+
+    def expression(self) -> sympy.Expr:
+        t = sympy.Symbol("t", real=True)
+        rate = sympy.Rational(self.rate.numerator, self.rate.denominator)
+        omega = sympy.Rational(self.omega.numerator, self.omega.denominator)
+        return {"t": t, "exp": sympy.exp(rate * t), "cos": sympy.exp(rate * t) * sympy.cos(omega * t),
+                "sin": sympy.exp(rate * t) * sympy.sin(omega * t)}[self.kind]
+
+
+def free_time_coordinates(flow: Flow) -> list[TimeCoordinate]:
+    """One time coordinate per exponential of the free dynamics (the full lift):
+
+    GF + decay [e^{λt}]; heavy ball + decay, rational roots [e^{a₋t}, e^{a₊t}]; critical [t, e^{τt/2}];
+    under-damped with ω = √(λ − τ²/4) rational [e^{τt/2}cos ωt, e^{τt/2}sin ωt]; otherwise the one
+    coordinate of :attr:`Flow.time_variable`. Raises for an under-damped flow with irrational ω.
+    """
+    lam, tau = flow.weight_decay, flow.tau
+    if flow.kind == "momentum" and lam:
+        if flow.regime == "over-damped":
+            exps = oscillator_exponents(tau, lam)
+            if exps is not None:
+                return [TimeCoordinate("y1", "exp", exps[0]), TimeCoordinate("y2", "exp", exps[1])]
+        elif flow.regime == "critical":
+            return [TimeCoordinate("t", "t"), TimeCoordinate("s", "exp", tau / 2)]
+        else:
+            omega = _rational_sqrt(lam - tau**2 / 4)
+            if omega is None:
+                raise invalid("weight_decay", lam, f"the full under-damped lift needs ω = √(λ − τ²/4) rational "
+                              f"(here λ − τ²/4 = {lam - tau**2 / 4}); exact arithmetic over Q(ω) is not available")
+            return [TimeCoordinate("c", "cos", tau / 2, omega), TimeCoordinate("k", "sin", tau / 2, omega)]
+    if flow.time_variable is None:
+        return []
+    if flow.time_rate is None:
+        return [TimeCoordinate("t", "t")]
+    return [TimeCoordinate("s", "exp", flow.time_rate)]
+
+
+def lifted_fields(model: Model, flow: Flow, coordinates: list[TimeCoordinate] | None = None) -> FieldFamily:
+    """The heavy-ball (or GF) family on ξ = (y_1..y_m, θ, v) with m time coordinates (default: the full
+    lift of :func:`free_time_coordinates`). Each y_i' is polynomial in the y's: (e^{at})' = a e^{at},
+    t' = 1, (e^{at}cos ωt)' = a C − ω S, (e^{at}sin ωt)' = a S + ω C. ``notes`` says how many independent
+    relations the m coordinates obey (m − 1: they are all functions of t)."""
+    if flow.kind == "nesterov":
+        raise invalid("flow", flow.kind, "the full lift is for gradient and heavy-ball flows (Nesterov's time is t)")
+    coords = free_time_coordinates(flow) if coordinates is None else list(coordinates)
+    if not coords:
+        raise invalid("coordinates", coords, "at least one time coordinate")
+    base = vector_fields(model, flow)
+    m, old = len(coords), 1  # the base family has one time coordinate, at index 0
+    X = Polynomial.variable
+
+    def move(p: Polynomial) -> Polynomial:  # re-index: old time (unused by forces) dropped, state shifted
+        return Polynomial({tuple(i - old + m for i in mono): c for mono, c in p.items()})
+
+    time_drift = []
+    for i, c in enumerate(coords):
+        if c.kind == "t":
+            time_drift.append(Polynomial.constant(1))
+        elif c.kind == "exp":
+            time_drift.append(X(i) * c.rate)
+        elif c.kind == "cos":
+            time_drift.append(X(i) * c.rate + X(i + 1) * -c.omega)
+        elif c.kind == "sin":
+            time_drift.append(X(i) * c.rate + X(i - 1) * c.omega)
+        else:
+            raise invalid("coordinates", c.kind, "time coordinates of kind exp, t, cos or sin")
+    drift = VectorField(tuple(time_drift) + tuple(move(p) for p in base.drift.components[old:]))
+    forces = [VectorField((Polynomial(),) * m + tuple(move(p) for p in F.components[old:])) for F in base.forces]
+    names = [c.name for c in coords] + base.variable_names[old:]
+    notes = [f"{m} time coordinates, {m - 1} independent relation(s) among them"]
+    return FieldFamily(model, flow, base.geometry, names, forces, drift=drift, notes=notes)
+
+
+@dataclass
+class LiftedCount:
+    """A count on the full lift: ``lifted`` (N − K there), ``relations`` (m − 1) and ``laws`` (in t)."""
+
+    lifted: int
+    relations: int
+    laws: int
+    dimension: int
+
+
+def lifted_count(model: Model, flow: Flow, coordinates: list[TimeCoordinate] | None = None,
+                 seed: int = 0) -> LiftedCount:
+    """Laws in (t, θ, θ') counted on the full lift: N_lifted − K_lifted − (m − 1) (module docstring)."""
+    from .lie import count_laws
+
+    family = lifted_fields(model, flow, coordinates)
+    m = family.N - (2 * model.D if flow.is_momentum else model.D)
+    res = count_laws(family, seed=seed)
+    return LiftedCount(res.laws, m - 1, res.laws - (m - 1), family.N)
+
+
+def decay_time_degree(flow: Flow, degree: int) -> int:
+    """Largest power of the time coordinate a law of degree ≤ ``degree`` in (θ, v) needs, with decay.
+
+    GF + decay: ``degree`` (h = H(sθ) = s^d H(θ) for H homogeneous of degree d, s = e^{λt}). Heavy ball:
+    the free constants are A± = e^{a∓ t}(…), so a product of d of them carries at most e^{d a₊ t} =
+    s^{d a₊/γ} (a₊ = τ/2 when the roots are not rational, where only e^{τt/2} is a coordinate); 1 when
+    the coordinate is t (τ = 0). Nesterov: 3 (the charges t³J).
+    """
+    if flow.kind == "nesterov":
+        return 3
+    rate = flow.time_rate
+    if flow.kind == "gradient":
+        return degree
+    if rate is None:
+        return 1
+    exps = oscillator_exponents(flow.tau, flow.weight_decay)
+    top = exps[1] if exps is not None and exps[0] > 0 else flow.tau / 2
+    from math import ceil
+
+    return degree * ceil(top / rate)
+
+
+def _natural_rhs(model: Model, mask, grad: Callable) -> Callable:
+    """θ' = −M Jᵀ(J M Jᵀ)⁺∇f(φ(θ)), from ∇E = Jᵀ∇f only.
+
+    With K = J M^{1/2}: M Jᵀ(J M Jᵀ)⁺ = M^{1/2} K⁺ and K⁺ = (KᵀK)⁺Kᵀ, so
+    θ' = −M^{1/2}(M^{1/2} JᵀJ M^{1/2})⁺ M^{1/2} ∇E (mirror coordinates need θ > 0).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from .models import phi_jax
+
+    jacobian = jax.jacfwd(phi_jax(model))
+
+    def rhs(t, theta):
+        J = jacobian(theta)
+        root = jnp.where(mask, jnp.sqrt(jnp.abs(theta)), 1.0)
+        gram = (J * root).T @ (J * root)
+        return -root * (jnp.linalg.pinv(gram, hermitian=True) @ (root * grad(theta)))
 
     return rhs

@@ -97,16 +97,10 @@ class LawsResult:
         return [h.to_sympy(syms) for h in self.laws]
 
     def in_time(self, which: str = "all") -> list[sympy.Expr]:
-        """The laws (``which``: all, basis or others) with s replaced by e^{τt} (heavy ball, τ > 0)."""
-        flow = self.family.flow
+        """The laws (``which``: all, basis or others) with s replaced by e^{γt} (``Flow.in_time``: γ = τ
+        for the heavy ball, λ for GF with weight decay, the oscillator's rate with both)."""
         syms = self.family.symbols
-        exprs = [h.to_sympy(syms) for h in self._chosen(which)]
-        if flow.time_variable != "s":
-            return exprs
-        s = sympy.Symbol("s", real=True)
-        t = sympy.Symbol("t", real=True)
-        tau = sympy.Rational(flow.tau.numerator, flow.tau.denominator)
-        return [sympy.factor_terms(e.subs(s, sympy.exp(tau * t))) for e in exprs]
+        return [self.family.flow.in_time(h.to_sympy(syms)) for h in self._chosen(which)]
 
     def latex(self, which: str = "all") -> list[str]:
         names = self.family.latex_names()
@@ -327,43 +321,76 @@ def weight_lattice(fields: Sequence[VectorField], N: int, rng: random.Random) ->
     """Integer weight vectors w ∈ Z^N (the rows) for which every field is homogeneous.
 
     X = Σ_k X_k ∂_k is homogeneous for w, of shift σ_X, iff every term c·m of every component X_k has
-    w(m) − w_k = σ_X, with w(m) = Σ_{i∈m} w_i: linear equations in (w, σ), one per distinct term. Their
-    integer solutions form a lattice; a basis of it is computed mod p, lifted to Z by rational
-    reconstruction and **verified exactly**. A vector that fails verification is dropped: fewer weights
-    only make coarser blocks, never a wrong law.
+    w(m) − w_k = σ_X, with w(m) = Σ_{i∈m} w_i. Subtracting one term's equation from the others removes
+    σ_X: the conditions are e(t) = e(t_1) for the terms t of X, e(t) = w(m) − w_k. Those of the form
+    w_a = w_b (most of them) merge coordinates (union–find); the rest are solved mod p on the merged
+    coordinates, lifted to Z by rational reconstruction and **verified exactly** against every condition.
+    A vector that fails is dropped: fewer weights only make coarser blocks, never a wrong law.
     """
-    F = len(fields)
-    keys = {(f, k, m) for f, X in enumerate(fields) for k, poly in enumerate(X.components) for m in poly}
-    if not keys:
-        return np.zeros((0, N), dtype=np.int64)
-    rows: list[dict[int, int]] = []
-    for f, k, m in keys:
-        row: dict[int, int] = {N + f: -1, k: -1}
-        for i in m:
-            row[i] = row.get(i, 0) + 1
-        rows.append({c: v for c, v in row.items() if v})
-    ncols = N + F
-    p = random_prime(rng)
-    basis = _kernel_mod_p(rows, ncols, p, rng, compress=len(rows) * ncols > 20_000_000)
-    rr = np.fromiter((r for r, row in enumerate(rows) for _ in row), dtype=np.int64)
-    cc = np.fromiter((c for row in rows for c in row), dtype=np.int64)
-    vv = np.fromiter((v for row in rows for v in row.values()), dtype=np.int64)
+    conditions: set[tuple[tuple[int, int], ...]] = set()
+    for X in fields:
+        first = None
+        for k, poly in enumerate(X.components):
+            for m in poly:
+                e: dict[int, int] = {k: -1}
+                for i in m:
+                    e[i] = e.get(i, 0) + 1
+                if first is None:
+                    first = e
+                    continue
+                diff = dict(e)
+                for i, v in first.items():
+                    diff[i] = diff.get(i, 0) - v
+                row = tuple(sorted((i, v) for i, v in diff.items() if v))
+                if row:
+                    g = 0
+                    for _, v in row:
+                        g = gcd(g, v)
+                    sign = 1 if row[0][1] > 0 else -1
+                    conditions.add(tuple((i, sign * v // g) for i, v in row))
+    parent = list(range(N))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for row in conditions:  # w_a − w_b = 0
+        if len(row) == 2 and row[0][1] == -row[1][1]:
+            a, b = find(row[0][0]), find(row[1][0])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    roots = sorted({find(i) for i in range(N)})
+    cls = {r: j for j, r in enumerate(roots)}
+    of = np.array([cls[find(i)] for i in range(N)], dtype=np.int64)
+    reduced: set[tuple[tuple[int, int], ...]] = set()
+    for row in conditions:
+        acc: dict[int, int] = {}
+        for i, v in row:
+            acc[int(of[i])] = acc.get(int(of[i]), 0) + v
+        red = tuple(sorted((c, v) for c, v in acc.items() if v))
+        if red:
+            reduced.add(red)
+    ncls = len(roots)
+    if reduced:
+        p = random_prime(rng)
+        rows = [dict(r) for r in reduced]
+        basis = _kernel_mod_p(rows, ncls, p, rng, compress=len(rows) * ncls > 20_000_000)
+    else:
+        p, basis = 0, [[int(i == j) for i in range(ncls)] for j in range(ncls)]
     weights = []
     for vec in basis:
-        fr = [_rational_reconstruction(a, p) for a in vec]
+        fr = [_rational_reconstruction(a, p) for a in vec] if p else [Fraction(a) for a in vec]
         if any(x is None for x in fr):
             continue
         den = 1
         for x in fr:
             den = den * x.denominator // gcd(den, x.denominator)
-        ints = [int(x * den) for x in fr]
-        if max(abs(x) for x in ints) >= 2**40:
-            continue
-        w = np.array(ints, dtype=np.int64)
-        residual = np.zeros(len(rows), dtype=np.int64)
-        np.add.at(residual, rr, vv * w[cc])
-        if not residual.any() and w[:N].any():
-            weights.append(w[:N])
+        w = [int(x * den) for x in fr]
+        full = [w[int(of[i])] for i in range(N)]
+        if any(w) and all(sum(v * full[i] for i, v in row) == 0 for row in conditions):
+            weights.append(full)
     return np.array(weights, dtype=np.int64).reshape(len(weights), N)
 
 
@@ -578,6 +605,34 @@ def _eliminate_singletons(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, 
     return alive, rows, cols, vals
 
 
+def _coupled_components(rows: np.ndarray, cols: np.ndarray, ncols: int) -> np.ndarray:
+    """For each column, the smallest column of its connected component (columns linked by sharing a row).
+
+    Hooking and pointer jumping on the star edges (each column of a row to the row's first column), all
+    vectorised; about log(size) rounds.
+    """
+    parent = np.arange(ncols)
+    if not len(rows):
+        return parent
+    order = np.argsort(rows, kind="stable")
+    r, c = rows[order], cols[order]
+    starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+    first = np.minimum.reduceat(c, starts)
+    a, b = c, np.repeat(first, np.diff(np.r_[starts, len(r)]))
+    while True:
+        pa, pb = parent[a], parent[b]
+        lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
+        moving = lo != hi
+        if not moving.any():
+            return parent
+        np.minimum.at(parent, hi[moving], lo[moving])
+        while True:
+            jumped = parent[parent]
+            if (jumped == parent).all():
+                break
+            parent = jumped
+
+
 def _canonical_kernel(vectors: np.ndarray, p: int) -> np.ndarray:
     """The kernel basis in its canonical form: each vector has 1 at its last non-zero position and 0 at
     the last positions of the others (the basis read off the row-echelon form, whatever block order)."""
@@ -633,21 +688,27 @@ _NUMPY_DENSE = 24  # coupled components up to this many unknowns are eliminated 
 
 def _sparse_left_product(R: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nrows: int,
                          ncols: int, p: int) -> np.ndarray:
-    """R·A mod p for a dense R (residues) and a sparse A given as COO, exactly.
+    """R·A mod p for a dense R (residues, m × nrows) and a sparse A given as COO without repeats, exactly.
 
-    16-bit splits of both factors: each partial product is below 2^32 and a column of A has fewer than
-    2^21 entries, so the float64 sums are exact integers.
+    Column by column: the products R[:, row]·value are reduced mod p (below 2^31) and summed by
+    ``reduceat`` (fewer than 2^32 of them per column, so the int64 sums are exact).
     """
-    from scipy import sparse
-
-    R0 = (R & 0xFFFF).astype(np.float64).T
-    R1 = (R >> 16).astype(np.float64).T
-    A0 = sparse.csr_matrix(((vals & 0xFFFF).astype(np.float64), (rows, cols)), shape=(nrows, ncols)).T.tocsr()
-    A1 = sparse.csr_matrix(((vals >> 16).astype(np.float64), (rows, cols)), shape=(nrows, ncols)).T.tocsr()
-    P00 = np.asarray(A0 @ R0).astype(np.int64) % p
-    P11 = np.asarray(A1 @ R1).astype(np.int64) % p
-    P01 = (np.asarray(A1 @ R0).astype(np.int64) + np.asarray(A0 @ R1).astype(np.int64)) % p
-    return np.ascontiguousarray(((P11 * (2**32 % p)) % p + P01 * 65536 % p + P00).T % p)
+    m = R.shape[0]
+    out = np.zeros((m, ncols), dtype=np.int64)
+    order = np.argsort(cols, kind="stable")
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    step = max(1, 4_000_000 // max(m, 1))
+    start = 0
+    while start < len(cols):
+        stop = min(len(cols), start + step)
+        while stop < len(cols) and cols[stop] == cols[stop - 1]:  # a column stays in one slice
+            stop += 1
+        c = cols[start:stop]
+        heads = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        prod = R[:, rows[start:stop]] * vals[start:stop] % p
+        out[:, c[heads]] = (out[:, c[heads]] + np.add.reduceat(prod, heads, axis=1)) % p
+        start = stop
+    return out
 
 
 def _dense_kernel(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nrows: int, ncols: int, p: int,
@@ -739,9 +800,6 @@ class _Found:
 def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.ndarray, terms: _Terms,
                   rng: random.Random, refuse, stats: dict) -> tuple[list[Polynomial], bool]:
     """Every law spanned by ``monos``, block by block (blocks: equal ``keys``), exactly verified."""
-    from scipy import sparse
-    from scipy.sparse.csgraph import connected_components
-
     N, p = terms.N, terms.p
 
     def monomial(i: int) -> tuple[int, ...]:
@@ -784,10 +842,10 @@ def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.nda
         row_ids, rows = np.unique(rows, return_inverse=True)
         col_ids, cols = np.unique(cols, return_inverse=True)
         rows, cols = rows.ravel(), cols.ravel()
-        nr, nc = len(row_ids), len(col_ids)
-        graph = sparse.coo_matrix((np.ones(len(rows)), (rows, nr + cols)), shape=(nr + nc, nr + nc))
-        ncomp, label = connected_components(graph, directed=False)
-        comp_of_entry = label[rows]
+        root = _coupled_components(rows, cols, len(col_ids))
+        _, comp_of_entry = np.unique(root[cols], return_inverse=True)
+        comp_of_entry = comp_of_entry.ravel()
+        ncomp = int(comp_of_entry.max()) + 1
         by_comp = np.argsort(comp_of_entry, kind="stable")
         bounds = np.searchsorted(comp_of_entry[by_comp], np.arange(ncomp + 1))
         for k in range(ncomp):
@@ -894,6 +952,18 @@ def independent_count(laws: Sequence[Polynomial], N: int, seed: int = 0) -> int:
     return int(nmod_mat(_gradients_mod_p(laws, N, p, point).tolist(), p).rank())
 
 
+def default_time_degree(flow: Flow, degree: int) -> int:
+    """Largest power of the time coordinate searched by default: 3 for Nesterov's t (t³J), 1 for
+    s = e^{τt} or t without decay; with weight decay λ, ``flows.decay_time_degree``."""
+    if flow.weight_decay:
+        from .flows import decay_time_degree
+
+        return decay_time_degree(flow, degree)
+    if flow.time_variable is None:
+        return 0
+    return 3 if flow.kind == "nesterov" else 1
+
+
 def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                     degree: int = 2, time_degree: int | None = None, seed: int = 0,
                     lie: LieResult | None = None) -> LawsResult:
@@ -914,9 +984,9 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
     family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
     fields = [g for g in family.generators if not g.is_zero()]
     N = family.N
-    has_time = family.flow.is_momentum
+    has_time = family.flow.time_variable is not None  # momentum, or GF with weight decay
     if time_degree is None:
-        time_degree = (3 if family.flow.kind == "nesterov" else 1) if has_time else 0
+        time_degree = default_time_degree(family.flow, degree)
     if not has_time:
         time_degree = 0
     state_w = [0 if (has_time and i == 0) else 1 for i in range(N)]

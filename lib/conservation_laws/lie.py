@@ -43,7 +43,7 @@ its *word*: which generator applied to which earlier kept field), K = K_computed
   acceptance needs P_h(ξ1) ≡ 0 mod p1. Either p1 divides every coefficient of P_h (unlucky prime),
   or P_h mod p1 is a non-zero polynomial that vanishes at ξ1 (Schwartz–Zippel). Hence
 
-      Pr[accept | count wrong] ≤ (⌊B/30⌋ + 1) / Π_eff + d / p1,
+      Pr[accept | count wrong] ≤ (⌊B/30⌋ + 1) / Π_eff + d / p1 ≤ (⌊B/30⌋ + 1) / Π_eff + d / 2^30,
 
   with d = Σ_F deg f + max_h deg h and B = Σ_F log2‖f‖_1 + max_h log2‖h‖_1. Here deg and ‖·‖_1 (sum
   of |coefficients| of the integer field) are bounded along the words, never read off the modular
@@ -53,7 +53,9 @@ its *word*: which generator applied to which earlier kept field), K = K_computed
   number of admissible primes: π(2^31) − π(2^30) > 2^31/ln 2^31 − 1.25506·2^30/ln 2^30
   (Rosser–Schoenfeld) minus the primes dividing the generators' denominators.
 * (d) Margin. Checks at independent (p1, ξ1) multiply their bounds; passes are added until the
-  product is ≤ ``TARGET_BOUND`` (1e-9). With a prime fixed by the caller (``prime=``) nothing is
+  product is ≤ ``TARGET_BOUND`` (1e-9), stopping at the first check that does not accept. For this
+  sequential rule to be sound the per-check factor must not depend on the draws: d/p1 is replaced
+  by d/2^30 (p1 ≥ 2^30). With a prime fixed by the caller (``prime=``) nothing is
   random about it: its unlucky term is 0 if 2^B < p (no coefficient can be divisible by p), else 1,
   and only the Schwartz–Zippel factors multiply, so a tiny prime gets a large, honest bound.
 * A run stopped by ``max_depth`` before stabilising is reported "upper bound only", never with a
@@ -82,7 +84,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-import sympy
+from ._lazy import sympy
 
 from .errors import invalid
 from .flows import FieldFamily, Flow, vector_fields
@@ -109,8 +111,36 @@ def random_prime(rng) -> int:
     lo, hi = PRIME_RANGE
     while True:
         n = int(rng.integers(lo, hi)) if isinstance(rng, np.random.Generator) else rng.randrange(lo, hi)
-        if sympy.isprime(n):
+        if _is_prime(n):
             return n
+
+
+def _is_prime(n: int) -> bool:
+    """Primality for n < 3 215 031 751 (what ``sympy.isprime`` says, without importing sympy at start-up).
+
+    Miller–Rabin with the bases 2, 3, 5, 7 is deterministic below 3 215 031 751.
+    """
+    if n >= 3_215_031_751:
+        return bool(sympy.isprime(n))
+    if n < 2:
+        return False
+    for q in (2, 3, 5, 7):
+        if n % q == 0:
+            return n == q
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for a in (2, 3, 5, 7):
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
 
 
 def _mulmod(A: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
@@ -425,7 +455,7 @@ class LieResult:
     words: list[tuple[int, int]] = field(default_factory=list)  # kept fields: (generator, parent or −1)
 
     def as_dict(self) -> dict:
-        d = dict(self.__dict__)
+        d = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
         for key in ("variable_names", "point", "words", "check_primes"):
             d.pop(key)
         return d
@@ -536,17 +566,22 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
             Wp = basis.sketch_matrix(W)
             sketch = np.empty((len(group) * G, _SKETCH_VECTORS), dtype=np.int64)
             data = []
+            # Dbᵀ W' of every b of the group side by side, so that g·(Dbᵀ W') for every g and b is one
+            # wide (BLAS) product instead of one skinny int64 product per b
+            DbW = np.zeros((N, len(group) * _SKETCH_VECTORS), dtype=np.int64)
+            seconds = []
             for j, b in enumerate(group):
                 bval, (br, bc, bv) = b.value_and_sparse_jacobian(point_ext)
                 data.append((bval, br, bc, bv))
-                DbW = np.zeros((N, _SKETCH_VECTORS), dtype=np.int64)
-                np.add.at(DbW, bc, bv[:, None] * Wp[br] % p)
-                first = _mulmod(gen_vals_T, DbW % p, p)  # g·(Dbᵀ W') for every g
+                np.add.at(DbW[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS], bc, bv[:, None] * Wp[br] % p)
                 second = np.zeros((G, _SKETCH_VECTORS), dtype=np.int64)
                 if len(with_entries):
                     terms = (jv * bval[jc] % p)[:, None] * Wp[jr] % p
                     second[with_entries] = np.add.reduceat(terms, seg_starts, axis=0) % p
-                sketch[j * G : (j + 1) * G] = (first - second) % p
+                seconds.append(second)
+            first = _mulmod(gen_vals_T, DbW % p, p)
+            for j, second in enumerate(seconds):
+                sketch[j * G : (j + 1) * G] = (first[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS] - second) % p
             tested += len(sketch)
             live = np.flatnonzero(sketch.any(axis=1))
             if not len(live):
@@ -654,14 +689,16 @@ def excluded_primes(gens: list[VectorField], sizes=None) -> int:
 def check_pass_bound(degree: int, height_bits: float, p: int, fixed_prime: bool, excluded: int = 0) -> tuple[float, float]:
     """(unlucky-prime term, Schwartz–Zippel term) of one check at prime p (module docstring (c), (d)).
 
-    Random prime: ⌊B/30⌋ / (PRIMES_IN_RANGE_LOWER − excluded) and d/p. Fixed prime: the unlucky term
-    is 0 if 2^B < p (every coefficient of P_h is then smaller than p in absolute value), else 1.
+    Random prime: (⌊B/30⌋ + 1) / (PRIMES_IN_RANGE_LOWER − excluded) and d/2^30 (the smallest prime
+    of the range, so that the bound does not depend on the draw and the number of checks is fixed
+    in advance). Fixed prime p: the unlucky term is 0 if 2^B < p (every coefficient of P_h is then
+    smaller than p in absolute value), else 1, and the Schwartz–Zippel term is d/p.
     """
     if fixed_prime:
         unlucky = 0.0 if height_bits < math.log2(p) - 1e-9 else 1.0
-    else:
-        unlucky = (int(height_bits // 30) + 1) / (PRIMES_IN_RANGE_LOWER - excluded)
-    return min(1.0, unlucky), min(1.0, degree / p)
+        return min(1.0, unlucky), min(1.0, degree / p)
+    unlucky = (int(height_bits // 30) + 1) / (PRIMES_IN_RANGE_LOWER - excluded)
+    return min(1.0, unlucky), min(1.0, degree / PRIME_RANGE[0])
 
 
 def combine_check_bounds(terms: list[tuple[float, float]], fixed_prime: bool) -> float:
@@ -729,7 +766,10 @@ def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, 
     """Independent checks of ``result`` until the proved bound is ≤ ``target`` (module docstring).
 
     Returns (status, bound, primes of the accepted checks); status is "accepted" (bound proved),
-    "missed" (the run was wrong: rerun) or "exhausted" (MAX_CHECKS passes were not enough).
+    "missed" (the run was wrong: rerun) or "exhausted" (no check could conclude). The checks run in
+    sequence and stop at the first one that does not accept ("degenerate": F(ξ1) lost rank), so the
+    bound reported after j accepted checks is that of the event "the first j checks accept", whose
+    per-check factor does not depend on the draws.
     """
     gens = [g for g in family.generators if not g.is_zero()]
     sizes = [_integer_size(g) for g in gens]
@@ -741,9 +781,10 @@ def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, 
         status, p = verify_once(gens, result.words, family.N, np.random.default_rng(child), prime)
         if status == "missed":
             return "missed", 1.0, primes
-        if status == "accepted":
-            terms.append(check_pass_bound(degree, height, p, prime is not None, excluded))
-            primes.append(p)
+        if status == "degenerate":
+            break
+        terms.append(check_pass_bound(degree, height, p, prime is not None, excluded))
+        primes.append(p)
         bound = combine_check_bounds(terms, prime is not None)
         if bound <= target:
             return "accepted", bound, primes
@@ -782,7 +823,7 @@ def _certify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence
 def _check_prime(prime) -> int | None:
     if prime is None:
         return None
-    if isinstance(prime, bool) or not isinstance(prime, int) or not 2 <= prime < 2**31 or not sympy.isprime(prime):
+    if isinstance(prime, bool) or not isinstance(prime, int) or not 2 <= prime < 2**31 or not _is_prime(prime):
         raise invalid("prime", prime, "a prime below 2^31 (or None for random primes)")
     return prime
 
@@ -792,17 +833,23 @@ def lie_rank(family: FieldFamily, seed: int = 0, max_depth: int = 64, prime: int
     return count_laws(family, seed=seed, max_depth=max_depth, prime=prime)
 
 
-_CERTIFICATE_LOG: list[LieResult] = []
+_CERTIFICATE_LOG: list[dict] = []  # small records, one per count_laws call (see certificate_log)
+
+
+def _log_record(result: LieResult) -> dict:
+    return {"certificate": result.certificate, "how": result.certificate_how,
+            "failure_bound": result.failure_bound, "laws": result.laws, "dimension": result.dimension,
+            "fingerprint": result.fingerprint}
 
 
 def certificate_log() -> list[dict]:
     """Every count of this process (``count_laws`` calls, in order) as a small record.
 
-    Keys: certificate, how, failure_bound, laws, dimension, fingerprint. A chapter or the report
-    sums them with ``summarise_certificates``; ``clear_certificate_log`` starts afresh.
+    Keys: certificate, how, failure_bound, laws, dimension, fingerprint (a count later proved by
+    ``prove_by_laws`` shows as proved). A chapter or the report sums them with
+    ``summarise_certificates``; ``clear_certificate_log`` starts afresh.
     """
-    return [{"certificate": r.certificate, "how": r.certificate_how, "failure_bound": r.failure_bound,
-             "laws": r.laws, "dimension": r.dimension, "fingerprint": r.fingerprint} for r in _CERTIFICATE_LOG]
+    return [dict(r) for r in _CERTIFICATE_LOG]
 
 
 def clear_certificate_log() -> None:
@@ -819,15 +866,15 @@ def certificate_log_path(chapter: str, directory=None):
 
 
 def save_certificate_log(chapter: str, directory=None):
-    """Write this process's certificate log (every count since the last save) for ``chapter`` and
-    clear it; returns the path. ``book.finish()`` or a chapter's last cell calls it; the report reads
-    them all back with ``load_certificate_logs`` and sums them with ``summarise_certificates``."""
+    """Write this process's certificate log for ``chapter`` (every count since the last
+    ``clear_certificate_log``; writing twice is harmless); returns the path. ``book.finish()`` or a
+    chapter's last cell calls it; the report reads them all back with ``load_certificate_logs`` and
+    sums them with ``summarise_certificates``."""
     import json
 
     path = certificate_log_path(chapter, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(certificate_log(), indent=0))
-    clear_certificate_log()
     return path
 
 
@@ -861,6 +908,9 @@ def prove_by_laws(result: LieResult, independent_laws: int, how: str = "polynomi
     if result.certificate != "proved" and independent_laws == result.laws:
         result.certificate, result.failure_bound = "proved", 0.0
         result.certificate_how = f"laws exhibited: {independent_laws} independent, exactly verified {how}"
+        record = getattr(result, "_log_record", None)
+        if record is not None:
+            record.update(_log_record(result))
     return result
 
 
@@ -877,7 +927,7 @@ def check_matches(result: LieResult, family: FieldFamily) -> None:
     if result.fingerprint != family_fingerprint(family):
         raise invalid("lie", f"fingerprint {result.fingerprint[:12]}", "a count of this family's generators "
                       f"(fingerprint {family_fingerprint(family)[:12]})")
-    if (not 2 <= result.prime < 2**31 or not sympy.isprime(result.prime) or len(result.point) != family.N
+    if (not 2 <= result.prime < 2**31 or not _is_prime(result.prime) or len(result.point) != family.N
             or any(not 0 <= x < result.prime for x in result.point)
             or any(not 2 <= q < 2**31 for q in result.check_primes)):
         raise invalid("lie", f"prime {result.prime}", "a count whose prime and point come from lie.count_laws")
@@ -925,5 +975,7 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
                 status = _certify(best, family, root.spawn(1)[0], prime, target)
     best.repeats, best.fingerprint, best.seed = repeats, fingerprint, seed
     best.seconds = time.perf_counter() - t0
-    _CERTIFICATE_LOG.append(best)
+    record = _log_record(best)
+    best._log_record = record  # so that prove_by_laws updates the logged record too
+    _CERTIFICATE_LOG.append(record)
     return best

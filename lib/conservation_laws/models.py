@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Callable, Sequence
 
 import numpy as np
-import sympy
+from ._lazy import sympy
 
 from .errors import ConservationLawsError, invalid
 from .polynomial import Polynomial, from_sympy, latex_names, product_of_variables, symbols_for

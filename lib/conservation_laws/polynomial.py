@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 
-import sympy
+from ._lazy import sympy
 
 Monomial = tuple[int, ...]
 
@@ -168,6 +168,8 @@ def as_fraction(value) -> Fraction:
     if isinstance(value, Fraction):
         return value
     if isinstance(value, (int,)):
+        return Fraction(value)
+    if isinstance(value, str):  # before the sympy test, which would import sympy (start-up time)
         return Fraction(value)
     if isinstance(value, sympy.Rational):
         return Fraction(int(value.p), int(value.q))

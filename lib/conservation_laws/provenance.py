@@ -276,14 +276,14 @@ def toc_chapters(root: Path | None = None) -> list[str]:
 def html_table(header: tuple[str, ...], rows: dict[str, Any] | list[tuple]):
     """An HTML table with ``header``; ``rows`` is a list of tuples, or a dict for two columns ``key, value``.
 
-    Every cell is escaped; cells after the first are set in code font.
+    Every cell is escaped; cells after the first are set in code font. Rendered by ``book.table``
+    (kept for chapters not yet converted to it).
     """
     from html import escape
 
-    from IPython.display import HTML
+    from .book import table
+    from .claims import _Raw
 
     items = list(rows.items()) if isinstance(rows, dict) else [tuple(r) for r in rows]
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" if i == 0 else f"<td><code>{escape(str(v))}</code></td>"
-                                    for i, v in enumerate(row)) + "</tr>" for row in items)
-    return HTML(f"<table class='provenance'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    cells = [[v if i == 0 else _Raw(f"<code>{escape(str(v))}</code>") for i, v in enumerate(row)] for row in items]
+    return table(header, cells, css_class="provenance")

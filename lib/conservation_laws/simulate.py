@@ -12,6 +12,7 @@ optimiser as one jitted ``jax.lax.scan`` over its steps, so long horizons cost n
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -41,6 +42,10 @@ __all__ = [
     "gradient_descent",
     "heavy_ball",
     "nesterov",
+    "SGDRun",
+    "sgd",
+    "sgd_law_drift",
+    "sign_span",
 ]
 
 
@@ -200,10 +205,11 @@ def simulate_flow(
     *,
     tau: float = 0,
     geometry: str | None = None,
+    weight_decay: float = 0,
 ) -> Trajectory:
     """Integrate a model's flow with RK4 (:func:`integrate` on ``flows.ode_rhs(model, flow, grad)``).
 
-    GF / metric flow: θ' = −M(θ)∇E(θ), state y = θ. Momentum: θ'' + τ(t)θ' = −M∇E with τ(t) = τ
+    GF / metric flow: θ' = −M(θ)∇E(θ) − λθ, state y = θ. Momentum: θ'' + τ(t)θ' + λθ = −M∇E with τ(t) = τ
     (heavy ball) or 3/t (Nesterov), state y = (θ, v). M = 1 (Euclidean), diag(θ) for GF or
     diag(τθ + v) for momentum on mirror coordinates (the model's default geometry unless given).
 
@@ -215,11 +221,11 @@ def simulate_flow(
     if not isinstance(model, Model):
         raise invalid("model", model, "a conservation_laws Model (see models.make_model)")
     if isinstance(flow, str):
-        flow = Flow(flow, tau, geometry)
+        flow = Flow(flow, tau, geometry, weight_decay=weight_decay)
     elif not isinstance(flow, Flow):
         raise invalid("flow", flow, "a Flow or one of gradient, momentum, nesterov")
     elif geometry is not None and flow.geometry is None:
-        flow = Flow(flow.kind, flow.tau, geometry)
+        flow = Flow(flow.kind, flow.tau, geometry, weight_decay=flow.weight_decay)
     D = model.D
     theta0 = _vector("theta0", theta0, D)
     if t0 is None:
@@ -257,7 +263,8 @@ def evaluate_laws(
 
     Symbols are matched by name: θ names (``U[0,1]``, the model's ``variable_names``) read columns
     0..D−1, velocity names (``U'[0,1]``) columns D..2D−1, and ``time_variable`` reads the time:
-    ``'t'`` is t itself, ``'s'`` is s = e^{τt} (``tau`` > 0 required) as in the momentum fields.
+    ``'t'`` is t itself, ``'s'`` is s = e^{τt} (``tau`` > 0 required) as in the momentum fields; with
+    weight decay the flow's s is e^{γt}: pass ``tau=flow.time_rate``.
     A single expression is accepted and gives one column.
     """
     if isinstance(expressions, (sympy.Basic, str, numbers.Number)):
@@ -537,6 +544,160 @@ def nesterov(
         return y - alpha * H * grad(y), loss(x)
 
     return _run(update, loss, theta0, steps, save_every)
+
+
+# --- stochastic gradient descent with momentum and weight decay (PyTorch's SGD) ------------------
+@dataclass
+class SGDRun:
+    """Minibatch SGD runs: ``theta`` (seeds, n_saved, D) at ``iterations``; ``grad_sq`` (seeds, steps) the
+    squared norm ‖∇L_{Z_k}(θ_k)‖² of each minibatch gradient; ``loss`` (seeds, steps) the minibatch losses;
+    ``lr`` (steps,) the steps τ_k; ``momentum`` μ and ``weight_decay`` λ as run."""
+
+    iterations: np.ndarray
+    theta: np.ndarray
+    grad_sq: np.ndarray
+    loss: np.ndarray
+    lr: np.ndarray
+    momentum: float
+    weight_decay: float
+
+
+def _learning_rates(lr, steps: int) -> np.ndarray:
+    rates = np.full(steps, _real("lr", lr, positive=True)) if np.ndim(lr) == 0 else np.asarray(lr, dtype=np.float64)
+    if rates.shape != (steps,) or not np.all(np.isfinite(rates)) or not np.all(rates > 0):
+        raise invalid("lr", f"array of shape {rates.shape}", f"a step > 0 or {steps} positive steps, one per iteration")
+    return rates
+
+
+def sgd(
+    loss: Callable,
+    theta0,
+    x,
+    y,
+    lr,
+    steps: int,
+    batch_size: int,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    seeds: Sequence[int] = (0,),
+    save_every: int = 1,
+    buffer0=None,
+) -> SGDRun:
+    """PyTorch's ``SGD(lr, momentum=μ, weight_decay=λ)`` on i.i.d. minibatches, one run per seed.
+
+    d_k = ∇L_{Z_k}(θ_k) + λθ_k, b_k = μ b_{k−1} + d_k, θ_{k+1} = θ_k − τ_k b_k, i.e.
+    θ_{k+1} − θ_k = μ(θ_k − θ_{k−1}) − τ_k(∇L_{Z_k}(θ_k) + λθ_k): the heavy ball θ'' + τθ' + λθ = −∇E with
+    time step δ = √τ_k and friction (1 − μ)/δ. Z_k: ``batch_size`` rows of (x, y) drawn uniformly and
+    independently (with replacement), so the minibatches are i.i.d. as in the follow-up paper's Prop. 5.1. ``loss(θ, x_batch, y_batch)`` is a model's mean loss.
+    ``lr`` is one step or an array of ``steps`` steps (a schedule). ``buffer0`` is b_{−1} (PyTorch's
+    momentum buffer before the first step; default 0, PyTorch's start), i.e. θ_{−1} = θ_0 + τ_0 b_{−1}.
+    """
+    if not callable(loss):
+        raise invalid("loss", loss, "a function (θ, x, y) ↦ mean loss on the batch")
+    theta0 = _vector("theta0", theta0)
+    steps = _positive_int("steps", steps)
+    save_every = _positive_int("save_every", save_every)
+    _divisible(steps, save_every)
+    x = jnp.asarray(x, dtype=jnp.float64)
+    y = jnp.asarray(y, dtype=jnp.float64)
+    n = x.shape[0]
+    batch_size = _positive_int("batch_size", batch_size)
+    if batch_size > n or y.shape[0] != n:
+        raise invalid("batch_size", batch_size, f"at most the {n} rows of x (and y must have as many rows)")
+    mu = _real("momentum", momentum, nonnegative=True)
+    if mu >= 1:
+        raise invalid("momentum", momentum, "a momentum coefficient μ in [0, 1)")
+    lam = _real("weight_decay", weight_decay, nonnegative=True)
+    rates = _learning_rates(lr, steps)
+    buf0 = np.zeros_like(theta0) if buffer0 is None else _vector("buffer0", buffer0, theta0.shape[0])
+    seeds = [int(sd) for sd in seeds]
+    if not seeds or any(sd < 0 for sd in seeds):
+        raise invalid("seeds", seeds, "one or more non-negative integers")
+    keys = jnp.stack([jax.random.PRNGKey(sd) for sd in seeds])
+    runner = _sgd_runner(loss, batch_size, steps, save_every)
+    theta, fs, gsq = runner(keys, jnp.asarray(theta0), jnp.asarray(buf0), jnp.asarray(rates), x, y, mu, lam)
+    return SGDRun(np.arange(0, steps + 1, save_every), np.asarray(theta), np.asarray(gsq), np.asarray(fs),
+                  rates, mu, lam)
+
+
+@functools.lru_cache(maxsize=32)
+def _sgd_runner(loss: Callable, batch_size: int, steps: int, save_every: int) -> Callable:
+    """The jitted SGD loop, vmapped over the seeds' keys; cached so that runs differing only in data,
+    steps τ_k, μ or λ reuse one compilation."""
+    value_and_grad = jax.value_and_grad(loss)
+
+    def run(key, theta, buf0, rates, x, y, mu, lam):
+        def step(carry, inputs):
+            theta, buf = carry
+            key, rate = inputs
+            idx = jax.random.randint(key, (batch_size,), 0, x.shape[0])  # i.i.d. uniform rows
+            f, g = value_and_grad(theta, x[idx], y[idx])
+            buf = mu * buf + g + lam * theta
+            return (theta - rate * buf, buf), (theta, f, jnp.sum(g * g))
+
+        keys = jax.random.split(key, steps)
+        (last, _), (thetas, fs, gsq) = jax.lax.scan(step, (theta, buf0), (keys, rates))
+        return jnp.concatenate([thetas[::save_every], last[None]]), fs, gsq
+
+    return jax.jit(jax.vmap(run, in_axes=(0,) + (None,) * 7))
+
+
+def sgd_law_drift(run: SGDRun, law: Callable, hessian_bound: float) -> dict[str, np.ndarray]:
+    """The drift of a law h under SGD against the follow-up paper's bound (Prop. 5.1).
+
+    ``law(theta)`` maps an array (n, D) to h, shape (n,) (e.g. the sum of ``ReLUNet.neuron_laws``). Returns ``iterations``, ``drift`` |E h(θ_k) − h(θ_0)|
+    (the mean over seeds, all runs starting at the same θ_0), ``bound`` (C_h C_L / 2) Σ_{i<k} τ_i² with
+    C_h = ``hessian_bound`` ≥ ‖∂²h‖ and C_L = max_k of the seeds' mean ‖∇L_{Z_k}(θ_k)‖² (measured on
+    the runs, so the bound is evaluated with the observed constant), and ``c_l``.
+    """
+    c_h = _real("hessian_bound", hessian_bound, positive=True)
+    seeds, saved, D = run.theta.shape
+    values = np.asarray(law(run.theta.reshape(-1, D)), dtype=np.float64).reshape(seeds, saved)
+    drift = np.abs(values.mean(axis=0) - values[:, 0].mean())
+    c_l = float(run.grad_sq.mean(axis=0).max())
+    cumulative = np.concatenate([[0.0], np.cumsum(run.lr**2)])[run.iterations]
+    return {"iterations": run.iterations, "drift": drift, "bound": 0.5 * c_h * c_l * cumulative, "c_l": c_l}
+
+
+# --- Adam as a sign flow (the follow-up paper, section 2.3) --------------------------------------
+def sign_span(model: Model, n_datasets: int = 200, n_samples: int = 8, seed: int = 0, theta=None) -> dict:
+    """Dimension of the span of sign(∇L_Z(θ)) over random data sets Z at one random θ (exact rank).
+
+    Full-batch Adam with β1 = β2 = 0 and no ε is the Euler scheme of θ' = −sign(∇L_Z(θ)); these fields
+    are locally constant, so their brackets vanish and the laws near θ number D − dim span. Each Z is
+    ``n_samples`` Gaussian inputs and outputs for the model's squared loss. The rank of the sampled
+    ±1 vectors is exact (integers), a lower bound on the dimension of the span of all sign vectors, so
+    ``laws`` = D − rank is an upper bound that more data sets can only lower: numerical evidence, not a
+    certificate. Returns ``D``, ``rank``, ``laws`` and ``n_datasets``.
+    """
+    from flint import fmpz_mat
+
+    from .data import regression_problem
+
+    n_datasets = _positive_int("n_datasets", n_datasets)
+    theta = model.random_parameters(seed) if theta is None else _vector("theta", theta, model.D)
+    grad = jax.jit(jax.grad(lambda th, xb, yb: model.loss(th, xb, yb)))
+    rows = []
+    for k in range(n_datasets):
+        xb, yb = regression_problem(model, n_samples, seed=seed * 100_003 + k + 1)
+        rows.append(np.sign(np.asarray(grad(jnp.asarray(theta), jnp.asarray(xb), jnp.asarray(yb)))).astype(int))
+    rank = int(fmpz_mat([list(map(int, r)) for r in rows]).rank())
+    return {"D": model.D, "rank": rank, "laws": model.D - rank, "n_datasets": n_datasets}
+
+
+def linear_charge(model: Model, theta_a, theta_b) -> np.ndarray:
+    """R(a, b) = U_aᵀU_b − U_bᵀU_a + V_aᵀV_b − V_bᵀV_a for a two-layer linear net (r × r, antisymmetric).
+
+    With b = a + δθ' it is δ(UᵀU' − U'ᵀU + VᵀV' − V'ᵀV); for consecutive SGD iterates (a, b) = (θ_k,
+    θ_{k+1}) it is the discrete charge, R_k = μ R_{k−1} exactly. Works on stacked parameters (…, D).
+    """
+    a, b = np.asarray(theta_a, dtype=np.float64), np.asarray(theta_b, dtype=np.float64)
+    n, r, m = model.dims
+    Ua, Va = a[..., : n * r].reshape(a.shape[:-1] + (n, r)), a[..., n * r :].reshape(a.shape[:-1] + (m, r))
+    Ub, Vb = b[..., : n * r].reshape(b.shape[:-1] + (n, r)), b[..., n * r :].reshape(b.shape[:-1] + (m, r))
+    tr = np.swapaxes
+    return tr(Ua, -1, -2) @ Ub - tr(Ub, -1, -2) @ Ua + tr(Va, -1, -2) @ Vb - tr(Vb, -1, -2) @ Va
+
 
 
 # --------------------------------------------------------------------------------------------
