@@ -92,8 +92,6 @@ def test_cli_laws_scalar_nmf_is_complete(capsys):
 def test_prove_count_cheapest_route_first():
     """Degree-1 column sums prove (2, 3, 2) (n2 = 3 laws); the scalar output (1, 3, 1) needs the
     logarithmic laws (2·3 − 1 = 5 laws, only 3 polynomial at degree 1)."""
-    from conservation_laws import make_model
-
     square = darboux.prove_count(make_model("nmf", (2, 3, 2)))
     assert (square.laws, square.certificate) == (3, "proved")
     assert "polynomial laws of degree ≤ 1" in square.certificate_how
