@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 from conservation_laws.lie import count_laws  # noqa: E402
 from conservation_laws.provenance import git_revision, versions  # noqa: E402
-from conservation_laws.validation import authors_validation_set, closed_form_count, count_arguments  # noqa: E402
+from conservation_laws.validation import authors_validation_set, count_arguments, expected_count  # noqa: E402
 
 VALIDATION_SEED = 0
 
@@ -94,6 +95,14 @@ def fixed_part(rows) -> list[dict]:
     return out
 
 
+def batch_line(case: dict) -> dict:
+    """A validation case as a ``count --batch`` line: the batch keys only, exact τ as a string."""
+    from conservation_laws.cli import BATCH_KEYS, BATCH_LABELS
+
+    line = {k: v for k, v in case.items() if k in BATCH_KEYS + BATCH_LABELS and v is not None}
+    return {k: (str(v) if isinstance(v, Fraction) else v) for k, v in line.items()}
+
+
 def validation_part(seed: int, cli: bool) -> dict:
     cases = authors_validation_set(seed)
     records = []
@@ -102,7 +111,7 @@ def validation_part(seed: int, cli: bool) -> dict:
         t = time.perf_counter()
         res = count_laws(**count_arguments(case))
         records.append({"id": case["id"], "block": case["block"], "dims": case["dims"], "tau": case["tau"],
-                        "bias": case["bias"], "laws": res.laws, "closed_form": closed_form_count(case),
+                        "bias": case["bias"], "laws": res.laws, "closed_form": expected_count(case),
                         "seconds": time.perf_counter() - t})
     total = time.perf_counter() - t0
     blocks = {}
@@ -119,7 +128,7 @@ def validation_part(seed: int, cli: bool) -> dict:
         command = [str(exe)] if exe.exists() else [sys.executable, "-m", "conservation_laws.cli"]
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "validation.jsonl"
-            path.write_text("".join(json.dumps(c) + "\n" for c in cases))
+            path.write_text("".join(json.dumps(batch_line(c)) + "\n" for c in cases))
             t = time.perf_counter()
             proc = subprocess.run(command + ["count", "--batch", str(path), "--json", "--no-progress"],
                                   capture_output=True, text=True)
@@ -262,7 +271,7 @@ def main(argv=None) -> int:
               "peak_rss_self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "count_benchmark_quick" if args.quick else "count_benchmark"
-    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
     (args.out / f"{stem}.md").write_text(markdown(report))
     print(f"wrote {args.out / stem}.json and .md")
     ok = all(r["ok"] for r in fixed) and validation["agree"] == validation["cases"] and all(r.get("ok") for r in ladder
