@@ -34,7 +34,8 @@ def test_parameter_names_reads_every_assignment(book_root):
     assert book.parameter_names(path) == ["r_max", "seed", "data_seed", "taus", "x"]
 
 
-def test_start_records_every_parameter_with_the_namespace_values(book_root):
+def test_start_records_every_parameter_with_the_namespace_values(book_root, monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
     _notebook(book_root, "12_x", "r_max = 10\nseed = 0\nfrac = 0.5\n")
     namespace = {"r_max": 6, "seed": 3, "frac": 0.5, "other": 1}  # as after `papermill -p r_max 6 -p seed 3`
     book.start("12_x", namespace)
@@ -44,6 +45,14 @@ def test_start_records_every_parameter_with_the_namespace_values(book_root):
     assert provenance.load_parameters() == {"12_x": {"r_max": 6, "seed": 3, "frac": 0.5}}
     assert provenance.load_seeds() == {"12_x": {"seed": 3}}
     assert claims.active_chapter() == "12_x"
+    import io
+
+    from tqdm import tqdm
+
+    assert __import__("os").environ["TQDM_DISABLE"] == "1"  # progress bars stay in the terminal
+    out = io.StringIO()
+    list(tqdm(range(3), file=out))
+    assert out.getvalue() == ""
 
 
 def test_start_rejects_missing_chapter_and_parameters(book_root):

@@ -27,7 +27,7 @@ def test_the_set_of_models_with_biases_has_one_home():
 
 @pytest.mark.parametrize("fields,bad", [
     (dict(model="linear", dims=[2, 0, 2]), "dims"),
-    (dict(model="transformer", dims=[2, 2]), "model"),
+    (dict(model="resnet", dims=[2, 2]), "model"),
     (dict(model="linear", dims=[2, 2, 2], flow="adam"), "flow"),
     (dict(model="linear", dims=[2, 2, 2], flow="momentum", tau=-1), "tau"),
     (dict(model="linear", dims=[2, 2, 2], tau=True), "tau"),

@@ -50,7 +50,7 @@ def _claim_ids_in_chapters() -> set[str]:
         for cell in json.loads(nb.read_text())["cells"]:
             if cell["cell_type"] != "code":
                 continue
-            src = "\n".join(l for l in "".join(cell["source"]).splitlines() if not l.lstrip().startswith(("%", "!")))
+            src = "\n".join(l for l in "".join(cell["source"]).splitlines() if not l.startswith(("%", "!")))
             for node in ast.walk(ast.parse(src)):
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                         and node.func.attr in ("record", "check") and getattr(node.func.value, "id", "") == "claims"

@@ -447,8 +447,12 @@ def test_check_matches_refuses_another_family():
     forged.prime = 2**31 + 1
     with pytest.raises(ConservationLawsError):
         lie.check_matches(forged, fam)
+    lie.clear_certificate_log()
+    res = count_laws(fam)
+    assert lie.certificate_log()[-1]["certificate"] == "probabilistic"
     found = polynomial_laws(fam, lie=res)
     assert found.complete and res.certificate == "proved" and "laws exhibited" in res.certificate_how
+    assert lie.certificate_log()[-1]["certificate"] == "proved"  # the logged record follows
 
 
 def test_certificate_log_and_summed_bound():
@@ -470,7 +474,7 @@ def test_certificate_log_round_trip(tmp_path):
     count_laws("relu", "momentum", tau=1, dims=[1, 2, 1])
     path = lie.save_certificate_log("00_test", tmp_path)
     assert path == tmp_path / "certificates" / "00_test.json"
-    assert lie.certificate_log() == []  # saving clears the log
+    assert lie.save_certificate_log("00_test", tmp_path) == path  # idempotent
     logs = lie.load_certificate_logs(tmp_path)
     summary = lie.summarise_certificates([r for records in logs.values() for r in records])
     assert summary["proved"] == 1 and summary["probabilistic"] == 1

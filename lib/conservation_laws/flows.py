@@ -113,7 +113,8 @@ class Flow:
         if tau < 0:
             raise invalid("tau", self.tau, "the friction τ must be ≥ 0")
         if tau and self.kind != "momentum":  # a τ that would be silently ignored is an error
-            raise invalid("tau", self.tau, f"a friction applies to heavy-ball momentum only; the {self.kind} "
+            shown = str(tau) if len(str(tau)) <= 40 else str(tau)[:20] + "…"  # one short line
+            raise invalid("tau", shown, f"a friction applies to heavy-ball momentum only; the {self.kind} "
                           "flow has none (give tau = 0)")
         object.__setattr__(self, "tau", tau)
         if self.geometry is not None and self.geometry not in FLOW_GEOMETRIES:
@@ -132,8 +133,8 @@ class Flow:
     @property
     def time_variable(self) -> str | None:
         """``s`` (= e^{γt}, γ = :attr:`time_rate`) or ``t`` for the phase space's time coordinate;
-        none for GF without weight decay."""
-        if self.kind == "gradient" and not self.weight_decay:
+        none for a first-order flow (gradient, natural) without weight decay."""
+        if not self.is_momentum and not self.weight_decay:
             return None
         return "s" if self.time_rate is not None else "t"
 
