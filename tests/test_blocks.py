@@ -297,3 +297,32 @@ def test_classes():
     assert isinstance(make_model("softmax", [2, 2]), SoftmaxLayer)
     assert isinstance(make_model("residual", [1, 1]), ResidualReLU)
     assert isinstance(make_model("transformer", [2]), TransformerBlock)
+
+
+def test_sweep_grids_take_block_options_and_model_files(tmp_path):
+    """A sweep grid sweeps the block options (a list of mappings) and runs a model file."""
+    from conservation_laws.spec import example_spec
+    from conservation_laws.sweep import expand_spec
+    from conservation_laws.sweep.runner import compute_case
+
+    cases = expand_spec({"model": "attention", "dims": [2], "flows": ["gradient", "momentum"],
+                         "options": [{"head_width": 1}, {"head_width": 2}]})
+    assert len(cases) == 4 and {c["options"]["head_width"] for c in cases} == {1, 2}
+    for c in cases:
+        m = make_model("attention", [2], **c["options"])
+        assert compute_case(c)["laws"] == closed.block_count(m, c["flow"])
+    path = tmp_path / "gated.yaml"
+    path.write_text(example_spec())
+    cases = expand_spec({"model_file": str(path), "flows": ["gradient", "nesterov"]})
+    assert [compute_case(c)["laws"] for c in cases] == [4, 0]
+
+
+def test_residual_and_transformer_phi_match_independent_formulations():
+    res = make_model("residual", [2, 1, 2])
+    texts = [f"U{l}[{i},{k}]*V{l}[{k},{j}]" for l, h in ((1, 1), (2, 2)) for i in range(2)
+             for k in range(h) for j in range(2)]
+    assert same_phi(res, texts) and count_laws(res).laws == count_phi(texts) == 3
+    block = make_model("transformer", [2], head_width=1, mlp_width=2)
+    texts = phi_strings_attention(2, 2, 1, 1, 1)
+    texts += [f"U[{i},{k}]*W[{k},{j}]" for i in range(2) for k in range(2) for j in range(2)]
+    assert same_phi(block, texts) and count_laws(block).laws == count_phi(texts) == 4

@@ -111,3 +111,9 @@ def test_fuzz_batch_lines(lines):
     if code in (0, 1):
         for rec in map(json.loads, out.splitlines()):
             assert ("laws" in rec) != ("error" in rec)
+
+
+def test_huge_tau_without_friction_is_one_line():
+    for flow in ("gradient", "nesterov"):
+        code, _, err = run_cli(["count", "--model", "linear", "--dims", "2,2,2", "--flow", flow, "--tau", "1e400"])
+        assert code == 2 and err.count("\n") == 1 and len(err) < 300, err

@@ -1,5 +1,5 @@
 """The Lie engine (lie.count_laws): the table of the issue, closed forms over many widths, the modular
-arithmetic underneath, and the validation set (validation.py)."""
+arithmetic underneath (the validation set is tested in test_validation.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from conservation_laws.lie import (TARGET_BOUND, ModularField, _EchelonBasis, _m
 from conservation_laws.models import make_model
 from conservation_laws.polynomial import Polynomial, VectorField
 from conservation_laws import closed_forms
-from conservation_laws.validation import (BLOCKS, TAUS, authors_validation_set, closed_form_count,
-                                          count_arguments)
 
 # (model, dims, flow, tau, bias, laws): the table the engine must reproduce
 TABLE = [
@@ -308,45 +306,6 @@ def test_failure_bound_and_bookkeeping():
     assert res.brackets_expanded <= res.rank <= res.candidates_tested
 
 
-# --- the validation set -----------------------------------------------------------------------------
-def test_validation_set_shape():
-    cases = authors_validation_set(0)
-    assert len(cases) == 120
-    assert cases == authors_validation_set(0)
-    assert cases != authors_validation_set(1)
-    assert len({c["id"] for c in cases}) == 120
-    for block_id, label, model, flow, wmax in BLOCKS:
-        block = [c for c in cases if c["block"] == label]
-        assert len(block) == 20
-        for c in block:
-            assert c["model"] == model and c["flow"] == flow
-            assert all(1 <= w <= wmax for w in c["dims"])
-            assert len(c["dims"]) in ((3, 4) if model == "relu" else (3,))
-            assert c["bias"] is False or model in ("relu", "icnn")
-            assert (c["tau"] in TAUS) if flow == "momentum" else c["tau"] == 0
-    relu = [c for c in cases if c["model"] == "relu"]
-    assert {len(c["dims"]) for c in relu} == {3, 4} and {c["bias"] for c in relu} == {False, True}
-    assert {c["tau"] for c in cases if c["flow"] == "momentum"} == set(TAUS)
-    assert max(max(c["dims"]) for c in cases if c["block"] == "NMF GF") > 5
-
-
-def test_validation_set_matches_closed_forms():
-    for case in authors_validation_set(0):
-        assert count_laws(**count_arguments(case)).laws == closed_form_count(case), case
-
-
-def test_closed_form_unknown_cases():
-    assert closed_form_count({"model": "linear", "dims": [2, 2, 2, 2], "flow": "gradient"}) is None
-    assert closed_form_count({"model": "nmf", "dims": [2, 2, 2], "flow": "gradient", "geometry": "euclidean"}) is None
-    assert closed_form_count({"model": "product", "dims": [3], "flow": "momentum"}) is None
-    assert closed_form_count({"model": "product", "dims": [3], "flow": "gradient"}) == 2
-
-
-def test_validation_bad_per_block():
-    with pytest.raises(ConservationLawsError):
-        authors_validation_set(0, per_block=0)
-
-
 # --- the certificate: lemma, bound arithmetic, options ------------------------------------------------
 def test_full_rank_is_proved_outright():
     res = count_laws("relu", "momentum", tau=1, dims=[2, 3, 3, 1], bias=True)
@@ -488,8 +447,12 @@ def test_check_matches_refuses_another_family():
     forged.prime = 2**31 + 1
     with pytest.raises(ConservationLawsError):
         lie.check_matches(forged, fam)
+    lie.clear_certificate_log()
+    res = count_laws(fam)
+    assert lie.certificate_log()[-1]["certificate"] == "probabilistic"
     found = polynomial_laws(fam, lie=res)
     assert found.complete and res.certificate == "proved" and "laws exhibited" in res.certificate_how
+    assert lie.certificate_log()[-1]["certificate"] == "proved"  # the logged record follows
 
 
 def test_certificate_log_and_summed_bound():
@@ -511,7 +474,7 @@ def test_certificate_log_round_trip(tmp_path):
     count_laws("relu", "momentum", tau=1, dims=[1, 2, 1])
     path = lie.save_certificate_log("00_test", tmp_path)
     assert path == tmp_path / "certificates" / "00_test.json"
-    assert lie.certificate_log() == []  # saving clears the log
+    assert lie.save_certificate_log("00_test", tmp_path) == path  # idempotent
     logs = lie.load_certificate_logs(tmp_path)
     summary = lie.summarise_certificates([r for records in logs.values() for r in records])
     assert summary["proved"] == 1 and summary["probabilistic"] == 1

@@ -274,3 +274,32 @@ def test_bad_geometry():
     icnn = make_model("icnn", [2, 2, 2], bias=True)
     mask = icnn.mirror_mask()
     assert sum(mask) == 4 and all(mask[:4]) and not any(mask[4:])
+
+
+@pytest.mark.parametrize("dims", [[2, 3, 2], [2, 2, 2, 2]])
+def test_linear_charges_signs(dims):
+    """σ = +1 is the paper_laws form and is conserved (τ = 0); σ = −1 is a different form, not a law."""
+    from conservation_laws.models import linear_charges, velocity_blocks
+
+    m = make_model("linear", dims)
+    assert linear_charges(m) == m.paper_laws("momentum")
+    fam = vector_fields(m, "momentum", tau=0)
+    reversed_form = linear_charges(m, reversed_sign=True)
+    assert len(reversed_form) == len(linear_charges(m))
+    assert all(lie_derivative(h, X, fam.symbols) == 0 for h in linear_charges(m) for X in fam.generators)
+    assert any(lie_derivative(h, X, fam.symbols) != 0 for h in reversed_form for X in fam.generators)
+    # an entry written out by hand: the (0, 1) entry of U1ᵀU1' − U1'ᵀU1 − (U2U2'ᵀ − U2'U2ᵀ)
+    M, V = m.symbolic_blocks(), velocity_blocks(m)
+    A, dA = M[m.blocks[0].name], V[m.blocks[0].name]
+    B, dB = (M["V"].T, V["V"].T) if len(dims) == 3 else (M[m.blocks[1].name], V[m.blocks[1].name])
+    by_hand = sum(A[a, 0] * dA[a, 1] - dA[a, 0] * A[a, 1] for a in range(A.shape[0]))
+    by_hand -= sum(B[0, c] * dB[1, c] - dB[0, c] * B[1, c] for c in range(B.shape[1]))
+    assert sympy.expand(reversed_form[0] - by_hand) == 0
+
+
+def test_linear_charges_rejects_other_models():
+    from conservation_laws.models import linear_charges
+
+    with pytest.raises(ConservationLawsError, match="model"):
+        linear_charges(make_model("nmf", [2, 2, 2]))
+

@@ -193,14 +193,19 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], caption: str | N
 
 
 def finish() -> None:
-    """End a chapter (its last cell): display the chapter's claims box, raise if a claim failed."""
+    """End a chapter (its last cell): display the chapter's claims box, raise if a claim failed.
+
+    It also writes the chapter's certificate log (every count it made, ``lie.save_certificate_log``),
+    which the reproduction report sums over the whole book.
+    """
     from IPython.display import display
 
-    from . import claims
+    from . import claims, lie
 
     chapter = claims.active_chapter()
     if chapter is None:
         raise invalid("chapter", None, "a chapter started with book.start(chapter, globals())")
+    lie.save_certificate_log(chapter)
     checked = claims.chapter_claims(chapter)
     if checked:
         display(claims.table(checked))

@@ -188,8 +188,9 @@ def make_case(model: str | None = None, dims=None, phi: Sequence[str] | str | No
     geometry), seed and repeats, then the size guard (``check_size``, and the engine's parameter
     limit ``Model.check_countable``) on the model built by ``models.make_model``.
     """
+    from .flows import FLOW_GEOMETRIES as GEOMETRIES  # the models' geometries and their -position variants
     from .flows import FLOW_NAMES
-    from .models import GEOMETRIES, bias_error, bias_models
+    from .models import bias_error, bias_models
 
     if not isinstance(bias, bool):
         raise invalid("bias", bias, "true or false")

@@ -24,7 +24,7 @@ from typing import Sequence
 from . import __version__
 from .cases import MAX_OUTPUTS, MAX_PHI_TERMS, Case, make_case, phi_size  # noqa: F401 (phi_size: API)
 from .errors import ConservationLawsError, invalid
-from .flows import FLOW_NAMES, Flow
+from .flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
 from .models import BLOCK_MODELS, GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES, MODEL_OPTIONS, make_model
 
 PROG = "conservation-laws"
@@ -293,14 +293,17 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
                         "numbers, names like u1 or U[0,1], + - * ^, division by numbers, parentheses")
     f = p.add_argument_group("the flow")
     f.add_argument("--flow", default="gradient", choices=list(FLOW_NAMES),
-                   help="gradient (the model's own metric), heavy-ball momentum, or Nesterov (τ = 3/t); default gradient")
+                   help="gradient (the model's own metric), heavy-ball momentum, Nesterov (τ = 3/t), or natural "
+                        "(θ' = −M Jᵀ(J M Jᵀ)⁺∇f, J = ∂φ; no friction); default gradient")
     f.add_argument("--tau", default="0", help="friction τ ≥ 0 of heavy-ball momentum (e.g. 1, 0.5 or 1/2); default 0")
     f.add_argument("--weight-decay", default="0", metavar="LAMBDA",
                    help="weight decay λ ≥ 0 (θ' = −∇E − λθ; θ'' + τθ' + λθ = −∇E), with gradient, momentum or nesterov; "
                         "default 0")
-    f.add_argument("--geometry", choices=list(GEOMETRIES),
-                   help="override the metric (default: euclidean for linear/relu/product and the blocks, mirror for nmf, "
-                   "mixed for icnn and for a model file, where it is the file's per-block metric)")
+    f.add_argument("--geometry", choices=list(FLOW_GEOMETRIES),
+                   help="override the metric (default: euclidean for linear/relu/product and the blocks, mirror for "
+                        "nmf, mixed for icnn and for a model file, where it is the file's per-block metric); "
+                        "mirror-position / mixed-position evaluate it at θ only under momentum (the authors' "
+                        "ICNN_momentum)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random prime and point (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object (per case)")
 

@@ -37,13 +37,16 @@ its *word*: which generator applied to which earlier kept field), K = K_computed
   [2^30, 2^31) (rejection sampling; those dividing a denominator of the generators excluded), and a
   fresh point ξ1 uniform in F_{p1}^N are drawn; the words are re-expanded mod p1 and the run is
   accepted iff F(ξ1) has rank K and each of the G·(K + 1) values g(ξ1), [g, f](ξ1) =
-  Df(ξ1) g(ξ1) − Dg(ξ1) f(ξ1) (from Jacobians, as in the run) lies in span F(ξ1) (exact elimination,
-  no sketch). Suppose the count is wrong. By (b) some h among these fails membership generically,
-  so a fixed (K + 1)-minor P_h of the integer matrix [F | h] is a non-zero integer polynomial, and
-  acceptance needs P_h(ξ1) ≡ 0 mod p1. Either p1 divides every coefficient of P_h (unlucky prime),
-  or P_h mod p1 is a non-zero polynomial that vanishes at ξ1 (Schwartz–Zippel). Hence
+  Df(ξ1) g(ξ1) − Dg(ξ1) f(ξ1) (from Jacobians, as in the run) lies in span F(ξ1), tested by a
+  sketch: its residual modulo span F(ξ1) times s = 2 uniform vectors drawn after ξ1 must vanish
+  (computed as g·(Dfᵀ W') − f·(Dgᵀ W'), never forming the values). Suppose the count is wrong.
+  By (b) some h among these fails membership generically, so a fixed (K + 1)-minor P_h of the
+  integer matrix [F | h] is a non-zero integer polynomial. For the check to accept, either p1 divides every coefficient of P_h (unlucky prime),
+  or P_h mod p1 is a non-zero polynomial that vanishes at ξ1 (Schwartz–Zippel), or P_h(ξ1) ≠ 0
+  (so h(ξ1) has a non-zero residual) and the sketch misses it (probability p1^−2). Hence
 
-      Pr[accept | count wrong] ≤ (⌊B/30⌋ + 1) / Π_eff + d / p1 ≤ (⌊B/30⌋ + 1) / Π_eff + d / 2^30,
+      Pr[accept | count wrong] ≤ (⌊B/30⌋ + 1) / Π_eff + d / p1 + p1^−2
+                               ≤ (⌊B/30⌋ + 1) / Π_eff + d / 2^30 + 2^−60,
 
   with d = Σ_F deg f + max_h deg h and B = Σ_F log2‖f‖_1 + max_h log2‖h‖_1. Here deg and ‖·‖_1 (sum
   of |coefficients| of the integer field) are bounded along the words, never read off the modular
@@ -455,7 +458,7 @@ class LieResult:
     words: list[tuple[int, int]] = field(default_factory=list)  # kept fields: (generator, parent or −1)
 
     def as_dict(self) -> dict:
-        d = dict(self.__dict__)
+        d = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
         for key in ("variable_names", "point", "words", "check_primes"):
             d.pop(key)
         return d
@@ -687,18 +690,19 @@ def excluded_primes(gens: list[VectorField], sizes=None) -> int:
 
 
 def check_pass_bound(degree: int, height_bits: float, p: int, fixed_prime: bool, excluded: int = 0) -> tuple[float, float]:
-    """(unlucky-prime term, Schwartz–Zippel term) of one check at prime p (module docstring (c), (d)).
+    """(unlucky-prime term, Schwartz–Zippel + sketch term) of one check at prime p (module docstring).
 
     Random prime: (⌊B/30⌋ + 1) / (PRIMES_IN_RANGE_LOWER − excluded) and d/2^30 (the smallest prime
     of the range, so that the bound does not depend on the draw and the number of checks is fixed
     in advance). Fixed prime p: the unlucky term is 0 if 2^B < p (every coefficient of P_h is then
-    smaller than p in absolute value), else 1, and the Schwartz–Zippel term is d/p.
+    smaller than p in absolute value), else 1, and the Schwartz–Zippel term is d/p. The second term
+    also carries the sketch's miss probability p^(−s) (s = ``_SKETCH_VECTORS``).
     """
     if fixed_prime:
         unlucky = 0.0 if height_bits < math.log2(p) - 1e-9 else 1.0
-        return min(1.0, unlucky), min(1.0, degree / p)
+        return min(1.0, unlucky), min(1.0, degree / p + float(p) ** -_SKETCH_VECTORS)
     unlucky = (int(height_bits // 30) + 1) / (PRIMES_IN_RANGE_LOWER - excluded)
-    return min(1.0, unlucky), min(1.0, degree / PRIME_RANGE[0])
+    return min(1.0, unlucky), min(1.0, degree / PRIME_RANGE[0] + float(PRIME_RANGE[0]) ** -_SKETCH_VECTORS)
 
 
 def combine_check_bounds(terms: list[tuple[float, float]], fixed_prime: bool) -> float:
@@ -710,19 +714,41 @@ def combine_check_bounds(terms: list[tuple[float, float]], fixed_prime: bool) ->
     return min(1.0, math.prod(min(1.0, u + s) for u, s in terms))
 
 
-def _bracket_value_rows(gen_vals_T, gen_jac_all, fval, fjac, p) -> np.ndarray:
-    """Rows [g, f](ξ) = Df·g − Dg·f for every generator g (G × N), mod p, from sparse Jacobians."""
+def _bracket_sketches(gen_vals_T, gen_jac_all, fval, fjac, Wp, p) -> np.ndarray:
+    """[g, f](ξ)·W' for every generator g (G × s), mod p, from sparse Jacobians, never forming [g, f](ξ).
+
+    [g, f](ξ) = Df·g − Dg·f, so [g, f](ξ)·W' = g·(Dfᵀ W') − f·(Dgᵀ W').
+    """
     G, N = gen_vals_T.shape
     fr, fc, fv = fjac
-    out = np.zeros((G, N), dtype=np.int64)
+    DfW = np.zeros((N, Wp.shape[1]), dtype=np.int64)
     if len(fr):
-        DfG = np.zeros((N, G), dtype=np.int64)
-        np.add.at(DfG, fr, fv[:, None] * gen_vals_T[:, fc].T % p)  # Df·g for all g at once
-        out += DfG.T % p
+        np.add.at(DfW, fc, fv[:, None] * Wp[fr] % p)
+    out = _mulmod(gen_vals_T, DfW % p, p)
     gid, jr, jc, jv = gen_jac_all
     if len(gid):
-        np.add.at(out, (gid, jr), p - jv * fval[jc] % p)  # − Dg·f
-    return out % p
+        second = np.zeros_like(out)
+        np.add.at(second, gid, (jv * fval[jc] % p)[:, None] * Wp[jr] % p)
+        out = (out - second) % p
+    return out
+
+
+def _basis_of(rows: np.ndarray, N: int, p: int) -> _EchelonBasis | None:
+    """The reduced echelon basis of ``rows`` mod p (FLINT's rref), or None if they are dependent."""
+    from flint import nmod_mat
+
+    basis = _EchelonBasis(N, p)
+    if not len(rows):
+        return basis
+    R, rank = nmod_mat(len(rows), N, (rows % p).ravel().tolist(), p).rref()
+    if rank < len(rows):
+        return None
+    A = np.fromiter((int(x) for x in R.entries()), dtype=np.int64, count=rank * N).reshape(rank, N)
+    pivots = [int(np.flatnonzero(r)[0]) for r in A]
+    basis._rows[:rank] = A
+    basis.pivots = pivots
+    basis._is_pivot[pivots] = True
+    return basis
 
 
 def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, rng: np.random.Generator,
@@ -730,7 +756,9 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
     """One check of the lemma at a fresh (p1, ξ1): ("accepted" | "degenerate" | "missed", p1).
 
     "degenerate": F(ξ1) has rank < K (no information); "missed": some g or [g, f] is independent of
-    F at ξ1, which proves that K_true > K_computed (its (K+1)-minor is non-zero).
+    F at ξ1, which proves that K_true > K_computed (its (K+1)-minor is non-zero). Membership is
+    tested by a sketch: the residual of each value modulo span F(ξ1) times ``_SKETCH_VECTORS``
+    uniform vectors drawn after ξ1; a non-zero residual passes with probability p1^(−s) only.
     """
     p, mods = _reduce_generators(gens, rng, prime)
     kept: list[ModularField] = []
@@ -746,17 +774,16 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
         jr.append(r), jc.append(c), jv.append(v)
     cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))
     gen_jac_all = (cat(gid), cat(jr), cat(jc), cat(jv))
-    basis = _EchelonBasis(N, p)
     values = [f.value_and_sparse_jacobian(ext) for f in kept]
-    for val, _ in values:
-        if not basis.add(basis.reduce(val[None, :])[0]):
-            return "degenerate", p
-    if G and basis.reduce(gen_vals_T).any():
+    basis = _basis_of(np.array([val for val, _ in values], dtype=np.int64).reshape(len(values), N), N, p)
+    if basis is None:
+        return "degenerate", p
+    W = rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64)  # drawn after every value is fixed
+    Wp = basis.sketch_matrix(W)
+    if G and _mulmod(gen_vals_T, Wp, p).any():
         return "missed", p
-    chunk = max(1, _CANDIDATE_ROWS // max(G, 1))
-    for start in range(0, len(values), chunk):
-        rows = [_bracket_value_rows(gen_vals_T, gen_jac_all, val, jac, p) for val, jac in values[start : start + chunk]]
-        if rows and basis.reduce(np.concatenate(rows)).any():
+    for val, jac in values:
+        if G and _bracket_sketches(gen_vals_T, gen_jac_all, val, jac, Wp, p).any():
             return "missed", p
     return "accepted", p
 
@@ -833,17 +860,23 @@ def lie_rank(family: FieldFamily, seed: int = 0, max_depth: int = 64, prime: int
     return count_laws(family, seed=seed, max_depth=max_depth, prime=prime)
 
 
-_CERTIFICATE_LOG: list[LieResult] = []
+_CERTIFICATE_LOG: list[dict] = []  # small records, one per count_laws call (see certificate_log)
+
+
+def _log_record(result: LieResult) -> dict:
+    return {"certificate": result.certificate, "how": result.certificate_how,
+            "failure_bound": result.failure_bound, "laws": result.laws, "dimension": result.dimension,
+            "fingerprint": result.fingerprint}
 
 
 def certificate_log() -> list[dict]:
     """Every count of this process (``count_laws`` calls, in order) as a small record.
 
-    Keys: certificate, how, failure_bound, laws, dimension, fingerprint. A chapter or the report
-    sums them with ``summarise_certificates``; ``clear_certificate_log`` starts afresh.
+    Keys: certificate, how, failure_bound, laws, dimension, fingerprint (a count later proved by
+    ``prove_by_laws`` shows as proved). A chapter or the report sums them with
+    ``summarise_certificates``; ``clear_certificate_log`` starts afresh.
     """
-    return [{"certificate": r.certificate, "how": r.certificate_how, "failure_bound": r.failure_bound,
-             "laws": r.laws, "dimension": r.dimension, "fingerprint": r.fingerprint} for r in _CERTIFICATE_LOG]
+    return [dict(r) for r in _CERTIFICATE_LOG]
 
 
 def clear_certificate_log() -> None:
@@ -860,15 +893,15 @@ def certificate_log_path(chapter: str, directory=None):
 
 
 def save_certificate_log(chapter: str, directory=None):
-    """Write this process's certificate log (every count since the last save) for ``chapter`` and
-    clear it; returns the path. ``book.finish()`` or a chapter's last cell calls it; the report reads
-    them all back with ``load_certificate_logs`` and sums them with ``summarise_certificates``."""
+    """Write this process's certificate log for ``chapter`` (every count since the last
+    ``clear_certificate_log``; writing twice is harmless); returns the path. ``book.finish()`` or a
+    chapter's last cell calls it; the report reads them all back with ``load_certificate_logs`` and
+    sums them with ``summarise_certificates``."""
     import json
 
     path = certificate_log_path(chapter, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(certificate_log(), indent=0))
-    clear_certificate_log()
     return path
 
 
@@ -902,6 +935,9 @@ def prove_by_laws(result: LieResult, independent_laws: int, how: str = "polynomi
     if result.certificate != "proved" and independent_laws == result.laws:
         result.certificate, result.failure_bound = "proved", 0.0
         result.certificate_how = f"laws exhibited: {independent_laws} independent, exactly verified {how}"
+        record = getattr(result, "_log_record", None)
+        if record is not None:
+            record.update(_log_record(result))
     return result
 
 
@@ -966,5 +1002,7 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
                 status = _certify(best, family, root.spawn(1)[0], prime, target)
     best.repeats, best.fingerprint, best.seed = repeats, fingerprint, seed
     best.seconds = time.perf_counter() - t0
-    _CERTIFICATE_LOG.append(best)
+    record = _log_record(best)
+    best._log_record = record  # so that prove_by_laws updates the logged record too
+    _CERTIFICATE_LOG.append(record)
     return best

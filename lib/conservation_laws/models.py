@@ -273,11 +273,7 @@ class LinearNet(Model):
                 Q = A.T * A - B * B.T
                 laws += [sympy.expand(Q[i, j]) for i in range(Q.shape[0]) for j in range(i, Q.shape[1])]
         else:
-            vel = velocity_blocks(self)
-            vlayers = [vel["U"], vel["V"].T] if self.two_layer else [vel[b.name] for b in self.blocks]
-            for (A, dA), (B, dB) in zip(zip(layers[:-1], vlayers[:-1]), zip(layers[1:], vlayers[1:])):
-                J = A.T * dA - dA.T * A + B * dB.T - dB * B.T
-                laws += [sympy.expand(J[i, j]) for i in range(J.shape[0]) for j in range(i + 1, J.shape[1])]
+            laws = linear_charges(self)
         return laws
 
 
@@ -1389,7 +1385,7 @@ def functional_span(model: Model, theta=None, inputs: int = 32, seed: int = 0, x
     if x is None:
         width = _input_width(model)
         x = rng.normal(size=(_int_option("inputs", inputs), width))
-    J = np.asarray(jax.jacfwd(model.predict)(jax.numpy.asarray(theta), jax.numpy.asarray(x)))
+    J = np.asarray(jax.jit(jax.jacfwd(model.predict))(jax.numpy.asarray(theta), jax.numpy.asarray(x)))
     J = J.reshape(-1, model.D)
     s = np.linalg.svd(J, compute_uv=False)
     rank = int((s > rtol * s[0]).sum()) if len(s) and s[0] > 0 else 0
@@ -1420,3 +1416,27 @@ def exhibited_laws(model: Model, seed: int = 0) -> int:
     if not all(check_law(h, family) for h in hs):
         return 0
     return independent_count([from_sympy(h, model.symbols) for h in hs], model.D, seed=seed)
+
+
+def linear_charges(model: LinearNet, reversed_sign: bool = False) -> list[sympy.Expr]:
+    """Entries (i < j) of the layer charges of a linear net, without the time factor c(t).
+
+    J_i = U_iᵀU_i' − U_i'ᵀU_i + σ (U_{i+1}U_{i+1}'ᵀ − U_{i+1}'U_{i+1}ᵀ), i = 1..q−1 (two layers:
+    U_2 = Vᵀ). σ = +1 is the verified form, ``model.paper_laws("momentum")``: c(t)J_i is conserved by
+    momentum (claim C7). ``reversed_sign=True`` gives σ = −1, the form with the last two terms
+    reversed, which chapter 02 shows is not a law.
+    """
+    if not isinstance(model, LinearNet):
+        raise invalid("model", model, "a linear net (make_model('linear', dims))")
+    M, vel = model.symbolic_blocks(), velocity_blocks(model)
+    if model.two_layer:
+        layers, vlayers = [M["U"], M["V"].T], [vel["U"], vel["V"].T]
+    else:
+        layers = [M[b.name] for b in model.blocks]
+        vlayers = [vel[b.name] for b in model.blocks]
+    sign = -1 if reversed_sign else 1
+    laws = []
+    for A, dA, B, dB in zip(layers[:-1], vlayers[:-1], layers[1:], vlayers[1:]):
+        J = A.T * dA - dA.T * A + sign * (B * dB.T - dB * B.T)
+        laws += [sympy.expand(J[i, j]) for i in range(J.shape[0]) for j in range(i + 1, J.shape[1])]
+    return laws

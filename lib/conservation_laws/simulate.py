@@ -7,7 +7,11 @@ optimiser as one jitted ``jax.lax.scan`` over its steps, so long horizons cost n
 * :func:`simulate_flow` — the ODE of a model under a flow (``flows.ode_rhs``), on data or a gradient;
 * :func:`evaluate_laws` / :func:`relative_drift` — a law h along a trajectory, and how far it moved;
 * :func:`gradient_descent`, :func:`heavy_ball`, :func:`nesterov` — the discrete schemes of the
-  paper's experiments, with :func:`momentum_coefficients` mapping (μ, ν, δ) to (α, β).
+  paper's experiments, with :func:`momentum_coefficients` mapping (μ, ν, δ) to (α, β);
+* :func:`sgd` — PyTorch's SGD with momentum, weight decay and i.i.d. minibatches, several seeds at
+  once; :func:`linear_charge` its exact discrete charge for linear nets, :func:`sgd_law_drift` a
+  law's drift against the follow-up paper's Prop. 5.1 bound;
+* :func:`sign_span` — Adam read as the sign flow θ' = −sign(∇E): the span of its fields.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ __all__ = [
     "sgd",
     "sgd_law_drift",
     "sign_span",
+    "linear_charge",
 ]
 
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from ..errors import invalid
 
-SWEEP_MODELS = ("linear", "relu", "nmf", "icnn", "product")  # the models with widths
+SWEEP_MODELS = ("linear", "relu", "nmf", "icnn", "product",  # the models with widths, and the
+                "attention", "conv1d", "conv2d", "softmax", "residual", "transformer")  # blocks (options)
 SPEC_KEYS = ("name", "model", "dims", "depth", "widths", "hidden", "bias", "flow", "flows", "tau", "taus",
-             "geometry", "geometries", "seed", "repeats", "grids", "description")
+             "geometry", "geometries", "seed", "repeats", "grids", "description", "weight_decay", "weight_decays",
+             "options", "model_file")
 
 
 def _version() -> str:
@@ -104,23 +106,30 @@ def _dims_choices(grid: dict) -> list[list[int]]:
 
 
 def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: str | None = None,
-                   bias: bool = False, seed: int = 0, repeats: int = 1) -> dict:
+                   bias: bool = False, seed: int = 0, repeats: int = 1, weight_decay=0,
+                   options: dict | None = None, model_file: str | None = None) -> dict:
     """The canonical parameters of one case (what its key is computed from): ``Case.canonical()``.
 
     Validated by ``cases.make_case`` (the size guard included). τ is written exactly as a string
     (``'0'``, ``'1/2'``); it is set to ``'0'`` for the gradient and Nesterov flows, and ``bias`` to
-    false for models without biases, so that equivalent cases share one key.
+    false for models without biases, so that equivalent cases share one key. ``weight_decay`` λ (exact,
+    a string in the canonical form, present only when λ > 0) is validated by ``flows.Flow``.
     """
     from ..cases import _fraction, make_case
     from ..models import bias_models
 
+    if model_file is not None:  # a model file (models: spec.py); it names its own blocks
+        return make_case(spec=model_file, flow=flow, tau=_fraction("tau", tau) if flow == "momentum" else 0,
+                         geometry=geometry, seed=seed, repeats=repeats,
+                         weight_decay=_fraction("weight_decay", weight_decay)).canonical()
     if model not in SWEEP_MODELS:
         raise invalid("model", model, f"one of {', '.join(SWEEP_MODELS)} (models with widths)")
     if not isinstance(bias, bool):
         raise invalid("bias", bias, "true or false")
     tau = _fraction("tau", tau)
     case = make_case(model=model, dims=dims, flow=flow, tau=tau if flow == "momentum" else 0, geometry=geometry,
-                     bias=bias and model in bias_models(), seed=seed, repeats=repeats)
+                     bias=bias and model in bias_models(), seed=seed, repeats=repeats,
+                     weight_decay=_fraction("weight_decay", weight_decay), options=options or {})
     return case.canonical()
 
 
@@ -158,19 +167,26 @@ def expand_spec(spec: dict) -> list[dict]:
             for k in ("dims", "widths", "depth", "hidden"):
                 grid.pop(k, None)
         grid.update(g)
+        model_file = grid.get("model_file")
+        if model_file is not None:
+            grid.setdefault("model", "spec")
+            grid.setdefault("dims", [])
         if "model" not in grid:
             raise invalid("model", None, f"a spec needs a model: one of {', '.join(SWEEP_MODELS)}")
         models = _listify(grid["model"])
+        option_sets = _listify(grid.get("options", {}))  # one mapping, or a list of them to sweep
         flows = _listify(grid.get("flows", grid.get("flow", "gradient")))
         taus = _listify(grid.get("taus", grid.get("tau", 0)))
+        decays = _listify(grid.get("weight_decays", grid.get("weight_decay", 0)))
         geometries = _listify(grid.get("geometries", grid.get("geometry", None)))
         biases = _listify(grid.get("bias", False))
         seeds = _int_values(grid.get("seed", 0), "seed")
         repeats = grid.get("repeats", 1)
-        dims_list = _dims_choices(grid)
-        for model, dims, bias, flow, tau, geometry, seed in itertools.product(
-                models, dims_list, biases, flows, taus, geometries, seeds):
-            case = canonical_case(model, dims, flow, tau, geometry, bias, seed, repeats)
+        dims_list = [None] if model_file is not None else _dims_choices(grid)
+        for model, dims, bias, flow, tau, geometry, seed, decay, options in itertools.product(
+                models, dims_list, biases, flows, taus, geometries, seeds, decays, option_sets):
+            case = canonical_case(model, dims, flow, tau, geometry, bias, seed, repeats, weight_decay=decay,
+                                  options=options, model_file=model_file)
             key = case_key(case)
             if key not in seen:
                 seen.add(key)
