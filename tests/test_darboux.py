@@ -87,3 +87,14 @@ def test_cli_laws_scalar_nmf_is_complete(capsys):
     assert cli.main(["laws", "--model", "nmf", "--dims", "1,2,1"]) == 0
     out = capsys.readouterr().out
     assert "log(" in out and out.strip().splitlines()[-1].startswith("complete: 3 independent laws")
+
+
+def test_prove_count_cheapest_route_first():
+    """Degree-1 column sums prove (2, 3, 2) (n2 = 3 laws); the scalar output (1, 3, 1) needs the
+    logarithmic laws (2·3 − 1 = 5 laws, only 3 polynomial at degree 1)."""
+    square = darboux.prove_count(make_model("nmf", (2, 3, 2)))
+    assert (square.laws, square.certificate) == (3, "proved")
+    assert "polynomial laws of degree ≤ 1" in square.certificate_how
+    scalar = darboux.prove_count(make_model("nmf", (1, 3, 1)))
+    assert (scalar.laws, scalar.certificate) == (5, "proved")
+    assert "logarithmic" in scalar.certificate_how

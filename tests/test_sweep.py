@@ -153,6 +153,27 @@ def test_compute_case_records_failures_and_timeouts():
     assert mismatch["status"] == "failed" and "same version" in mismatch["error"]
 
 
+def test_sweep_records_carry_the_certificate():
+    """A sweep record says what the count is worth, as lie.count_laws does for the same case."""
+    from conservation_laws import make_model
+    from conservation_laws.sweep.store import _needs_run
+
+    # K = N (phase space of dimension 2D + 1 = 5 and no law at n2 = 1): proved outright
+    full = compute_case(canonical_case("linear", [1, 1, 1], "momentum"))
+    assert (full["laws"], full["certificate"]) == (0, "proved") and "full rank" in full["certificate_how"]
+    # 0 < N − K < N: probabilistic, with the same certificate as a direct count
+    rec = compute_case(canonical_case("linear", [2, 3, 2], "gradient"))
+    direct = lie.count_laws(make_model("linear", [2, 3, 2]), "gradient", seed=0)
+    assert rec["certificate"] == direct.certificate == "probabilistic"
+    assert rec["certificate_how"] == direct.certificate_how
+    assert 0 < rec["failure_bound"] <= 1e-9
+    bad = compute_case(canonical_case("linear", [2, 2, 2], geometry="mixed"))
+    assert bad["certificate"] is None and bad["certificate_how"] is None
+    # a stored record from before certificates is counted again, one with it is reused
+    old = {k: v for k, v in rec.items() if not k.startswith("certificate")}
+    assert _needs_run(old, None, False) and not _needs_run(rec, None, False)
+
+
 def test_linear_closed_forms_match_counts_and_landscape():
     results = []
     for n, m in [(1, 2), (2, 1), (1, 3), (2, 2), (1, 1)]:

@@ -333,3 +333,28 @@ def complete_laws(res) -> DarbouxResult | None:
         return search_laws(res.family, degree=max(res.degree, 1), lie=res.lie, polynomial=res.laws)
     except ConservationLawsError:  # the logarithmic system is too large for this family: no verdict change
         return None
+
+
+def prove_count(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
+                lie: LieResult | None = None, degree: int = 1, seed: int = 0) -> LieResult:
+    """Try to turn a Lie count into a proof by exhibiting laws, cheapest first; returns the count.
+
+    Polynomial laws up to ``degree`` (``laws.polynomial_laws``); if they fall short of N − K_computed,
+    the logarithmic laws Σ q_i log|p_i| + P on top of them (``search_laws``). When the proved
+    independent laws meet the upper bound, ``lie.certificate`` becomes "proved" (laws exhibited);
+    otherwise it is left as it was (a system too large for the Darboux search changes nothing).
+    """
+    from .errors import ConservationLawsError
+    from .laws import polynomial_laws
+
+    family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
+    lie = lie or count_laws(family, seed=seed)
+    if lie.certificate == "proved":
+        return lie
+    poly = polynomial_laws(family, degree=degree, seed=seed, lie=lie)
+    if not poly.complete:
+        try:
+            search_laws(family, degree=max(degree, 2), seed=seed, lie=lie, polynomial=poly.laws)
+        except ConservationLawsError:
+            pass
+    return lie

@@ -32,7 +32,8 @@ def _count(case: dict) -> dict:
 
     res = make_case(**case).count()
     return {"laws": res.laws, "rank": res.rank, "dimension": res.dimension, "depth": res.depth,
-            "failure_bound": res.failure_bound, "prime": res.prime, "seconds": res.seconds}
+            "failure_bound": res.failure_bound, "prime": res.prime, "seconds": res.seconds,
+            "certificate": res.certificate, "certificate_how": res.certificate_how}
 
 
 def _worker_name() -> str | None:
@@ -54,7 +55,8 @@ def compute_case(case: dict, case_timeout: float | None = None, version: str | N
     mine = _version()
     key_version = version or mine
     rec: dict[str, Any] = {"key": case_key(case, key_version), "case": case, "status": "ok", "laws": None,
-                           "rank": None, "dimension": None, "seconds": None, "error": None, "version": key_version,
+                           "rank": None, "dimension": None, "certificate": None, "certificate_how": None,
+                           "seconds": None, "error": None, "version": key_version,
                            "case_timeout": case_timeout, "worker": _worker_name()}
     t0 = time.perf_counter()
     if mine != key_version:
@@ -138,7 +140,8 @@ def start_local_cluster(workers: int = 2, case_memory: str | int | None = None):
 
 def _failure_record(case: dict, version: str, case_timeout, status: str, error: str, worker=None) -> dict:
     return _finish({"key": case_key(case, version), "case": case, "status": status, "laws": None, "rank": None,
-                    "dimension": None, "seconds": None, "error": error, "version": version,
+                    "dimension": None, "certificate": None, "certificate_how": None, "seconds": None,
+                    "error": error, "version": version,
                     "case_timeout": case_timeout, "worker": worker})
 
 
@@ -152,8 +155,9 @@ def run_sweep(spec: dict, store: str | Path, client=None, workers: int = 2, case
     ``case_memory``, closed at the end. Nothing is started when every case is already stored.
 
     Each result holds key, case, status (ok | failed | timed out), laws = N − K, rank = K,
-    dimension = N, seconds, error, version, worker, and ``reused`` (True when read from the
-    store rather than computed by this call). ``progress`` draws a bar (cases done / total, ETA)
+    dimension = N, certificate and certificate_how (``LieResult.certificate``: proved, probabilistic
+    or upper bound only, and why; None for a case that did not finish), seconds, error, version,
+    worker, and ``reused`` (True when read from the store rather than computed by this call). ``progress`` draws a bar (cases done / total, ETA)
     on stderr.
     """
     if case_timeout is not None and (isinstance(case_timeout, bool) or not isinstance(case_timeout, (int, float))

@@ -102,7 +102,7 @@ def _needs_run(rec: dict | None, case_timeout: float | None, retry_failed: bool)
         return True
     status = rec.get("status")
     if status == "ok":
-        return False
+        return "certificate" not in rec  # a record from before certificates is counted again
     if status == "failed":
         return retry_failed
     if status == "timed out":  # retried only with a larger (or no) budget
