@@ -372,3 +372,19 @@ def test_natural_flow_has_no_time_and_no_decay():
     assert Flow("natural").time_variable is None
     with pytest.raises(ConservationLawsError, match="weight_decay"):
         Flow("natural", weight_decay=1)
+
+
+def test_sgd_decay_rescaled_law_drifts_at_second_order():
+    """SGD + decay: h(θ_{k+1}) = (1 − ηλ)² h(θ_k) + η² h(g_k) for a quadratic law with ⟨∇h, g⟩ = 0, so the
+    rescaled (1 − ηλ)^{−2k} h drifts at order η² while h itself decays at order ηλ."""
+    from conservation_laws import simulate as sim
+
+    model = make_model("relu", [2, 3, 2])
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(30, 2)), rng.normal(size=(30, 2))
+    lr, lam = 0.01, 0.5
+    run = sim.sgd(model.loss, model.random_parameters(0), x, y, lr, 40, 8, weight_decay=lam, seeds=[0])
+    h = model.neuron_laws(run.theta[0]).sum(axis=-1)
+    rescaled = h * (1 - lr * lam) ** (-2.0 * run.iterations)
+    raw_drift, rescaled_drift = abs(h[-1] - h[0]), abs(rescaled[-1] - rescaled[0])
+    assert raw_drift > 0.1 * abs(h[0]) * (1 - (1 - lr * lam) ** 80) and rescaled_drift < 0.05 * raw_drift

@@ -29,8 +29,13 @@ _MATH = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]+?)(?<!\\)\$")
 TABLE_STYLE = "width:auto;max-width:100%;border-collapse:collapse;margin:0.5em 0;font-size:0.9em"
 CELL_STYLE = "overflow-wrap:break-word;padding:0.2em 0.6em;vertical-align:top;text-align:left"
 LONG_CELL_STYLE = CELL_STYLE.replace("break-word", "anywhere")
-HEADER_STYLE = CELL_STYLE + ";border-bottom:1.5px solid currentColor;font-weight:600"
+#: Headers may break inside a word, but only when the column is narrower than the word: their
+#: width comes from the body cells (measured on the built book: nine one-word headers made a
+#: table of short numbers 700 px wide in a 676 px column).
+HEADER_STYLE = LONG_CELL_STYLE + ";border-bottom:1.5px solid currentColor;font-weight:600"
 LONG_WORD = 24
+#: From this many columns on, cells get narrower padding.
+MANY_COLUMNS = 7
 
 
 def chapter_path(chapter: str, root: Path | None = None) -> Path:
@@ -162,9 +167,13 @@ def table_html(header: Sequence[str], rows: Sequence[Sequence[Any]], caption: st
         if len(row) != len(header):
             raise invalid(f"rows[{i}]", row, f"{len(header)} cells, one per header {header}")
     cap = f"<caption style='caption-side:top;text-align:left'>{html_text(caption)}</caption>" if caption else ""
-    head = "".join(f"<th style='{HEADER_STYLE}'>{html_text(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td style='{_cell_style(v)}'>{_cell_html(v)}</td>" for v in row) + "</tr>"
-                   for row in rows)
+
+    def narrow(style: str) -> str:
+        return style.replace("padding:0.2em 0.6em", "padding:0.2em 0.35em") if len(header) >= MANY_COLUMNS else style
+
+    head = "".join(f"<th style='{narrow(HEADER_STYLE)}'>{html_text(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td style='{narrow(_cell_style(v))}'>{_cell_html(v)}</td>" for v in row)
+                   + "</tr>" for row in rows)
     # mathjax_process: the book's MathJax ignores the page except elements with this class (MyST)
     return (f"<div class='{escape(css_class.split()[0])}-wrap mathjax_process' style='max-width:100%'>"
             f"<table class='{escape(css_class)}' "
