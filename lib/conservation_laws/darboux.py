@@ -37,6 +37,7 @@ import sympy
 
 from .errors import invalid
 from .flows import FieldFamily, Flow, vector_fields
+from .laws import _kernel_exact
 from .lie import LieResult, check_matches, count_laws, prove_by_laws
 from .models import Model
 from .polynomial import Polynomial, VectorField, from_sympy
@@ -137,34 +138,6 @@ def darboux_polynomials(family: FieldFamily, max_candidates: int = MAX_CANDIDATE
     return found
 
 
-def _exact_kernel(rows: list[dict[int, Fraction]], ncols: int) -> list[list[Fraction]]:
-    """A basis of {c : Σ_j row_j c_j = 0 for every row}, exactly over Q (FLINT's rational RREF)."""
-    from flint import fmpq, fmpq_mat
-
-    if not rows:
-        return [[Fraction(int(i == j)) for j in range(ncols)] for i in range(ncols)]
-    M = fmpq_mat(len(rows), ncols)
-    for r, row in enumerate(rows):
-        for c, v in row.items():
-            M[r, c] = fmpq(v.numerator, v.denominator)
-    rref, rank = M.rref()
-    pivots, r = [], 0
-    for c in range(ncols):
-        if r < rank and rref[r, c] != 0:
-            pivots.append(c)
-            r += 1
-    free = [c for c in range(ncols) if c not in set(pivots)]
-    basis = []
-    for f in free:
-        v = [Fraction(0)] * ncols
-        v[f] = Fraction(1)
-        for r, c in enumerate(pivots):
-            q = rref[r, f]
-            v[c] = -Fraction(int(q.p), int(q.q))
-        basis.append(v)
-    return basis
-
-
 def _monomials(N: int, degree: int) -> list[tuple[int, ...]]:
     return [m for d in range(1, degree + 1) for m in itertools.combinations_with_replacement(range(N), d)]
 
@@ -197,7 +170,7 @@ def log_laws(family: FieldFamily, polynomial_laws: Sequence[Polynomial],
         rows.extend({c: v for c, v in row.items() if v} for row in image.values())
     rows = [r for r in rows if r]
     out = []
-    for vec in _exact_kernel(rows, ncols):
+    for vec in _kernel_exact(rows, ncols):
         if not any(vec[:n_log]):
             continue  # no logarithm: a polynomial law, already known
         logs = []

@@ -42,7 +42,7 @@ import sympy
 
 from .errors import invalid
 from .flows import FieldFamily, Flow, vector_fields
-from .lie import LieResult, ModularField, _mulmod, _residue, check_matches, count_laws, prove_by_laws, random_prime
+from .lie import LieResult, ModularField, _mulmod, check_matches, count_laws, prove_by_laws, random_prime
 from .models import Model
 from .polynomial import Polynomial, VectorField
 
@@ -890,14 +890,8 @@ def _solve_graded(fields: Sequence[VectorField], monos: np.ndarray, keys: np.nda
 # --- the minimal basis -----------------------------------------------------------------------------
 def _gradients_mod_p(laws: Sequence[Polynomial], N: int, p: int, point: np.ndarray) -> np.ndarray:
     """∇h(ξ0) mod p for every law h (one row each), from the laws' terms in one vectorised pass."""
-    rows = [(i, m, c) for i, h in enumerate(laws) for m, c in h.items()]
-    width = max((len(m) for _, m, _ in rows), default=0)
-    lid = np.array([i for i, _, _ in rows], dtype=np.int64)
-    mono = np.full((len(rows), width), N, dtype=np.int64)
-    for r, (_, m, _) in enumerate(rows):
-        mono[r, : len(m)] = m
-    coef = np.array([_residue(c, p) for _, _, c in rows], dtype=np.int64)
-    terms = ModularField(lid, mono, coef, N, p)
+    # a law is a scalar: its terms as the "components" of a field, one per law
+    terms = ModularField.from_terms([(i, m, c) for i, h in enumerate(laws) for m, c in h.items()], N, p)
     _, others = terms._monomial_values(point)
     G = np.zeros(len(laws) * (N + 1), dtype=np.int64)
     for l, other in enumerate(others):

@@ -199,8 +199,12 @@ class ModularField:
 
     @classmethod
     def from_exact(cls, field: VectorField, p: int) -> "ModularField":
-        N = field.dimension
         rows = [(k, m, c) for k, poly in enumerate(field.components) for m, c in poly.items()]
+        return cls.from_terms(rows, field.dimension, p)
+
+    @classmethod
+    def from_terms(cls, rows, N: int, p: int) -> "ModularField":
+        """From exact terms ``(component, monomial, rational coefficient)`` on N coordinates, mod p."""
         width = max((len(m) for _, m, _ in rows), default=0)
         comp = np.array([k for k, _, _ in rows], dtype=np.int64)
         mono = np.full((len(rows), width), N, dtype=np.int64)
