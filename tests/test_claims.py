@@ -116,14 +116,6 @@ def test_check_rejects_bad_input(claims_dir, glued):
         claims.check("C1", 0, 0, evidence="")
 
 
-def test_record_still_works_for_old_chapters(claims_dir, glued):
-    c = claims.record("C1", "a statement", 0, 0, source="book", chapter="02_linear", section="linear-gf")
-    assert c.status == "pass" and c.source == "this book"
-    assert claims.chapter_claims("02_linear")[-1].id == "C1"
-    with pytest.raises(ConservationLawsError, match="source"):
-        claims.record("C1", "s", 0, 0, source="blog", chapter="02_linear")
-
-
 def test_ledger_renders_math_links_and_plain_status(claims_dir, glued):
     claims.set_chapter("02_linear")
     claims.check("linear-gf-large-r", 0, 0, evidence="0 of 12 shapes differ from $kr - k(k-1)/2$")

@@ -8,8 +8,6 @@ a claim with one call, ``check(claim_id, computed, expected, evidence)``: it glu
 ``$CONSERVATION_LAWS_CLAIMS_DIR``), from which the reproduction report assembles the ledger
 (``ledger()``). ``book.finish()`` ends a chapter: it raises, and so fails the build, if any claim the
 chapter checked failed.
-
-``record`` (the statement typed in the chapter) is kept for chapters not yet converted.
 """
 
 from __future__ import annotations
@@ -19,11 +17,10 @@ import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 #: The sources a registry entry may name.
 SOURCES = ("paper", "authors' code", "follow-up paper", "this book")
-LEGACY_SOURCES = ("paper", "book")  # what ``record`` accepts ("book" is stored as "this book")
 REGISTRY_KEYS = ("id", "statement", "source", "section")
 
 
@@ -83,19 +80,6 @@ def _jsonable(x):
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
     return x
-
-
-def record(claim_id: str, statement: str, value: Any, expected: Any, source: str, chapter: str,
-           section: str = "", check: Callable[[Any, Any], bool] | None = None, glue: bool = True) -> Claim:
-    """Record a claim; ``check(value, expected)`` decides pass/fail (default: equality)."""
-    from .errors import invalid
-
-    if source not in LEGACY_SOURCES + SOURCES:
-        raise invalid("source", source, "'paper' (the paper states it) or 'book' (this book's own finding)")
-    ok = check(value, expected) if check else value == expected
-    claim = Claim(claim_id, statement, _jsonable(value), _jsonable(expected), "pass" if ok else "fail",
-                  "this book" if source == "book" else source, chapter, section)
-    return _store(claim, glue)
 
 
 def _store(claim: Claim, glue: bool = True) -> Claim:
