@@ -20,9 +20,11 @@ import pytest
 
 from conservation_laws import lie
 from conservation_laws.errors import ConservationLawsError
+from conservation_laws.closed_forms import linear_crossover
+from conservation_laws.closed_forms import two_layer_linear as linear_closed_form
 from conservation_laws.sweep import (ResultStore, canonical_case, case_key, check_linear_sweep, compute_case,
-                                     expand_spec, linear_closed_form, linear_crossover, linear_landscape,
-                                     plot_linear_landscape, run_sweep, start_local_cluster, summarize)
+                                     expand_spec, linear_landscape, plot_linear_landscape, run_sweep,
+                                     start_local_cluster, summarize)
 
 DASK = Path(sys.executable).parent / "dask"
 

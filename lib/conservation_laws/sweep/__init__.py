@@ -52,8 +52,6 @@ JSON-lines results store), ``landscape`` (reading a linear sweep against ``close
 
 from __future__ import annotations
 
-from ..closed_forms import linear_crossover
-from ..closed_forms import two_layer_linear as linear_closed_form
 from .cli import add_sweep_parser, main, run_sweep_command
 from .landscape import check_linear_sweep, linear_landscape
 from .runner import (WORKER_GRACE_S, CaseTimeout, compute_case, machine_workers, run_sweep,
@@ -63,7 +61,7 @@ from .store import STATUSES, ResultStore, summarize
 
 __all__ = ["CaseTimeout", "ResultStore", "SPEC_KEYS", "STATUSES", "SWEEP_MODELS", "WORKER_GRACE_S",
            "add_sweep_parser", "canonical_case", "case_key", "check_linear_sweep", "compute_case", "expand_spec",
-           "linear_closed_form", "linear_crossover", "linear_landscape", "load_spec", "machine_workers", "main",
+           "linear_landscape", "load_spec", "machine_workers", "main",
            "plot_linear_landscape", "run_sweep", "run_sweep_command", "start_local_cluster", "summarize"]
 
 
