@@ -134,9 +134,9 @@ def test_geometry_override_changes_the_count():
 
 # --- certificates and options ---------------------------------------------------------------------
 def test_repeats_keep_the_largest_rank_and_the_bound_is_proved():
-    one = count_laws("product", "gradient", dims=[3])
-    three = count_laws("product", "gradient", dims=[3], repeats=3)
-    assert three.laws == one.laws == 2
+    one = count_laws("linear", "gradient", dims=[2, 2, 2])
+    three = count_laws("linear", "gradient", dims=[2, 2, 2], repeats=3)
+    assert three.laws == one.laws == 3
     assert three.repeats == 3
     for res in (one, three):
         assert res.certificate == "probabilistic"
@@ -315,8 +315,8 @@ def test_full_rank_is_proved_outright():
 
 def test_prime_option_fixes_every_prime():
     p = 2**31 - 1
-    res = count_laws("product", "gradient", dims=[3], prime=p)
-    assert res.laws == 2 and res.prime == p
+    res = count_laws("linear", "gradient", dims=[2, 2, 2], prime=p)
+    assert res.laws == 3 and res.prime == p
     assert res.check_primes and set(res.check_primes) == {p}
     # the fields' integer height is below p: no unlucky prime possible, only Schwartz–Zippel factors
     assert res.certificate == "probabilistic" and 0 < res.failure_bound <= TARGET_BOUND
@@ -470,15 +470,18 @@ def test_certificate_log_and_summed_bound():
 
 def test_certificate_log_round_trip(tmp_path):
     lie.clear_certificate_log()
-    count_laws("product", "gradient", dims=[3])
-    count_laws("relu", "momentum", tau=1, dims=[1, 2, 1])
+    count_laws("product", "gradient", dims=[3])  # one generator: proved
+    count_laws("relu", "momentum", tau=1, dims=[1, 2, 1])  # full rank: proved
+    count_laws("linear", "gradient", dims=[2, 2, 2])  # probabilistic
     path = lie.save_certificate_log("00_test", tmp_path)
     assert path == tmp_path / "certificates" / "00_test.json"
     assert lie.save_certificate_log("00_test", tmp_path) == path  # idempotent
     logs = lie.load_certificate_logs(tmp_path)
     summary = lie.summarise_certificates([r for records in logs.values() for r in records])
-    assert summary["proved"] == 1 and summary["probabilistic"] == 1
+    assert summary["proved"] == 2 and summary["probabilistic"] == 1
     assert 0 < summary["summed_bound"] <= TARGET_BOUND
+    records = [r for records in logs.values() for r in records]
+    assert records[0]["how"].startswith("one generator")
 
 
 @pytest.mark.parametrize("flow", ["gradient", "nesterov"])

@@ -224,6 +224,7 @@ def _cmd_laws(args) -> int:
 
     extra = complete_laws(res) if family.flow.time_variable is None else None  # no time coordinate
     log_texts = [sympy_text(h.to_sympy(family.symbols), family, args.latex) for h in extra.log_laws] if extra else []
+    abelian_texts = [h.describe() for h in extra.abelian_laws] if extra else []
     verdict = extra.verdict() if extra else res.verdict()
     if args.json:
         print(json.dumps({
@@ -237,7 +238,8 @@ def _cmd_laws(args) -> int:
             "basis_statement": res.basis_statement(),
             "found": len(res.laws), "independent": res.independent, "upper_bound": res.upper_bound,
             "complete": res.complete or bool(extra and extra.complete), "verified": res.verified,
-            "verdict": verdict, "log_laws": log_texts, "certificate": res.lie.certificate, "seconds": res.seconds,
+            "verdict": verdict, "log_laws": log_texts, "abelian_laws": [" ".join(t) for t in abelian_texts],
+            "certificate": res.lie.certificate, "seconds": res.seconds,
             "unknowns": res.unknowns, "solver": res.stats,
             "prime": res.lie.prime, "failure_bound": res.lie.failure_bound,
         }))
@@ -246,7 +248,7 @@ def _cmd_laws(args) -> int:
     if family.flow.time_variable:
         time_note = f", times powers of the time up to {res.time_degree}"
     print(f"{_describe(case, family.geometry)}: polynomial laws of degree ≤ {res.degree}{time_note}")
-    if not basis and not log_texts:
+    if not basis and not log_texts and not abelian_texts:
         print("  (none)")
     elif basis:
         word = "law" if len(basis) == 1 else "laws"
@@ -265,6 +267,12 @@ def _cmd_laws(args) -> int:
         print(f"  {len(log_texts)} logarithmic law(s), exactly verified:")
     for i, t in enumerate(log_texts, len(basis) + 1):
         print(f"  h{i} = {t}")
+    if abelian_texts:
+        print(f"  {len(abelian_texts)} Abelian-integral law(s) (hyperelliptic), exactly verified:")
+    for i, lines in enumerate(abelian_texts, len(basis) + len(log_texts) + 1):
+        print(f"  h{i} = {lines[0]}")
+        for line in lines[1:]:
+            print(f"       {line}")
     print(verdict)
     return EXIT_OK
 

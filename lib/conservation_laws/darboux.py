@@ -1,5 +1,8 @@
 """Laws beyond low-degree polynomials: logarithmic laws built from Darboux polynomials.
 
+(When no logarithm closes the gap, ``search_laws`` also asks ``abelian`` for the hyperelliptic
+integrals it knows, for the deep scalar-output linear network.)
+
 A polynomial p is a *Darboux polynomial* of the family W if X p = λ_X p for every generator X,
 with polynomial cofactors λ_X (for NMF's mirror fields X = Σ_k u_k v_k (∂_{u_k} + ∂_{v_k}) the
 coordinates are: X u_k = v_k·u_k). Then X log|p| = λ_X, so for polynomial laws q_i (X q_i = 0)
@@ -76,6 +79,7 @@ class DarbouxResult:
     verified: bool
     seconds: float
     notes: list[str] = field(default_factory=list)
+    abelian_laws: list = field(default_factory=list)  # abelian.AbelianLaw, exactly verified
 
     @property
     def complete(self) -> bool:
@@ -84,11 +88,19 @@ class DarbouxResult:
     @property
     def expressions(self) -> list[sympy.Expr]:
         syms = self.family.symbols
-        return [h.to_sympy(syms) for h in self.polynomial_laws] + [h.to_sympy(syms) for h in self.log_laws]
+        return ([h.to_sympy(syms) for h in self.polynomial_laws] + [h.to_sympy(syms) for h in self.log_laws]
+                + [h.to_sympy(syms) for h in self.abelian_laws])
+
+    @property
+    def kinds(self) -> str:
+        """The kinds of laws exhibited ("polynomial", "polynomial and logarithmic", …)."""
+        kinds = ["polynomial"] + (["logarithmic"] if self.log_laws else []) + (
+            ["Abelian-integral"] if self.abelian_laws else [])
+        return kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]
 
     def verdict(self) -> str:
         if self.complete:
-            return (f"complete: {self.independent} independent laws (polynomial and logarithmic) = N − K = "
+            return (f"complete: {self.independent} independent laws ({self.kinds}) = N − K = "
                     f"{self.upper_bound} (proved: exact verification + Lie upper bound)")
         return (f"incomplete: {self.independent} independent laws (polynomial and logarithmic) found, the Lie "
                 f"count allows {self.upper_bound}")
@@ -288,10 +300,18 @@ def search_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
         if independent >= lie.laws:
             break
     verified = ok
+    abelian_found: list = []
+    if verified and not found and independent < lie.laws:
+        # no logarithm helps: a hyperelliptic integral may (the cases of the abelian module)
+        from . import abelian
+
+        abelian_found, with_abelian = abelian.search(family, [h.to_sympy(family.symbols) for h in polynomial],
+                                                     seed=seed)
+        independent = max(independent, with_abelian)
     result = DarbouxResult(family, polynomial, found, darboux, independent, lie.laws, lie, verified,
-                           time.perf_counter() - t0)
+                           time.perf_counter() - t0, abelian_laws=abelian_found)
     if result.complete:
-        prove_by_laws(lie, independent, "polynomial and logarithmic (Darboux) laws")
+        prove_by_laws(lie, independent, f"{result.kinds} laws")
     return result
 
 

@@ -63,10 +63,13 @@ its *word*: which generator applied to which earlier kept field), K = K_computed
   and only the Schwartz–Zippel factors multiply, so a tiny prime gets a large, honest bound.
 * A run stopped by ``max_depth`` before stabilising is reported "upper bound only", never with a
   probability; so is a run whose check found a missed direction three times.
-* Deterministically, when ``laws.polynomial_laws`` (or ``darboux``) exhibits N − K_computed
-  independent, exactly verified laws (lower bound = upper bound): ``prove_by_laws``.
+* Deterministically, when the family has a single non-zero generator g (gradient flow of a
+  scalar output): [g, g] = 0, so Lie(W) = span{g} and K = 1 wherever g ≠ 0; a run that finds
+  K_computed = 1 is exact, whatever the prime and point.
+* Deterministically, when ``laws.polynomial_laws`` (or ``darboux``, or ``abelian``) exhibits
+  N − K_computed independent, exactly verified laws (lower bound = upper bound): ``prove_by_laws``.
 
-``LieResult.certificate`` says which: "proved" (``certificate_how``: full rank, or laws exhibited),
+``LieResult.certificate`` says which: "proved" (``certificate_how``: full rank, one generator, or laws exhibited),
 "probabilistic" (``failure_bound`` is the proved bound above) or "upper bound only". A table of
 counts is guaranteed with the *sum* of its bounds (``summarise_certificates``).
 
@@ -433,7 +436,7 @@ CERTIFICATES = ("proved", "probabilistic", "upper bound only")
 class LieResult:
     """The outcome of a count: laws = N − K, and how certain it is (see the module docstring).
 
-    ``certificate`` ∈ CERTIFICATES; ``certificate_how`` says why ("full rank", "laws exhibited: …",
+    ``certificate`` ∈ CERTIFICATES; ``certificate_how`` says why ("full rank", "one generator", "laws exhibited: …",
     "verified at C independent points and primes", or why only the upper bound holds);
     ``failure_bound`` is the proved bound on Pr[laws ≠ the true count] for a probabilistic count,
     0 for a proved one and 1 for an upper bound only.
@@ -833,6 +836,10 @@ def _certify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence
     if not any(not g.is_zero() for g in family.generators):
         result.certificate, result.failure_bound = "proved", 0.0
         result.certificate_how = "no non-zero generator: K = 0"
+        return "accepted"
+    if result.rank == 1 and sum(not g.is_zero() for g in family.generators) == 1:
+        result.certificate, result.failure_bound = "proved", 0.0
+        result.certificate_how = "one generator: its Lie algebra is the line it spans, K = 1"
         return "accepted"
     if not result.stabilised:
         result.certificate, result.failure_bound = "upper bound only", 1.0
