@@ -251,6 +251,21 @@ def search(family: FieldFamily, polynomial_laws: Sequence[sympy.Expr],
     return [law], extended
 
 
+def coordinates(law: AbelianLaw, family: FieldFamily, states: Sequence[Sequence[float]]):
+    """Numerically, at sampled states: an array (n, 4) of ξ1 ≥ ξ2 (the eigenvalues of BᵀB) and
+    ρ1, ρ2 (ρ_i = δε − φξ_i, whose sign changes where ξ_i turns)."""
+    import numpy as np
+
+    fn = sympy.lambdify([family.symbols], [law.t, law.delta, law.phi, law.epsilon], "numpy")
+    rows = []
+    for theta in states:
+        t, d, f, e = fn(np.asarray(theta, dtype=float))
+        disc = np.sqrt(max(t * t - 4 * d * d, 0.0))
+        x1, x2 = (t + disc) / 2, (t - disc) / 2
+        rows.append((x1, x2, d * e - f * x1, d * e - f * x2))
+    return np.array(rows, dtype=float)
+
+
 def values(law: AbelianLaw, family: FieldFamily, states: Sequence[Sequence[float]]) -> list[float]:
     """Numerically, h(θ_k) = Σ_i sign(ρ_i) ∫_{r_i}^{ξ_i} dς/√R(ς) at sampled states θ_k of one trajectory,
     with R frozen at θ_0 (exact: its coefficients are laws) and r_i the largest real root of R below
