@@ -260,3 +260,23 @@ def test_deep_nesting_is_one_line(capsys):
     assert cli.main(["count", "--phi", deep]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nests deeper" in err and "Traceback" not in err
+
+
+def test_count_prove_turns_a_probabilistic_count_into_a_proof(capsys):
+    """--prove exhibits the six laws of the linear net (2, 3, 2) (entries of UᵀU − VᵀV)."""
+    assert cli.main(["count", "--model", "linear", "--dims", "2,3,2", "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["certificate"] == "probabilistic" and 0 < plain["failure_bound"] <= 1e-9
+    assert cli.main(["count", "--model", "linear", "--dims", "2,3,2", "--json", "--prove"]) == 0
+    proved = json.loads(capsys.readouterr().out)
+    assert (proved["laws"], proved["certificate"], proved["failure_bound"]) == (6, "proved", 0.0)
+    assert proved["certificate_how"].startswith("laws exhibited: 6 independent")
+
+
+def test_batch_prove_applies_to_every_line(tmp_path, capsys):
+    batch = tmp_path / "cases.jsonl"
+    batch.write_text('{"model": "linear", "dims": [2, 3, 2], "flow": "gradient"}\n'
+                     '{"model": "relu", "dims": [2, 2, 1], "flow": "gradient"}\n')
+    assert cli.main(["count", "--batch", str(batch), "--json", "--prove", "--no-progress"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["certificate"] for r in records] == ["proved", "proved"]

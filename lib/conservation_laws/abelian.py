@@ -80,13 +80,15 @@ class AbelianLaw:
     laws: dict[str, sympy.Expr]  # the coefficients' ingredients (k1…k4, E, I), each a law
 
     def to_sympy(self, symbols: Sequence[sympy.Symbol] | None = None) -> sympy.Expr:
-        """A display form: Σ_i sign(ρ_i) ∫^{ξ_i} dς/√R(ς), with ξ_i written through t and δ."""
+        """A display form: Σ_i sign(ρ_i) ∫_{r_i}^{ξ_i} dς/√R(ς), with ξ_i written through t and δ and
+        r_i a base point that depends on the laws only (``values`` takes the root of R below ξ_i)."""
         s = sympy.Symbol("varsigma")
         disc = sympy.sqrt(self.t ** 2 - 4 * self.delta ** 2)
         out = 0
-        for xi_i in ((self.t + disc) / 2, (self.t - disc) / 2):
+        for i, xi_i in enumerate(((self.t + disc) / 2, (self.t - disc) / 2), 1):
             rho = self.delta * self.epsilon - self.phi * xi_i
-            integral = sympy.Integral(1 / sympy.sqrt(self.R.subs(self.xi, s)), (s, 0, xi_i))
+            base = sympy.Symbol(f"r_{i}")
+            integral = sympy.Integral(1 / sympy.sqrt(self.R.subs(self.xi, s)), (s, base, xi_i))
             out += sympy.sign(rho) * integral
         return out
 
@@ -161,11 +163,11 @@ def verify(law: AbelianLaw, family: FieldFamily) -> bool:
         return False
     if any(_apply(family, c) != 0 for c in law.laws.values()):
         return False
-    xi, syms = law.xi, family.symbols
+    xi = law.xi
     target = sympy.Poly(sympy.expand(law.R - (law.delta * law.epsilon - law.phi * xi) ** 2), xi)
     modulus = sympy.Poly(xi**2 - law.t * xi + law.delta**2, xi)
     remainder = target.rem(modulus)  # monic modulus: exact over Q[θ]
-    return all(sympy.expand(c) == 0 for c in remainder.all_coeffs()) and bool(syms)
+    return all(sympy.expand(c) == 0 for c in remainder.all_coeffs())
 
 
 def _rational_point(family: FieldFamily, law: AbelianLaw, seed: int = 0):

@@ -74,14 +74,20 @@ def _number(x: Fraction):
     return int(x) if x.denominator == 1 else float(x)
 
 
-def count_case(case: Case) -> dict:
-    """Run one validated case through the Lie engine; the record printed by ``count --json``."""
+def count_case(case: Case, prove: bool = False) -> dict:
+    """Run one validated case through the Lie engine; the record printed by ``count --json``.
+    With ``prove``, ``darboux.prove_count`` then tries to exhibit N − K laws (polynomial of degree ≤ 2,
+    then logarithmic), which turns a probabilistic count into a proved one when it succeeds."""
     from .lie import count_laws
 
     t0 = time.perf_counter()
     family = case.family()
     model = family.model
     res = count_laws(family, seed=case.seed, repeats=case.repeats)
+    if prove:
+        from .darboux import prove_count
+
+        prove_count(family, lie=res, seed=case.seed)
     out = {"model": case.model, "dims": list(case.dims) if case.dims else None}
     if case.phi:
         out["phi"] = list(case.phi)
@@ -149,9 +155,9 @@ def _cmd_count(args) -> int:
     if args.batch is not None:
         if args.model or args.dims or args.phi or args.spec or args.option:
             raise invalid("batch", args.batch, "--batch takes every case from the file: drop --model/--dims/--phi/--spec")
-        return _run_batch(args.batch, as_json=args.json, progress=not args.no_progress)
+        return _run_batch(args.batch, as_json=args.json, progress=not args.no_progress, prove=args.prove)
     case = _case_from_args(args)
-    rec = count_case(case)
+    rec = count_case(case, prove=args.prove)
     print(json.dumps(rec) if args.json else format_count(rec, case))
     return EXIT_OK
 
@@ -174,7 +180,7 @@ def _parse_batch_line(text: str) -> tuple[dict, dict]:
     return make_case(**args), labels
 
 
-def _run_batch(path: str, as_json: bool, progress: bool) -> int:
+def _run_batch(path: str, as_json: bool, progress: bool, prove: bool = False) -> int:
     from tqdm import tqdm
 
     try:
@@ -192,7 +198,7 @@ def _run_batch(path: str, as_json: bool, progress: bool) -> int:
     for lineno, text in bar:
         try:
             case, labels = _parse_batch_line(text)
-            rec = {"line": lineno, **labels, **count_case(case)}
+            rec = {"line": lineno, **labels, **count_case(case, prove=prove)}
             line_out = json.dumps(rec) if as_json else f"line {lineno}: " + format_count(rec, case)
         except ConservationLawsError as exc:
             failures += 1
@@ -349,6 +355,8 @@ def make_parser() -> argparse.ArgumentParser:
     _add_case_options(c)
     c.add_argument("--repeats", type=int, default=1, help="independent runs (keep the largest rank; the kept run is "
                    "then checked until its proved failure bound is ≤ 1e-9); default 1")
+    c.add_argument("--prove", action="store_true", help="then try to prove the count by exhibiting N − K exactly "
+                   "verified laws (polynomial of degree ≤ 2, then logarithmic): certificate proved when it succeeds")
     c.add_argument("--batch", metavar="FILE", help="run every case of a JSON-lines FILE ('-' for stdin)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar on stderr in batch mode")
     c.set_defaults(func=_cmd_count)

@@ -329,23 +329,35 @@ def complete_laws(res) -> DarbouxResult | None:
 
 
 def prove_count(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
-                lie: LieResult | None = None, degree: int = 1, seed: int = 0) -> LieResult:
-    """Try to turn a Lie count into a proof by exhibiting laws, cheapest first; returns the count.
+                lie: LieResult | None = None, degree: int = 2, seed: int = 0) -> LieResult:
+    """A Lie count (``lie.count_laws``, unless given) turned into a proof where laws can be exhibited,
+    cheapest first; returns the count. The count a chapter quotes.
 
-    Polynomial laws up to ``degree`` (``laws.polynomial_laws``); if they fall short of N − K_computed,
-    the logarithmic laws Σ q_i log|p_i| + P on top of them (``search_laws``). When the proved
-    independent laws meet the upper bound, ``lie.certificate`` becomes "proved" (laws exhibited);
-    otherwise it is left as it was (a system too large for the Darboux search changes nothing).
+    Polynomial laws of degree 1, then 2, … up to ``degree`` (``laws.polynomial_laws``, in the time
+    coordinate too for momentum or weight decay); if they fall short of N − K_computed and the flow
+    has no time coordinate, the logarithmic (and Abelian) laws on top of them (``search_laws``).
+    When the proved independent laws meet the upper bound, ``lie.certificate`` becomes "proved"
+    (laws exhibited); otherwise it is left as it was, with its proved failure bound (a system the
+    solver refuses as too large changes nothing either).
     """
     from .errors import ConservationLawsError
     from .laws import polynomial_laws
 
+    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
+        raise invalid("degree", degree, "a positive integer")
     family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
     lie = lie or count_laws(family, seed=seed)
     if lie.certificate == "proved":
         return lie
-    poly = polynomial_laws(family, degree=degree, seed=seed, lie=lie)
-    if not poly.complete:
+    poly = None
+    for d in range(1, degree + 1):
+        try:
+            poly = polynomial_laws(family, degree=d, seed=seed, lie=lie)
+        except ConservationLawsError:  # too large for the solver at this degree
+            break
+        if poly.complete:
+            return lie
+    if poly is not None and family.flow.time_variable is None:
         try:
             search_laws(family, degree=max(degree, 2), seed=seed, lie=lie, polynomial=poly.laws)
         except ConservationLawsError:

@@ -883,8 +883,9 @@ def _log_record(result: LieResult) -> dict:
 def certificate_log() -> list[dict]:
     """Every count of this process (``count_laws`` calls, in order) as a small record.
 
-    Keys: certificate, how, failure_bound, laws, dimension, fingerprint (a count later proved by
-    ``prove_by_laws`` shows as proved). A chapter or the report sums them with
+    Keys: certificate, how, failure_bound, laws, dimension, fingerprint, flow (the flow's kind, with
+    " + weight decay" when it has one), model (a count later proved by ``prove_by_laws`` shows as
+    proved). A chapter or the report sums them with
     ``summarise_certificates``; ``clear_certificate_log`` starts afresh.
     """
     return [dict(r) for r in _CERTIFICATE_LOG]
@@ -1014,6 +1015,9 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
     best.repeats, best.fingerprint, best.seed = repeats, fingerprint, seed
     best.seconds = time.perf_counter() - t0
     record = _log_record(best)
+    # what was counted, so that a tally can be split by flow (e.g. every gradient-flow count)
+    record["flow"] = family.flow.kind + (" + weight decay" if family.flow.weight_decay else "")
+    record["model"] = family.model.describe() if family.model is not None else ""
     best._log_record = record  # so that prove_by_laws updates the logged record too
     _CERTIFICATE_LOG.append(record)
     return best
