@@ -109,7 +109,7 @@ class LawsResult:
     def verdict(self) -> str:
         if self.complete:
             return (f"complete: {self.independent} independent laws found = N − K = {self.upper_bound} "
-                    "(certified: exact verification + Lie upper bound)")
+                    "(proved: exact verification + Lie upper bound)")
         return (f"incomplete at degree ≤ {self.degree}: {self.independent} independent laws found, "
                 f"the Lie count allows {self.upper_bound}")
 
