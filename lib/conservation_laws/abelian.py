@@ -159,9 +159,11 @@ def _apply(family: FieldFamily, expr: sympy.Expr) -> sympy.Expr:
 
 def verify(law: AbelianLaw, family: FieldFamily) -> bool:
     """The exact checks (i)–(iii) of the module docstring, for the family's own field."""
+    from .laws import check_law
+
     if _apply(family, law.t) - 2 * law.phi != 0 or _apply(family, law.delta) - law.epsilon != 0:
         return False
-    if any(_apply(family, c) != 0 for c in law.laws.values()):
+    if not all(check_law(c, family) for c in law.laws.values()):
         return False
     xi = law.xi
     target = sympy.Poly(sympy.expand(law.R - (law.delta * law.epsilon - law.phi * xi) ** 2), xi)
@@ -201,28 +203,22 @@ def _gradient(expr: sympy.Expr, syms, point) -> list[Fraction]:
 
 
 def _rank(rows: list[list[Fraction]]) -> int:
-    rows = [list(r) for r in rows]
-    rank, cols = 0, len(rows[0]) if rows else 0
-    for c in range(cols):
-        pivot = next((r for r in range(rank, len(rows)) if rows[r][c] != 0), None)
-        if pivot is None:
-            continue
-        rows[rank], rows[pivot] = rows[pivot], rows[rank]
-        for r in range(len(rows)):
-            if r != rank and rows[r][c] != 0:
-                f = rows[r][c] / rows[rank][c]
-                rows[r] = [x - f * y for x, y in zip(rows[r], rows[rank])]
-        rank += 1
-    return rank
+    """Exact rank over Q (FLINT)."""
+    from flint import fmpq, fmpq_mat
+
+    if not rows:
+        return 0
+    return fmpq_mat(len(rows), len(rows[0]),
+                    [fmpq(x.numerator, x.denominator) for row in rows for x in row]).rank()
 
 
-def independent_count(law: AbelianLaw, family: FieldFamily, polynomial_laws: Sequence[sympy.Expr],
-                      seed: int = 0) -> tuple[int, int]:
-    """(rank of the polynomial laws with E, I;  rank with v added), exactly, at a rational point
-    (module docstring, Independence). The Abelian law is independent of them iff the second is larger."""
+def _ranks(law: AbelianLaw, family: FieldFamily, polynomial_laws: Sequence[sympy.Expr],
+           seed: int) -> tuple[int, int, int]:
+    """Exact ranks at one rational point: of the polynomial laws; with E, I; and with v added."""
     point, (x1, x2) = _rational_point(family, law, seed)
     syms = family.symbols
     rows = [_gradient(h, syms, point) for h in polynomial_laws]
+    alone = _rank(rows)
     rows += [_gradient(law.laws[k], syms, point) for k in ("E", "I")]
     base = _rank(rows)
     d, e, f = (Fraction(str(x.subs(point))) for x in (law.delta, law.epsilon, law.phi))
@@ -232,7 +228,14 @@ def independent_count(law: AbelianLaw, family: FieldFamily, polynomial_laws: Seq
     g2 = [(gd - x2 * gt) / (x1 - x2) for gt, gd in zip(grad_t, grad_d2)]
     r1, r2 = d * e - f * x1, d * e - f * x2
     v = [a / r1 + b / r2 for a, b in zip(g1, g2)]
-    return base, _rank(rows + [v])
+    return alone, base, _rank(rows + [v])
+
+
+def independent_count(law: AbelianLaw, family: FieldFamily, polynomial_laws: Sequence[sympy.Expr],
+                      seed: int = 0) -> tuple[int, int]:
+    """(rank of the polynomial laws with E, I;  rank with v added), exactly, at a rational point
+    (module docstring, Independence). The Abelian law is independent of them iff the second is larger."""
+    return _ranks(law, family, polynomial_laws, seed)[1:]
 
 
 def search(family: FieldFamily, polynomial_laws: Sequence[sympy.Expr],
@@ -245,9 +248,7 @@ def search(family: FieldFamily, polynomial_laws: Sequence[sympy.Expr],
     law = abelian_law(family)
     if not verify(law, family):
         return [], 0
-    point, _ = _rational_point(family, law, seed)
-    alone = _rank([_gradient(h, family.symbols, point) for h in polynomial_laws])
-    base, extended = independent_count(law, family, polynomial_laws, seed)
+    alone, base, extended = _ranks(law, family, polynomial_laws, seed)
     if base != alone or extended <= base:  # E, I must add nothing; the new law must add one
         return [], 0
     return [law], extended
@@ -276,23 +277,15 @@ def values(law: AbelianLaw, family: FieldFamily, states: Sequence[Sequence[float
     import numpy as np
     from scipy.integrate import quad
 
-    syms = family.symbols
-    fn = sympy.lambdify([syms], [law.t, law.delta, law.phi, law.epsilon], "numpy")
-    coeff = sympy.lambdify([syms], sympy.Poly(law.R, law.xi).all_coeffs(), "numpy")
+    coeff = sympy.lambdify([family.symbols], sympy.Poly(law.R, law.xi).all_coeffs(), "numpy")
     c0 = np.array(coeff(np.asarray(states[0], dtype=float)), dtype=float)
     real_roots = np.sort([z.real for z in np.roots(c0) if abs(z.imag) < 1e-9])
-
-    def xis(theta):
-        t, d, f, e = fn(np.asarray(theta, dtype=float))
-        disc = np.sqrt(max(t * t - 4 * d * d, 0.0))
-        return [((t + disc) / 2, np.sign(d * e - f * (t + disc) / 2)),
-                ((t - disc) / 2, np.sign(d * e - f * (t - disc) / 2))]
-
-    bases = [max([r for r in real_roots if r <= x + 1e-12], default=np.nan) for x, _ in xis(states[0])]
+    coords = coordinates(law, family, states)  # ξ1, ξ2, ρ1, ρ2 per state
+    bases = [max([r for r in real_roots if r <= x + 1e-12], default=np.nan) for x in coords[0, :2]]
     out = []
-    for theta in states:
+    for x1, x2, rho1, rho2 in coords:
         total = 0.0
-        for (x, sign), r in zip(xis(theta), bases):
+        for x, sign, r in ((x1, np.sign(rho1), bases[0]), (x2, np.sign(rho2), bases[1])):
             grid = r + (x - r) * np.linspace(0, 1, 65)[1:]
             if np.isnan(r) or np.any(np.polyval(c0, grid) <= 0):
                 total = float("nan")
