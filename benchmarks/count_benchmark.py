@@ -35,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from conservation_laws.lie import count_laws  # noqa: E402
-from conservation_laws.provenance import git_revision, versions  # noqa: E402
-from conservation_laws.validation import authors_validation_set, count_arguments, expected_count  # noqa: E402
+from conservation_laws.engine.lie import count_laws  # noqa: E402
+from companion.provenance import git_revision, versions  # noqa: E402
+from companion.validation import authors_validation_set, count_arguments, expected_count  # noqa: E402
 
 VALIDATION_SEED = 0
 
@@ -97,7 +97,7 @@ def fixed_part(rows) -> list[dict]:
 
 def batch_line(case: dict) -> dict:
     """A validation case as a ``count --batch`` line: the batch keys only, exact τ as a string."""
-    from conservation_laws.cli import BATCH_KEYS, BATCH_LABELS
+    from conservation_laws.interfaces.cli import BATCH_KEYS, BATCH_LABELS
 
     line = {k: v for k, v in case.items() if k in BATCH_KEYS + BATCH_LABELS and v is not None}
     return {k: (str(v) if isinstance(v, Fraction) else v) for k, v in line.items()}
@@ -133,7 +133,7 @@ def validation_part(seed: int, cli: bool) -> dict:
     out.update(tally(records))
     if cli:
         exe = Path(sys.executable).with_name("conservation-laws")
-        command = [str(exe)] if exe.exists() else [sys.executable, "-m", "conservation_laws.cli"]
+        command = [str(exe)] if exe.exists() else [sys.executable, "-m", "conservation_laws.interfaces.cli"]
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "validation.jsonl"
             path.write_text("".join(json.dumps(batch_line(c)) + "\n" for c in cases))
@@ -152,7 +152,7 @@ import json, resource, sys, time
 sys.path.insert(0, sys.argv[2])
 import numpy as np
 from flint import nmod_mat
-from conservation_laws.lie import _lie_rank, count_laws, single_threaded_blas
+from conservation_laws.engine.lie import _lie_rank, count_laws, single_threaded_blas
 from conservation_laws.models import make_model
 from conservation_laws.flows import vector_fields
 k = int(sys.argv[1])

@@ -38,7 +38,7 @@ sys.path.insert(0, sys.argv[1])
 model, dims, flow, tau = sys.argv[2], [int(x) for x in sys.argv[3].split(",")], sys.argv[4], sys.argv[5]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
-from conservation_laws.laws import polynomial_laws
+from conservation_laws.engine.laws import polynomial_laws
 from conservation_laws.models import make_model
 imports = time.perf_counter() - t0
 t0 = time.perf_counter()

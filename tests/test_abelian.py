@@ -7,8 +7,10 @@ import json
 
 import numpy as np
 import pytest
-from conservation_laws import abelian, cli, darboux, lie, simulate
-from conservation_laws.data import regression_problem
+from conservation_laws.engine import abelian, darboux, lie
+from conservation_laws.simulation import simulate
+from conservation_laws.interfaces import cli
+from conservation_laws.simulation.data import regression_problem
 from conservation_laws.flows import vector_fields
 from conservation_laws.models import make_model
 

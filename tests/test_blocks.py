@@ -14,15 +14,17 @@ import sympy
 
 jax.config.update("jax_enable_x64", True)
 
-from conservation_laws import cli, laws, make_model  # noqa: E402
-from conservation_laws.cases import make_case  # noqa: E402
+from conservation_laws import make_model  # noqa: E402
+from conservation_laws.engine import laws  # noqa: E402
+from conservation_laws.interfaces import cli  # noqa: E402
+from conservation_laws.interfaces.cases import make_case  # noqa: E402
 from conservation_laws.closed_forms import blocks as closed  # noqa: E402
 from conservation_laws.errors import ConservationLawsError  # noqa: E402
 from conservation_laws.flows import vector_fields  # noqa: E402
-from conservation_laws.lie import count_laws  # noqa: E402
+from conservation_laws.engine.lie import count_laws  # noqa: E402
 from conservation_laws.models import (  # noqa: E402
     Attention, Conv1d, Conv2d, ResidualReLU, SoftmaxLayer, TransformerBlock, functional_span)
-from conservation_laws.polynomial import from_sympy  # noqa: E402
+from conservation_laws.algebra.polynomial import from_sympy  # noqa: E402
 
 
 def same_phi(model, texts):
@@ -301,9 +303,9 @@ def test_classes():
 
 def test_sweep_grids_take_block_options_and_model_files(tmp_path):
     """A sweep grid sweeps the block options (a list of mappings) and runs a model file."""
-    from conservation_laws.spec import example_spec
-    from conservation_laws.sweep import expand_spec
-    from conservation_laws.sweep.runner import compute_case
+    from conservation_laws.models.model_file import example_spec
+    from conservation_laws.interfaces.sweep import expand_spec
+    from conservation_laws.interfaces.sweep.runner import compute_case
 
     cases = expand_spec({"model": "attention", "dims": [2], "flows": ["gradient", "momentum"],
                          "options": [{"head_width": 1}, {"head_width": 2}]})

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from conservation_laws import ConservationLawsError, book, claims, provenance
+from companion import book, claims, provenance
+from conservation_laws import ConservationLawsError
 
 
 def _notebook(root, stem, params_source):

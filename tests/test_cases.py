@@ -4,8 +4,9 @@ from fractions import Fraction
 
 import pytest
 
-from conservation_laws import ConservationLawsError, cli, models, sweep
-from conservation_laws.cases import CASE_FIELDS, MAX_OUTPUTS, Case, make_case, make_cases
+from conservation_laws import ConservationLawsError, models
+from conservation_laws.interfaces import cli, sweep
+from conservation_laws.interfaces.cases import CASE_FIELDS, MAX_OUTPUTS, Case, make_case, make_cases
 
 
 def test_make_case_normalises_and_counts():

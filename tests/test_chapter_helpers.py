@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import sympy
 
-from conservation_laws import ConservationLawsError, flows, laws, make_model, models, simulate
+from conservation_laws import ConservationLawsError, flows, make_model, models
+from conservation_laws.engine import laws
+from conservation_laws.simulation import simulate
 
 
 def test_random_architectures_distinct_bounded_and_reproducible():

@@ -28,7 +28,7 @@ import nbformat
 import pytest
 import yaml
 
-from conservation_laws.provenance import toc_documents
+from companion.provenance import toc_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 TOC = ROOT / "_toc.yml"  # read by provenance.toc_documents()

@@ -2,7 +2,8 @@
 
 import sympy
 
-from conservation_laws import flows, laws, make_model
+from conservation_laws import flows, make_model
+from conservation_laws.engine import laws
 
 
 def test_logarithmic_law_of_scalar_nmf():

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conservation_laws import ConservationLawsError, book, claims
+from companion import book, claims
+from conservation_laws import ConservationLawsError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conservation_laws import cli
+from conservation_laws.interfaces import cli
 
 SCRIPT = Path(sys.executable).with_name("conservation-laws")
-COMMAND = [sys.executable, "-m", "conservation_laws.cli"]
+COMMAND = [sys.executable, "-m", "conservation_laws.interfaces.cli"]
 REQUIRED_KEYS = {"model", "dims", "flow", "tau", "bias", "geometry", "dimension", "rank", "laws", "seconds", "depth",
                  "prime", "failure_bound", "certificate", "certificate_how"}
 

@@ -10,7 +10,7 @@ import pytest
 
 from conservation_laws import ConservationLawsError
 from conservation_laws import closed_forms as cf
-from conservation_laws.lie import count_laws
+from conservation_laws.engine.lie import count_laws
 
 
 @pytest.mark.parametrize("n,m", [(1, 1), (1, 2), (2, 1), (2, 2)])
@@ -109,7 +109,7 @@ def test_closed_form_count_dispatch():
 def test_every_formula_names_its_claim_and_its_source():
     import inspect
 
-    from conservation_laws import claims
+    from companion import claims
 
     ids = set(claims.registry())
     public = [f for name, f in inspect.getmembers(cf, inspect.isfunction)

@@ -7,10 +7,11 @@ from fractions import Fraction
 import pytest
 import sympy
 
-from conservation_laws import cli, darboux, laws, lie
+from conservation_laws.engine import darboux, laws, lie
+from conservation_laws.interfaces import cli
 from conservation_laws.flows import vector_fields
 from conservation_laws.models import make_model
-from conservation_laws.polynomial import Polynomial
+from conservation_laws.algebra.polynomial import Polynomial
 
 
 @pytest.mark.parametrize("r", [2, 3])

@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from conservation_laws.provenance import toc_documents
+from companion.provenance import toc_documents
 
 # BOOK_ROOT: check another built book (a folder holding _toc.yml and _build/html)
 ROOT = Path(os.environ.get("BOOK_ROOT") or Path(__file__).resolve().parents[1]).resolve()

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import sympy
 
-from conservation_laws import laws as L
+from conservation_laws.engine import laws as L
 from conservation_laws.errors import ConservationLawsError
 from conservation_laws.flows import vector_fields
-from conservation_laws.laws import check_law, independent_count, polynomial_laws, same_span
+from conservation_laws.engine.laws import check_law, independent_count, polynomial_laws, same_span
 from conservation_laws.models import make_model
-from conservation_laws.polynomial import Polynomial
+from conservation_laws.algebra.polynomial import Polynomial
 
 # every gradient-flow row of the table: (model, dims, bias, laws)
 GF_ROWS = [
@@ -312,7 +312,7 @@ def test_sparse_left_product_exact():
 
 
 def test_cli_laws_json_has_the_basis(capsys):
-    from conservation_laws import cli
+    from conservation_laws.interfaces import cli
 
     assert cli.main(["laws", "--model", "nmf", "--dims", "2,2,2", "--json"]) == 0
     import json

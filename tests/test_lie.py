@@ -12,11 +12,11 @@ import pytest
 
 from conservation_laws.errors import ConservationLawsError
 from conservation_laws.flows import vector_fields
-from conservation_laws import lie
-from conservation_laws.lie import (TARGET_BOUND, ModularField, _EchelonBasis, _mulmod, bracket, count_laws,
+from conservation_laws.engine import lie
+from conservation_laws.engine.lie import (TARGET_BOUND, ModularField, _EchelonBasis, _mulmod, bracket, count_laws,
                                    random_prime)
 from conservation_laws.models import make_model
-from conservation_laws.polynomial import Polynomial, VectorField
+from conservation_laws.algebra.polynomial import Polynomial, VectorField
 from conservation_laws import closed_forms
 
 # (model, dims, flow, tau, bias, laws): the table the engine must reproduce
@@ -430,7 +430,7 @@ def test_check_catches_a_pruned_direction():
 
 
 def test_check_matches_refuses_another_family():
-    from conservation_laws.laws import polynomial_laws
+    from conservation_laws.engine.laws import polynomial_laws
 
     a = make_model("linear", [2, 2, 2])
     fam = vector_fields(a, "gradient")

@@ -12,7 +12,7 @@ jax.config.update("jax_enable_x64", True)
 from conservation_laws.errors import ConservationLawsError  # noqa: E402
 from conservation_laws.flows import vector_fields  # noqa: E402
 from conservation_laws.models import ICNN, NMF, LinearNet, PolynomialModel, ProductToy, ReLUNet, make_model, phi_jax  # noqa: E402
-from conservation_laws.polynomial import gradient  # noqa: E402
+from conservation_laws.algebra.polynomial import gradient  # noqa: E402
 
 RNG = np.random.default_rng(1234)
 

@@ -17,9 +17,9 @@ jax.config.update("jax_enable_x64", True)
 
 from conservation_laws.errors import ConservationLawsError  # noqa: E402
 from conservation_laws.flows import Flow, natural_forces, ode_rhs, vector_fields  # noqa: E402
-from conservation_laws.lie import count_laws  # noqa: E402
+from conservation_laws.engine.lie import count_laws  # noqa: E402
 from conservation_laws.models import make_model, phi_jax  # noqa: E402
-from conservation_laws.polynomial import gradient  # noqa: E402
+from conservation_laws.algebra.polynomial import gradient  # noqa: E402
 
 
 def _evaluate(fields, theta):
@@ -94,7 +94,7 @@ def test_position_metric_is_the_authors_icnn_momentum():
 
 
 def test_cli_natural_flow():
-    run = [sys.executable, "-m", "conservation_laws.cli", "count", "--model", "linear", "--dims", "1,3,2",
+    run = [sys.executable, "-m", "conservation_laws.interfaces.cli", "count", "--model", "linear", "--dims", "1,3,2",
            "--flow", "natural", "--json"]
     out = subprocess.run(run, capture_output=True, text=True)
     assert out.returncode == 0 and '"laws": 6' in out.stdout
@@ -107,7 +107,7 @@ def test_drift_invariants_are_invariant_and_rewrite_the_laws(flow, tau):
     import sympy
 
     from conservation_laws.flows import drift_invariants
-    from conservation_laws.polynomial import from_sympy
+    from conservation_laws.algebra.polynomial import from_sympy
 
     model = make_model("linear", [2, 2, 2])
     family = vector_fields(model, flow, tau=tau)

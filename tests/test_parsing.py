@@ -7,7 +7,7 @@ import sympy
 
 from conservation_laws.errors import ConservationLawsError
 from conservation_laws.models import make_model
-from conservation_laws.parsing import MAX_EXPONENT, parse_polynomial, parse_polynomials
+from conservation_laws.algebra.parsing import MAX_EXPONENT, parse_polynomial, parse_polynomials
 
 
 @pytest.mark.parametrize("text", [

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from conservation_laws import plotting  # noqa: E402
+from companion import plotting  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from conservation_laws import ConservationLawsError, provenance
+from companion import provenance
+from conservation_laws import ConservationLawsError
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
-from conservation_laws import simulate  # noqa: E402
+from conservation_laws.simulation import simulate  # noqa: E402
 from conservation_laws.errors import ConservationLawsError  # noqa: E402
 from conservation_laws.models import make_model  # noqa: E402
-from conservation_laws.simulate import Trajectory, evaluate_laws  # noqa: E402
+from conservation_laws.simulation.simulate import Trajectory, evaluate_laws  # noqa: E402
 
 
 @pytest.mark.parametrize("dims,bias", [([2, 3, 2], False), ([2, 3, 2], True), ([2, 2, 3, 2], True), ([3, 2, 4, 2, 2], False)])

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import sympy
 
-from conservation_laws import simulate as sim
-from conservation_laws.data import digit_images, digits, regression_problem
+from conservation_laws.simulation import simulate as sim
+from conservation_laws.simulation.data import digit_images, digits, regression_problem
 from conservation_laws.errors import ConservationLawsError
 from conservation_laws.flows import Flow
 from conservation_laws.models import make_model

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from conservation_laws import Model, cli, laws
+from conservation_laws import Model
+from conservation_laws.engine import laws
+from conservation_laws.interfaces import cli
 from conservation_laws.errors import ConservationLawsError
-from conservation_laws.lie import count_laws
+from conservation_laws.engine.lie import count_laws
 from conservation_laws.models import make_model
-from conservation_laws.parsing import parse_polynomial
-from conservation_laws.spec import example_spec, load_spec
+from conservation_laws.algebra.parsing import parse_polynomial
+from conservation_laws.models.model_file import example_spec, load_spec
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from conservation_laws import lie
+from conservation_laws.engine import lie
 from conservation_laws.errors import ConservationLawsError
 from conservation_laws.closed_forms import linear_crossover
 from conservation_laws.closed_forms import two_layer_linear as linear_closed_form
-from conservation_laws.sweep import (ResultStore, canonical_case, case_key, check_linear_sweep, compute_case,
+from conservation_laws.interfaces.sweep import (ResultStore, canonical_case, case_key, check_linear_sweep, compute_case,
                                      expand_spec, linear_landscape, plot_linear_landscape, run_sweep,
                                      start_local_cluster, summarize)
 
@@ -127,7 +127,7 @@ def test_store_is_locked_while_a_sweep_writes(tmp_path):
 
 
 def test_cli_sweep_subcommand_dry_run_and_bad_input(tmp_path, capsys):
-    from conservation_laws import cli
+    from conservation_laws.interfaces import cli
 
     spec = tmp_path / "grid.yaml"
     spec.write_text("model: linear\ndims: [1..2, 2, 1]\nflow: [gradient, momentum]\n")
@@ -158,7 +158,7 @@ def test_compute_case_records_failures_and_timeouts():
 def test_sweep_records_carry_the_certificate():
     """A sweep record says what the count is worth, as lie.count_laws does for the same case."""
     from conservation_laws import make_model
-    from conservation_laws.sweep.store import _needs_run
+    from conservation_laws.interfaces.sweep.store import _needs_run
 
     # K = N (phase space of dimension 2D + 1 = 5 and no law at n2 = 1): proved outright
     full = compute_case(canonical_case("linear", [1, 1, 1], "momentum"))
@@ -231,7 +231,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path, local_client):
     cases = expand_spec(KILL_SPEC)
     assert len(cases) == 45
     # 1. the CLI in its own process group (its LocalCluster's workers included), killed half-way
-    proc = subprocess.Popen([sys.executable, "-m", "conservation_laws.sweep", str(spec_path), "--workers", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "conservation_laws.interfaces.sweep", str(spec_path), "--workers", "2",
                              "--no-progress"], cwd=tmp_path, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -307,7 +307,7 @@ def test_cli_on_an_external_scheduler_and_worker(tmp_path):
     try:
         spec = {"model": "linear", "dims": [[1, 2], "1..3", 2], "flow": ["gradient", "nesterov"]}
         (tmp_path / "grid.yaml").write_text(json.dumps(spec))  # JSON is YAML
-        out = subprocess.run([sys.executable, "-m", "conservation_laws.sweep", "grid.yaml", "--scheduler", address,
+        out = subprocess.run([sys.executable, "-m", "conservation_laws.interfaces.sweep", "grid.yaml", "--scheduler", address,
                               "--json", "--no-progress"], cwd=tmp_path, capture_output=True, text=True, timeout=90)
         assert out.returncode == 0, out.stderr
         results = [json.loads(line) for line in out.stdout.splitlines()]
@@ -338,7 +338,7 @@ def test_annotated_heatmap_draws_a_landscape():
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from conservation_laws import plotting
+    from companion import plotting
 
     fig, ax = plotting.figure()
     vals = np.array([[1.0, -2.0, np.nan], [0.0, 3.0, 4.0]])

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from conservation_laws.errors import ConservationLawsError
-from conservation_laws.lie import count_laws
-from conservation_laws.validation import rerun as validation_rerun
-from conservation_laws.validation import summarise
-from conservation_laws.validation import (AUTHORS, BOOK, BOOK_TAUS, authors_validation_set, book_additions,
+from conservation_laws.engine.lie import count_laws
+from companion.validation import rerun as validation_rerun
+from companion.validation import summarise
+from companion.validation import (AUTHORS, BOOK, BOOK_TAUS, authors_validation_set, book_additions,
                                           closed_form_count, count_arguments, expected_count,
                                           protocol_rows)
 

@@ -17,13 +17,13 @@ import sympy
 
 jax.config.update("jax_enable_x64", True)
 
-from conservation_laws import cli  # noqa: E402
+from conservation_laws.interfaces import cli  # noqa: E402
 from conservation_laws.closed_forms import weight_decay as wd  # noqa: E402
 from conservation_laws.errors import ConservationLawsError  # noqa: E402
 from conservation_laws.flows import (  # noqa: E402
     Flow, TimeCoordinate, free_time_coordinates, lifted_count, lifted_fields, ode_rhs, vector_fields)
-from conservation_laws.laws import check_law, polynomial_laws, same_span  # noqa: E402
-from conservation_laws.lie import count_laws  # noqa: E402
+from conservation_laws.engine.laws import check_law, polynomial_laws, same_span  # noqa: E402
+from conservation_laws.engine.lie import count_laws  # noqa: E402
 from conservation_laws.models import make_model, phi_jax  # noqa: E402
 
 from conservation_laws.closed_forms import two_layer_linear  # noqa: E402
@@ -303,7 +303,7 @@ def _tiny_problem(dims=(2, 3, 2), n=12):
 
 def test_sgd_is_pytorch_sgd():
     """One seed against a hand-written loop of PyTorch's update, with the same minibatches."""
-    from conservation_laws import simulate as sim
+    from conservation_laws.simulation import simulate as sim
 
     model, x, y = _tiny_problem()
     theta0 = model.random_parameters(0)
@@ -321,7 +321,7 @@ def test_sgd_is_pytorch_sgd():
 def test_sgd_momentum_charge_is_exact():
     """R_k = U_kᵀU_{k+1} − U_{k+1}ᵀU_k + (V likewise) obeys R_k = μ R_{k−1} exactly (any minibatches, any
     weight decay): μ^{−k}R_k is conserved to round-off, while R_k itself decays like μ^k."""
-    from conservation_laws import simulate as sim
+    from conservation_laws.simulation import simulate as sim
 
     model, x, y = _tiny_problem()
     theta0 = model.random_parameters(1)
@@ -336,7 +336,7 @@ def test_sgd_momentum_charge_is_exact():
 
 
 def test_sgd_drift_below_the_bound():
-    from conservation_laws import simulate as sim
+    from conservation_laws.simulation import simulate as sim
 
     model = make_model("relu", [2, 3, 2])
     rng = np.random.default_rng(0)
@@ -347,7 +347,7 @@ def test_sgd_drift_below_the_bound():
 
 
 def test_sign_span():
-    from conservation_laws import simulate as sim
+    from conservation_laws.simulation import simulate as sim
 
     assert sim.sign_span(make_model("linear", [1, 1, 1]), 30)["laws"] == 1  # |u| − |v|
     assert sim.sign_span(make_model("linear", [2, 2, 2]), 200)["laws"] == 0
@@ -356,8 +356,8 @@ def test_sign_span():
 
 
 def test_sweep_weight_decays():
-    from conservation_laws.sweep import expand_spec
-    from conservation_laws.sweep.runner import compute_case
+    from conservation_laws.interfaces.sweep import expand_spec
+    from conservation_laws.interfaces.sweep.runner import compute_case
 
     cases = expand_spec({"model": "linear", "dims": [2, 2, 2], "flows": ["gradient", "momentum"],
                          "tau": 3, "weight_decays": [0, 2]})
@@ -377,7 +377,7 @@ def test_natural_flow_has_no_time_and_no_decay():
 def test_sgd_decay_rescaled_law_drifts_at_second_order():
     """SGD + decay: h(θ_{k+1}) = (1 − ηλ)² h(θ_k) + η² h(g_k) for a quadratic law with ⟨∇h, g⟩ = 0, so the
     rescaled (1 − ηλ)^{−2k} h drifts at order η² while h itself decays at order ηλ."""
-    from conservation_laws import simulate as sim
+    from conservation_laws.simulation import simulate as sim
 
     model = make_model("relu", [2, 3, 2])
     rng = np.random.default_rng(4)

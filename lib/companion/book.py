@@ -2,7 +2,7 @@
 
 A chapter's setup cell begins with ``book.start("02_linear", globals())``; its numbers are glued
 with ``book.glue({...})``; its tables are ``book.table(header, rows)``; its last cell is
-``book.finish()``. Claims are checked with ``claims.check`` (see :mod:`conservation_laws.claims`).
+``book.finish()``. Claims are checked with ``claims.check`` (see :mod:`companion.claims`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .errors import invalid
+from conservation_laws.errors import invalid
 
 #: Inline math as a chapter writes it: ``$...$`` (not ``$$``), no newline inside.
 _MATH = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]+?)(?<!\\)\$")
@@ -200,7 +200,9 @@ def finish() -> None:
     """
     from IPython.display import display
 
-    from . import claims, lie
+    from conservation_laws.engine import lie
+
+    from . import claims
 
     chapter = claims.active_chapter()
     if chapter is None:

@@ -1,6 +1,6 @@
 """The claims ledger: the paper's claims and this book's findings are data, checked by the chapters.
 
-The *registry* (``conservation_laws/registry/*.yaml``, one file per chapter or topic) holds every
+The *registry* (``companion/registry/*.yaml``, one file per chapter or topic) holds every
 claim once: its id, its statement in MyST/LaTeX math, its source (``paper``, ``authors' code``,
 ``follow-up paper`` or ``this book``) and the label of the section that shows it. A chapter checks
 a claim with one call, ``check(claim_id, computed, expected, evidence)``: it glues
@@ -102,7 +102,7 @@ def registry_files() -> list[Path]:
     """The registry's YAML files (package data of ``conservation_laws.registry``), sorted by name."""
     from importlib import resources
 
-    folder = resources.files("conservation_laws") / "registry"
+    folder = resources.files("companion") / "registry"
     return sorted((Path(str(p)) for p in folder.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
 
 
@@ -111,7 +111,7 @@ def load_registry_file(path: Path) -> list[dict]:
     allowed source. Adds ``topic`` (the file's stem)."""
     import yaml
 
-    from .errors import invalid
+    from conservation_laws.errors import invalid
 
     data = yaml.safe_load(Path(path).read_text()) or []
     if not isinstance(data, list):
@@ -130,7 +130,7 @@ def load_registry_file(path: Path) -> list[dict]:
 
 @lru_cache(maxsize=1)
 def _registry_cached(files: tuple[tuple[str, int], ...]) -> dict[str, dict]:
-    from .errors import invalid
+    from conservation_laws.errors import invalid
 
     out: dict[str, dict] = {}
     for f, _mtime in files:
@@ -168,11 +168,11 @@ def check(claim_id: str, computed: Any, expected: Any, evidence: str, passed: bo
     writes ``claims_dir()/<id>.json`` and returns the record. ``evidence`` is a sentence a reader
     understands, e.g. ``"34 of 34 shapes equal $r(r+1)/2$"`` (MyST math allowed).
     """
-    from .errors import invalid
+    from conservation_laws.errors import invalid
 
     entries = registry()
     if claim_id not in entries:
-        raise invalid("claim_id", claim_id, "an id of the claims registry (conservation_laws/registry/*.yaml)")
+        raise invalid("claim_id", claim_id, "an id of the claims registry (companion/registry/*.yaml)")
     if _active_chapter is None:
         raise invalid("chapter", None, "a chapter started with book.start(chapter, globals()) before claims.check")
     if not isinstance(evidence, str) or not evidence.strip():

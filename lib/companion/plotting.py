@@ -218,9 +218,9 @@ def plot_linear_landscape(results: Iterable[Mapping], flows: tuple[str, str] = (
     mark the closed forms' branch points: r = k (GF), r = 2k + 1 (MF) and the crossover
     (``linear_crossover``) where the difference turns positive. Returns the figure.
     """
-    from .closed_forms import linear_crossover
-    from .errors import invalid
-    from .sweep.landscape import linear_landscape
+    from conservation_laws.closed_forms import linear_crossover
+    from conservation_laws.errors import invalid
+    from conservation_laws.interfaces.sweep.landscape import linear_landscape
 
     results = list(results)
     lands = [linear_landscape(results, f, exclude_scalar=False) for f in flows]

@@ -98,7 +98,7 @@ def provenance_dir() -> Path:
 
 
 def _check_chapter(chapter) -> None:
-    from .errors import invalid
+    from conservation_laws.errors import invalid
 
     if not isinstance(chapter, str) or not chapter or "/" in chapter or chapter.startswith((".", "_")):
         raise invalid("chapter", chapter, "a file stem such as '02_linear' (not empty, no '/', no leading '.' or '_')")
@@ -157,7 +157,7 @@ def record_seeds(chapter: str, seeds: dict[str, Any]) -> Path:
     ``seeds`` maps a seed's name (as in the chapter's ``parameters`` cell) to its value; values must be
     JSON-serialisable (ints, or lists of ints, typically).
     """
-    from .errors import invalid
+    from conservation_laws.errors import invalid
 
     _check_chapter(chapter)
     if not isinstance(seeds, dict):
@@ -177,7 +177,7 @@ def record_parameters(chapter: str, parameters: dict[str, Any]) -> Path:
     used (so a ``papermill -p r_max 6`` rerun records ``r_max = 6``); ``seeds`` is the part of it whose
     names contain ``seed``. Values that JSON cannot hold are stored as their ``str``.
     """
-    from .errors import invalid
+    from conservation_laws.errors import invalid
 
     _check_chapter(chapter)
     if not isinstance(parameters, dict):

@@ -40,8 +40,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .closed_forms import closed_form_count  # noqa: F401 (re-exported: the formulas live in closed_forms)
-from .errors import invalid
+from conservation_laws.closed_forms import closed_form_count  # noqa: F401 (re-exported: the formulas live in closed_forms)
+from conservation_laws.errors import invalid
 
 #: Frictions the book adds (the authors' code ran τ = 0, and τ = 1 in the ReLU block only).
 BOOK_TAUS = (Fraction(1, 2), Fraction(1), Fraction(2))
@@ -159,7 +159,7 @@ def count_arguments(case: dict) -> dict:
 
 def expected_count(case: dict) -> int | None:
     """The closed-form count of a case (``closed_forms``), natural flows and position metrics included."""
-    from .closed_forms.natural import natural_gradient_count, position_metric_count
+    from conservation_laws.closed_forms.natural import natural_gradient_count, position_metric_count
 
     if case.get("flow") == "natural":
         return natural_gradient_count(case)
@@ -178,9 +178,9 @@ def rerun(cases: list[dict], certify: bool = True) -> list[dict]:
     "polynomial laws" (as many exactly verified laws as N − K allows, proved) or the engine's own
     certificate (``LieResult.certificate``).
     """
-    from .laws import polynomial_laws
-    from .lie import count_laws
-    from .models import make_model
+    from conservation_laws.engine.laws import polynomial_laws
+    from conservation_laws.engine.lie import count_laws
+    from conservation_laws.models import make_model
 
     out = []
     for case in cases:

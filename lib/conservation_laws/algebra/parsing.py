@@ -22,7 +22,7 @@ import sympy
 from sympy import QQ
 from sympy.polys.rings import ring
 
-from .errors import ConservationLawsError
+from ..errors import ConservationLawsError
 from .polynomial import symbols_for
 
 _TOKEN = re.compile(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 
-from ._lazy import sympy
+from .._lazy import sympy
 
 Monomial = tuple[int, ...]
 
@@ -143,7 +143,7 @@ class VectorField:
 
 def from_sympy(expr: sympy.Expr, symbols: Sequence[sympy.Symbol]) -> Polynomial:
     """Convert a sympy polynomial in ``symbols`` to a :class:`Polynomial` (raises if it is not one)."""
-    from .errors import ConservationLawsError
+    from ..errors import ConservationLawsError
 
     expr = sympy.expand(sympy.sympify(expr))
     try:

@@ -43,7 +43,7 @@ from typing import Sequence
 import sympy
 
 from ..errors import invalid
-from ..polynomial import as_fraction
+from ..algebra.polynomial import as_fraction
 
 T = sympy.Symbol("t", real=True)
 

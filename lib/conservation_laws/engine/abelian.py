@@ -61,7 +61,7 @@ from typing import Sequence
 
 import sympy
 
-from .flows import FieldFamily
+from ..flows import FieldFamily
 
 #: The model and widths this module covers (output first), and the flow.
 DIMS = [1, 2, 2, 1]

@@ -38,12 +38,12 @@ from typing import Sequence
 
 import sympy
 
-from .errors import invalid
-from .flows import FieldFamily, Flow, vector_fields
+from ..errors import invalid
+from ..flows import FieldFamily, Flow, vector_fields
 from .laws import _kernel_exact
 from .lie import LieResult, check_matches, count_laws, prove_by_laws
-from .models import Model
-from .polynomial import Polynomial, VectorField, from_sympy
+from ..models import Model
+from ..algebra.polynomial import Polynomial, VectorField, from_sympy
 
 #: Most Darboux candidates tried (coordinates first, then factors of the fields' components).
 MAX_CANDIDATES = 200
@@ -318,7 +318,7 @@ def search_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
 def complete_laws(res) -> DarbouxResult | None:
     """For a ``laws.LawsResult`` that is incomplete, the Darboux search on the same family with its
     laws and Lie count; None when it was complete already. (One call in the ``laws`` command.)"""
-    from .errors import ConservationLawsError
+    from ..errors import ConservationLawsError
 
     if res.complete:
         return None
@@ -340,7 +340,7 @@ def prove_count(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
     (laws exhibited); otherwise it is left as it was, with its proved failure bound (a system the
     solver refuses as too large changes nothing either).
     """
-    from .errors import ConservationLawsError
+    from ..errors import ConservationLawsError
     from .laws import polynomial_laws
 
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:

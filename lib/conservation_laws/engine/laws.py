@@ -40,11 +40,11 @@ from typing import Sequence
 import numpy as np
 import sympy
 
-from .errors import invalid
-from .flows import FieldFamily, Flow, vector_fields
+from ..errors import invalid
+from ..flows import FieldFamily, Flow, vector_fields
 from .lie import LieResult, ModularField, _mulmod, check_matches, count_laws, prove_by_laws, random_prime
-from .models import Model
-from .polynomial import Polynomial, VectorField
+from ..models import Model
+from ..algebra.polynomial import Polynomial, VectorField
 
 
 @dataclass
@@ -950,7 +950,7 @@ def default_time_degree(flow: Flow, degree: int) -> int:
     """Largest power of the time coordinate searched by default: 3 for Nesterov's t (t³J), 1 for
     s = e^{τt} or t without decay; with weight decay λ, ``flows.decay_time_degree``."""
     if flow.weight_decay:
-        from .flows import decay_time_degree
+        from ..flows import decay_time_degree
 
         return decay_time_degree(flow, degree)
     if flow.time_variable is None:
@@ -1090,8 +1090,8 @@ def exhibited_laws(model: Model, expressions: Sequence[sympy.Expr], flow: Flow |
     ones are counted by :func:`independent_count` (rank of their gradients mod p at a random point,
     never above the true rank). Equal to the Lie count N − K, it proves that count exact.
     """
-    from .flows import vector_fields
-    from .polynomial import from_sympy
+    from ..flows import vector_fields
+    from ..algebra.polynomial import from_sympy
 
     family = vector_fields(model, flow, tau=tau, geometry=geometry)
     verified = [h for h in expressions if check_law(h, family)]

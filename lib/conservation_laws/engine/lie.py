@@ -90,12 +90,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from ._lazy import sympy
+from .._lazy import sympy
 
-from .errors import invalid
-from .flows import FieldFamily, Flow, vector_fields
-from .models import Model, make_model
-from .polynomial import VectorField
+from ..errors import invalid
+from ..flows import FieldFamily, Flow, vector_fields
+from ..models import Model, make_model
+from ..algebra.polynomial import VectorField
 
 PRIME_RANGE = (2**30, 2**31)  # primes p with 2^30 ≤ p < 2^31: products of two residues fit in int64
 #: A proved lower bound on the number of primes in PRIME_RANGE (Rosser–Schoenfeld 1962:
@@ -899,7 +899,7 @@ def certificate_log_path(chapter: str, directory=None):
     """``<claims dir>/certificates/<chapter>.json``: where a chapter's certificate log is written."""
     from pathlib import Path
 
-    from .claims import claims_dir
+    from companion.claims import claims_dir
 
     return Path(directory or claims_dir()) / "certificates" / f"{chapter}.json"
 

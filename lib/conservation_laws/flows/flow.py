@@ -66,11 +66,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
-from ._lazy import sympy
+from .._lazy import sympy
 
-from .errors import invalid
-from .models import Model, velocity_names
-from .polynomial import Polynomial, VectorField, as_fraction, gradient, latex_names, symbols_for
+from ..errors import invalid
+from ..models import Model, velocity_names
+from ..algebra.polynomial import Polynomial, VectorField, as_fraction, gradient, latex_names, symbols_for
 
 FLOW_NAMES = ("gradient", "momentum", "nesterov", "natural")
 #: Geometries a flow accepts: the models' own, and the mirror/mixed metrics evaluated at θ only.
@@ -607,7 +607,7 @@ class LiftedCount:
 def lifted_count(model: Model, flow: Flow, coordinates: list[TimeCoordinate] | None = None,
                  seed: int = 0) -> LiftedCount:
     """Laws in (t, θ, θ') counted on the full lift: N_lifted − K_lifted − (m − 1) (module docstring)."""
-    from .lie import count_laws
+    from ..engine.lie import count_laws
 
     family = lifted_fields(model, flow, coordinates)
     m = family.N - (2 * model.D if flow.is_momentum else model.D)
@@ -646,7 +646,7 @@ def _natural_rhs(model: Model, mask, grad: Callable) -> Callable:
     import jax
     import jax.numpy as jnp
 
-    from .models import phi_jax
+    from ..models import phi_jax
 
     jacobian = jax.jacfwd(phi_jax(model))
 

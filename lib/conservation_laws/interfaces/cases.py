@@ -18,7 +18,7 @@ from fractions import Fraction
 from math import prod
 from typing import Any, Mapping, Sequence
 
-from .errors import ConservationLawsError, invalid
+from ..errors import ConservationLawsError, invalid
 
 #: Largest number of model-map entries φ_i accepted (each one is a vector field of the family).
 MAX_OUTPUTS = 20_000
@@ -51,7 +51,7 @@ def phi_size(model: str, dims: Sequence[int], bias: bool = False) -> tuple[int, 
 
 
 def _fraction(name: str, value) -> Fraction:
-    from .polynomial import as_fraction
+    from ..algebra.polynomial import as_fraction
 
     if isinstance(value, bool):
         raise invalid(name, value, "a number ≥ 0")
@@ -84,7 +84,7 @@ class Case:
     # --- building ---------------------------------------------------------------------------
     def build_model(self):
         """``models.make_model(model, dims, bias=..., phi=..., **options)`` (``spec=`` when given)."""
-        from .models import make_model
+        from ..models import make_model
 
         extra = dict(self.options)
         if self.spec is not None:
@@ -97,7 +97,7 @@ class Case:
 
     def build_flow(self):
         """``flows.Flow(flow, tau, geometry)``, with ``weight_decay`` when it is not zero."""
-        from .flows import Flow
+        from ..flows import Flow
 
         wd = {"weight_decay": self.weight_decay} if self.weight_decay else {}
         try:
@@ -107,13 +107,13 @@ class Case:
 
     def family(self):
         """The vector fields W of the case (``flows.vector_fields``); checks the geometry fits the model."""
-        from .flows import vector_fields
+        from ..flows import vector_fields
 
         return vector_fields(self.build_model(), self.build_flow())
 
     def count(self, **kwargs):
         """``lie.count_laws`` of the case (seed and repeats included): a ``LieResult``."""
-        from .lie import count_laws
+        from ..engine.lie import count_laws
 
         return count_laws(self.family(), seed=self.seed, repeats=self.repeats, **kwargs)
 
@@ -143,7 +143,7 @@ class Case:
 
 
 def _check_model(model, dims, phi, bias):
-    from .models import MODEL_NAMES, check_dims
+    from ..models import MODEL_NAMES, check_dims
 
     if phi is not None:
         if isinstance(phi, str):
@@ -188,9 +188,9 @@ def make_case(model: str | None = None, dims=None, phi: Sequence[str] | str | No
     geometry), seed and repeats, then the size guard (``check_size``, and the engine's parameter
     limit ``Model.check_countable``) on the model built by ``models.make_model``.
     """
-    from .flows import FLOW_GEOMETRIES as GEOMETRIES  # the models' geometries and their -position variants
-    from .flows import FLOW_NAMES
-    from .models import bias_error, bias_models
+    from ..flows import FLOW_GEOMETRIES as GEOMETRIES  # the models' geometries and their -position variants
+    from ..flows import FLOW_NAMES
+    from ..models import bias_error, bias_models
 
     if not isinstance(bias, bool):
         raise invalid("bias", bias, "true or false")

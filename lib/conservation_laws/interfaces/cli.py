@@ -21,11 +21,11 @@ import time
 from fractions import Fraction
 from typing import Sequence
 
-from . import __version__
+from .. import __version__
 from .cases import MAX_OUTPUTS, MAX_PHI_TERMS, Case, make_case, phi_size  # noqa: F401 (phi_size: API)
-from .errors import ConservationLawsError, invalid
-from .flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
-from .models import BLOCK_MODELS, GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES, MODEL_OPTIONS, make_model
+from ..errors import ConservationLawsError, invalid
+from ..flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
+from ..models import BLOCK_MODELS, GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES, MODEL_OPTIONS, make_model
 
 PROG = "conservation-laws"
 #: Keys a batch line may hold: the case, plus labels that are echoed back.
@@ -78,14 +78,14 @@ def count_case(case: Case, prove: bool = False) -> dict:
     """Run one validated case through the Lie engine; the record printed by ``count --json``.
     With ``prove``, ``darboux.prove_count`` then tries to exhibit N − K laws (polynomial of degree ≤ 2,
     then logarithmic), which turns a probabilistic count into a proved one when it succeeds."""
-    from .lie import count_laws
+    from ..engine.lie import count_laws
 
     t0 = time.perf_counter()
     family = case.family()
     model = family.model
     res = count_laws(family, seed=case.seed, repeats=case.repeats)
     if prove:
-        from .darboux import prove_count
+        from ..engine.darboux import prove_count
 
         prove_count(family, lie=res, seed=case.seed)
     out = {"model": case.model, "dims": list(case.dims) if case.dims else None}
@@ -219,14 +219,14 @@ def _run_batch(path: str, as_json: bool, progress: bool, prove: bool = False) ->
 
 
 def _cmd_laws(args) -> int:
-    from .laws import polynomial_laws
+    from ..engine.laws import polynomial_laws
 
     case = _case_from_args(args)
     family = case.family()
     res = polynomial_laws(family, degree=args.degree, time_degree=args.time_degree, seed=case.seed)
     show = (lambda which: res.latex(which)) if args.latex else (lambda which: [str(e) for e in res.in_time(which)])
     basis, others = show("basis"), show("others")
-    from .darboux import complete_laws  # logarithmic laws when the polynomial ones fall short
+    from ..engine.darboux import complete_laws  # logarithmic laws when the polynomial ones fall short
 
     extra = complete_laws(res) if family.flow.time_variable is None else None  # no time coordinate
     log_texts = [sympy_text(h.to_sympy(family.symbols), family, args.latex) for h in extra.log_laws] if extra else []
@@ -371,7 +371,7 @@ def make_parser() -> argparse.ArgumentParser:
     l.add_argument("--latex", action="store_true", help="print the laws in LaTeX")
     l.add_argument("--all", action="store_true", help="also list the laws outside the minimal basis (functions of it)")
     l.set_defaults(func=_cmd_laws)
-    from .sweep import add_sweep_parser  # `sweep`: a grid of counts on Dask (lib/conservation_laws/sweep.py)
+    from .sweep import add_sweep_parser  # `sweep`: a grid of counts on Dask (interfaces/sweep/)
 
     add_sweep_parser(sub)
     return parser

@@ -17,10 +17,10 @@ from fractions import Fraction
 from typing import Callable, Sequence
 
 import numpy as np
-from ._lazy import sympy
+from .._lazy import sympy
 
-from .errors import ConservationLawsError, invalid
-from .polynomial import Polynomial, from_sympy, latex_names, product_of_variables, symbols_for
+from ..errors import ConservationLawsError, invalid
+from ..algebra.polynomial import Polynomial, from_sympy, latex_names, product_of_variables, symbols_for
 
 MODEL_NAMES = ("linear", "relu", "nmf", "icnn", "product", "polynomial")
 GEOMETRIES = ("euclidean", "mirror", "mixed")
@@ -183,8 +183,8 @@ class Model:
 
     @classmethod
     def from_spec(cls, source) -> "Model":
-        """A model from a model file (path, YAML text or mapping): see :mod:`conservation_laws.spec`."""
-        from .spec import load_spec
+        """A model from a model file (path, YAML text or mapping): see :mod:`conservation_laws.models.model_file`."""
+        from .model_file import load_spec
 
         return load_spec(source)
 
@@ -563,7 +563,7 @@ class PolynomialModel(Model):
     name = "polynomial"
 
     def __init__(self, phi: Sequence[str], variables: Sequence[str] | None = None):
-        from .parsing import parse_polynomials
+        from ..algebra.parsing import parse_polynomials
 
         exprs, names = parse_polynomials(phi, variables)
         self._names = names
@@ -617,7 +617,7 @@ def make_model(name: str, dims=None, bias: bool = False, phi: Sequence[str] | No
     if spec is not None or name == "spec":  # a model file (spec.py): it names its own blocks
         if spec is None:
             raise invalid("spec", spec, "the path of a model file (YAML), e.g. spec='gated.yaml'")
-        from .spec import load_spec
+        from .model_file import load_spec
 
         return load_spec(spec)
     if name not in MODEL_NAMES:
@@ -1408,8 +1408,8 @@ def exhibited_laws(model: Model, seed: int = 0) -> int:
     gradients at a random point mod p (``laws.independent_count``): a certified lower bound on the
     number of laws, which proves a count N − K that it meets.
     """
-    from .flows import vector_fields
-    from .laws import check_law, independent_count
+    from ..flows import vector_fields
+    from ..engine.laws import check_law, independent_count
 
     family = vector_fields(model, "gradient")
     hs = model.paper_laws("gradient")

@@ -36,10 +36,10 @@ from typing import Any, Mapping
 
 import sympy
 
-from .errors import ConservationLawsError, invalid
-from .models import Block, Model, make_model
-from .parsing import parse_polynomial
-from .polynomial import Polynomial, from_sympy, symbols_for
+from ..errors import ConservationLawsError, invalid
+from .base import Block, Model, make_model
+from ..algebra.parsing import parse_polynomial
+from ..algebra.polynomial import Polynomial, from_sympy, symbols_for
 
 SPEC_KEYS = ("name", "blocks", "phi", "compose", "metric", "shared")
 MAX_PHI_ENTRIES = 20_000

@@ -11,8 +11,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .errors import invalid
-from .models import Model
+from ..errors import invalid
+from ..models import Model
 
 __all__ = ["regression_problem", "Digits", "digits", "digit_images", "input_width", "output_width"]
 

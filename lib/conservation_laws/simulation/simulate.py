@@ -27,9 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 import sympy
 
-from .errors import ConservationLawsError, invalid
-from .flows import Flow, ode_rhs
-from .models import Model
+from ..errors import ConservationLawsError, invalid
+from ..flows import Flow, ode_rhs
+from ..models import Model
 
 jax.config.update("jax_enable_x64", True)
 

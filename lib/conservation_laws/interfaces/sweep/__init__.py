@@ -68,7 +68,7 @@ __all__ = ["CaseTimeout", "ResultStore", "SPEC_KEYS", "STATUSES", "SWEEP_MODELS"
 def __getattr__(name: str):
     # the figure lives in plotting (matplotlib): imported on first use, so `sweep` stays light to import
     if name == "plot_linear_landscape":
-        from ..plotting import plot_linear_landscape
+        from companion.plotting import plot_linear_landscape
 
         return plot_linear_landscape
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""``python -m conservation_laws.sweep SPEC ...``."""
+"""``python -m conservation_laws.interfaces.sweep SPEC ...``."""
 
 import sys
 

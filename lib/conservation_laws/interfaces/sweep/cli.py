@@ -1,4 +1,4 @@
-"""The command line of sweeps: ``conservation-laws sweep SPEC`` and ``python -m conservation_laws.sweep SPEC``."""
+"""The command line of sweeps: ``conservation-laws sweep SPEC`` and ``python -m conservation_laws.interfaces.sweep SPEC``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import ConservationLawsError, invalid
+from ...errors import ConservationLawsError, invalid
 from .runner import machine_workers, run_sweep
 from .spec import _version, case_key, expand_spec, load_spec
 from .store import ResultStore, summarize
@@ -88,8 +88,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m conservation_laws.sweep SPEC ...`` (the same as ``conservation-laws sweep``)."""
-    parser = argparse.ArgumentParser(prog="python -m conservation_laws.sweep")
+    """``python -m conservation_laws.interfaces.sweep SPEC ...`` (the same as ``conservation-laws sweep``)."""
+    parser = argparse.ArgumentParser(prog="python -m conservation_laws.interfaces.sweep")
     sub = parser.add_subparsers(dest="command", required=True)
     add_sweep_parser(sub)
     args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..closed_forms import linear_crossover
-from ..closed_forms import two_layer_linear as linear_closed_form
+from ...closed_forms import linear_crossover
+from ...closed_forms import two_layer_linear as linear_closed_form
 
 
 def linear_landscape(results: Iterable[dict], flow: str, exclude_scalar: bool = True) -> dict:

@@ -1,6 +1,6 @@
 """Running a sweep: one case on a worker (thread timeouts), the Dask cluster, the submission loop.
 
-See the package doc (``conservation_laws.sweep``) for the per-case limits.
+See the package doc (``conservation_laws.interfaces.sweep``) for the per-case limits.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import invalid
+from ...errors import invalid
 from .spec import _version, case_key, expand_spec
 from .store import ResultStore, _needs_run
 

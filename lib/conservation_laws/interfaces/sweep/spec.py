@@ -1,6 +1,6 @@
 """Grid specification: a spec (dict or YAML/JSON file) → the canonical cases of a sweep, and their keys.
 
-See the package doc (``conservation_laws.sweep``) for the spec keys. Each case is validated by
+See the package doc (``conservation_laws.interfaces.sweep``) for the spec keys. Each case is validated by
 ``cases.make_case`` (one validator, one size guard) and written in canonical form
 (``Case.canonical``); ``case_key`` is the sha256 of that form and the library version.
 """
@@ -12,7 +12,7 @@ import itertools
 import json
 from pathlib import Path
 
-from ..errors import invalid
+from ...errors import invalid
 
 SWEEP_MODELS = ("linear", "relu", "nmf", "icnn", "product",  # the models with widths, and the
                 "attention", "conv1d", "conv2d", "softmax", "residual", "transformer")  # blocks (options)
@@ -22,7 +22,7 @@ SPEC_KEYS = ("name", "model", "dims", "depth", "widths", "hidden", "bias", "flow
 
 
 def _version() -> str:
-    from .. import __version__
+    from ... import __version__
 
     return __version__
 
@@ -116,7 +116,7 @@ def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: st
     a string in the canonical form, present only when λ > 0) is validated by ``flows.Flow``.
     """
     from ..cases import _fraction, make_case
-    from ..models import bias_models
+    from ...models import bias_models
 
     if model_file is not None:  # a model file (models: spec.py); it names its own blocks
         return make_case(spec=model_file, flow=flow, tau=_fraction("tau", tau) if flow == "momentum" else 0,

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import ConservationLawsError
+from ...errors import ConservationLawsError
 
 STATUSES = ("ok", "failed", "timed out")
 
