@@ -303,7 +303,7 @@ def test_classes():
 
 def test_sweep_grids_take_block_options_and_model_files(tmp_path):
     """A sweep grid sweeps the block options (a list of mappings) and runs a model file."""
-    from conservation_laws.models.model_file import example_spec
+    from conservation_laws.models.model_file import example_model_file
     from conservation_laws.interfaces.sweep import expand_spec
     from conservation_laws.interfaces.sweep.runner import compute_case
 
@@ -314,7 +314,7 @@ def test_sweep_grids_take_block_options_and_model_files(tmp_path):
         m = make_model("attention", [2], **c["options"])
         assert compute_case(c)["laws"] == closed.block_count(m, c["flow"])
     path = tmp_path / "gated.yaml"
-    path.write_text(example_spec())
+    path.write_text(example_model_file())
     cases = expand_spec({"model_file": str(path), "flows": ["gradient", "nesterov"]})
     assert [compute_case(c)["laws"] for c in cases] == [4, 0]
 

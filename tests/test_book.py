@@ -64,11 +64,6 @@ def test_start_rejects_missing_chapter_and_parameters(book_root):
         book.start("12_x", {})
 
 
-def test_record_seeds_keeps_working(book_root):
-    provenance.record_seeds("02_linear", {"seed": 1})
-    assert provenance.load_parameters() == {"02_linear": {"seed": 1}}
-
-
 def test_glue_many(monkeypatch):
     got = []
     monkeypatch.setattr(book, "_glue_one", lambda k, v: got.append((k, v)))
@@ -124,10 +119,10 @@ def test_finish_displays_and_raises_on_failure(book_root, monkeypatch):
         book.finish()
 
 
-def test_build_summary_shows_parameters_and_falls_back_to_seeds(book_root):
+def test_build_summary_shows_the_book_chapters_parameters(book_root):
     provenance.record_parameters("02_linear", {"r_max": 6, "seed": 3})
-    provenance.record_seeds("03_relu", {"seed": 1})
-    provenance.record_seeds("10_removed", {"seed": 9})
+    provenance.record_parameters("03_relu", {"seed": 1})
+    provenance.record_parameters("10_removed", {"seed": 9})
     info = provenance.build_summary(["02_linear", "03_relu"])
     assert info["parameters"] == {"02_linear": {"r_max": 6, "seed": 3}, "03_relu": {"seed": 1}}
     assert info["seeds"] == {"02_linear": {"seed": 3}, "03_relu": {"seed": 1}}

@@ -50,7 +50,7 @@ def test_size_guard_applies_to_sweeps_too():
     with pytest.raises(ConservationLawsError, match="at most"):
         sweep.expand_spec({"model": "relu", "dims": [10, 10, 10, 10, 10], "flow": "gradient"})
     with pytest.raises(ConservationLawsError, match=str(MAX_OUTPUTS)):
-        cli.build_case(model="relu", dims=[10, 10, 10, 10, 10])
+        make_case(model="relu", dims=[10, 10, 10, 10, 10])
 
 
 def test_geometry_mismatch_is_found_when_the_fields_are_built():

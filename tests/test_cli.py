@@ -203,8 +203,8 @@ def test_laws_json():
 
 
 # --- in process: the case validation and the size estimate ---------------------------------------------
-def test_build_case_normalises():
-    case = cli.build_case(model="linear", dims="2,3,2", flow="momentum", tau="1/2")
+def test_make_case_normalises():
+    case = cli.make_case(model="linear", dims="2,3,2", flow="momentum", tau="1/2").as_dict()
     assert case["dims"] == [2, 3, 2] and case["tau"] == cli.Fraction(1, 2)
 
 
@@ -214,9 +214,9 @@ def test_build_case_normalises():
                                     dict(model="linear", dims=[2, 2, 2], geometry="hyperbolic"),
                                     dict(model="linear", dims=[2, 2, 2], phi=["x"]),
                                     dict(phi=[]), dict(phi="x", bias=True), dict(model="polynomial")])
-def test_build_case_rejects(kwargs):
+def test_make_case_rejects(kwargs):
     with pytest.raises(cli.ConservationLawsError):
-        cli.build_case(**kwargs)
+        cli.make_case(**kwargs)
 
 
 def test_phi_size_matches_models():

@@ -16,29 +16,33 @@ def prov_dir(tmp_path, monkeypatch):
     return d
 
 
-def test_record_and_load_seeds(prov_dir, monkeypatch):
+def test_record_and_load_parameters_and_seeds(prov_dir, monkeypatch):
     np = pytest.importorskip("numpy")
-    path = provenance.record_seeds("02_linear", {"seed": np.int64(3), "data_seeds": np.arange(2)})
+    path = provenance.record_parameters("02_linear", {"seed": np.int64(3), "data_seeds": np.arange(2), "r": 4})
     assert path == prov_dir / "02_linear.json"
     entry = json.loads(path.read_text())
+    assert entry["parameters"] == {"seed": 3, "data_seeds": [0, 1], "r": 4}
     assert entry["seeds"] == {"seed": 3, "data_seeds": [0, 1]} and entry["run"].startswith("by hand")
     monkeypatch.setenv("CONSERVATION_LAWS_BOOK_BUILD", "1")
-    provenance.record_seeds("01_framework", {})
+    provenance.record_parameters("01_framework", {})
     (prov_dir / "broken.json").write_text("{not json")
+    (prov_dir / "seeds_only.json").write_text(json.dumps({"chapter": "seeds_only", "seeds": {"seed": 1}}))
     assert provenance.load_seeds() == {"01_framework": {}, "02_linear": {"seed": 3, "data_seeds": [0, 1]}}
     assert provenance.load_records()["01_framework"]["run"] == "book build"
     assert provenance.load_seeds(chapters=["02_linear"]) == {"02_linear": {"seed": 3, "data_seeds": [0, 1]}}
+    assert provenance.load_parameters(chapters=["02_linear"]) == {"02_linear": {"seed": 3, "data_seeds": [0, 1],
+                                                                                 "r": 4}}
 
 
 @pytest.mark.parametrize("chapter", ["", "a/b", ".hidden", "_private", 3])
-def test_record_seeds_rejects_bad_chapter(prov_dir, chapter):
+def test_record_parameters_rejects_bad_chapter(prov_dir, chapter):
     with pytest.raises(ConservationLawsError, match="chapter="):
-        provenance.record_seeds(chapter, {"seed": 0})
+        provenance.record_parameters(chapter, {"seed": 0})
 
 
-def test_record_seeds_rejects_non_dict(prov_dir):
-    with pytest.raises(ConservationLawsError, match="seeds="):
-        provenance.record_seeds("02_linear", [0])
+def test_record_parameters_rejects_non_dict(prov_dir):
+    with pytest.raises(ConservationLawsError, match="parameters="):
+        provenance.record_parameters("02_linear", [0])
 
 
 def test_collect_has_every_field():

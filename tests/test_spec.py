@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from conservation_laws import Model
 from conservation_laws.engine import laws
 from conservation_laws.interfaces import cli
 from conservation_laws.errors import ConservationLawsError
 from conservation_laws.engine.lie import count_laws
 from conservation_laws.models import make_model
 from conservation_laws.algebra.parsing import parse_polynomial
-from conservation_laws.models.model_file import example_spec, load_spec
+from conservation_laws.models.model_file import example_model_file, load_model_file
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -48,7 +47,7 @@ def test_readme_example_laws(readme_example, capsys):
     code, out, _ = run(["laws", "--spec", str(readme_example), "--degree", "2", "--json"], capsys)
     rec = json.loads(out)
     assert code == 0 and rec["complete"] and rec["found"] == 4
-    m = Model.from_spec(readme_example)
+    m = load_model_file(readme_example)
     A = lambda k, i: f"A[{k},{i}]**2"  # noqa: E731
     expected = [f"{A(k, 0)} + {A(k, 1)} - B[{k},0]**2 - B[{k},1]**2" for k in range(2)]
     expected += [f"{A(k, 0)} + {A(k, 1)} - w[{k}]**2" for k in range(2)]
@@ -57,7 +56,7 @@ def test_readme_example_laws(readme_example, capsys):
 
 
 def test_readme_example_matches_the_library_example(readme_example):
-    a, b = load_spec(readme_example), load_spec(example_spec())
+    a, b = load_model_file(readme_example), load_model_file(example_model_file())
     assert a.phi_polynomials() == b.phi_polynomials() and a.variable_names == b.variable_names
 
 
@@ -71,22 +70,22 @@ def test_batch_line_with_a_spec(readme_example, capsys, tmp_path):
 
 
 def test_template_sum_gives_the_linear_net():
-    m = load_spec({"blocks": {"U": [2, 3], "V": [3, 2]},
+    m = load_model_file({"blocks": {"U": [2, 3], "V": [3, 2]},
                    "phi": [{"entry": "U[i,k]*V[k,j]", "for": {"i": 2, "j": 2}, "sum": {"k": 3}}]})
     assert count_laws(m).laws == count_laws(make_model("nmf", [2, 3, 2]), geometry="euclidean").laws == 6
 
 
 def test_mirror_metric_gives_nmf_laws():
-    m = load_spec({"blocks": {"U": [2, 2], "V": [2, 2]}, "metric": {"U": "mirror", "V": "mirror"},
+    m = load_model_file({"blocks": {"U": [2, 2], "V": [2, 2]}, "metric": {"U": "mirror", "V": "mirror"},
                    "phi": [{"entry": "U[i,k]*V[k,j]", "for": {"i": 2, "j": 2}, "sum": {"k": 2}}]})
     assert count_laws(m).laws == count_laws(make_model("nmf", [2, 2, 2])).laws == 2
 
 
 def test_polynomial_metric_equals_the_mirror_one_when_written_out():
     base = {"blocks": {"x": [2]}, "phi": ["x[0]*x[1]"]}
-    mirror = load_spec({**base, "metric": {"x": "mirror"}})
-    written = load_spec({**base, "metric": {"x": ["x[0]", "x[1]"]}})
-    template = load_spec({**base, "metric": {"x": "x[i]"}})
+    mirror = load_model_file({**base, "metric": {"x": "mirror"}})
+    written = load_model_file({**base, "metric": {"x": ["x[0]", "x[1]"]}})
+    template = load_model_file({**base, "metric": {"x": "x[i]"}})
     assert count_laws(mirror).laws == count_laws(written).laws == count_laws(template).laws == 1
     with pytest.raises(ConservationLawsError, match="gradient flow only"):
         count_laws(written, "momentum")
@@ -94,13 +93,13 @@ def test_polynomial_metric_equals_the_mirror_one_when_written_out():
 
 def test_shared_weights():
     # a tied factorisation U Uᵀ: the shared block is the same parameters (D = 4, not 8)
-    m = load_spec({"blocks": {"U": [2, 2], "W": [2, 2]}, "shared": {"W": "U"},
+    m = load_model_file({"blocks": {"U": [2, 2], "W": [2, 2]}, "shared": {"W": "U"},
                    "phi": [{"entry": "U[i,k]*W[j,k]", "for": {"i": 2, "j": 2}, "sum": {"k": 2}}]})
     assert m.D == 4 and m.variable_names == ["U[0,0]", "U[0,1]", "U[1,0]", "U[1,1]"]
 
 
 def test_compose_is_the_union_of_the_blocks():
-    m = load_spec({"compose": [{"model": "attention", "dims": [2], "options": {"head_width": 1}},
+    m = load_model_file({"compose": [{"model": "attention", "dims": [2], "options": {"head_width": 1}},
                                {"model": "relu", "dims": [2, 2, 2], "prefix": "m"}]})
     assert m.D == 8 + 8 and count_laws(m).laws == 2 + 2
 
@@ -128,7 +127,7 @@ def test_compose_is_the_union_of_the_blocks():
 ])
 def test_errors_name_the_field(text, field, tmp_path, capsys):
     with pytest.raises(ConservationLawsError, match=field):
-        load_spec(text)
+        load_model_file(text)
     path = tmp_path / "bad.yaml"
     path.write_text(text, encoding="utf-8")
     code, out, err = run(["count", "--spec", str(path)], capsys)
@@ -141,6 +140,6 @@ def test_spec_is_alone_on_the_command_line(readme_example, capsys):
 
 
 def test_a_model_file_cannot_be_simulated(readme_example):
-    m = Model.from_spec(readme_example)
+    m = load_model_file(readme_example)
     with pytest.raises(ConservationLawsError, match="not simulated"):
         m.predict(m.random_parameters(), None)

@@ -23,7 +23,7 @@ from conservation_laws.errors import ConservationLawsError
 from conservation_laws.closed_forms import linear_crossover
 from conservation_laws.closed_forms import two_layer_linear as linear_closed_form
 from conservation_laws.interfaces.sweep import (ResultStore, canonical_case, case_key, check_linear_sweep, compute_case,
-                                     expand_spec, linear_landscape, plot_linear_landscape, run_sweep,
+                                     expand_spec, linear_landscape, run_sweep,
                                      start_local_cluster, summarize)
 
 DASK = Path(sys.executable).parent / "dask"
@@ -201,6 +201,8 @@ def test_linear_closed_forms_match_counts_and_landscape():
     import matplotlib
 
     matplotlib.use("Agg")
+    from companion.plotting import plot_linear_landscape
+
     fig = plot_linear_landscape(results)
     assert len(fig.axes) == 6  # three heatmaps and their colour bars
     fig.clf()

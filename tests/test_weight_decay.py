@@ -21,9 +21,9 @@ from conservation_laws.interfaces import cli  # noqa: E402
 from conservation_laws.closed_forms import weight_decay as wd  # noqa: E402
 from conservation_laws.errors import ConservationLawsError  # noqa: E402
 from conservation_laws.flows import (  # noqa: E402
-    Flow, TimeCoordinate, free_time_coordinates, lifted_count, lifted_fields, ode_rhs, vector_fields)
+    Flow, TimeCoordinate, free_time_coordinates, lifted_fields, ode_rhs, vector_fields)
 from conservation_laws.engine.laws import check_law, polynomial_laws, same_span  # noqa: E402
-from conservation_laws.engine.lie import count_laws  # noqa: E402
+from conservation_laws.engine.lie import count_laws, lifted_count  # noqa: E402
 from conservation_laws.models import make_model, phi_jax  # noqa: E402
 
 from conservation_laws.closed_forms import two_layer_linear  # noqa: E402

@@ -1,7 +1,7 @@
 """Sphinx extension for this book's build (listed in ``_config.yml``).
 
 1. Marks the build for the notebooks it executes: ``CONSERVATION_LAWS_BOOK_BUILD=1`` in the environment
-   that the kernels inherit, so that ``provenance.record_seeds`` can say whether a record comes from a
+   that the kernels inherit, so that ``provenance.record_parameters`` can say whether a record comes from a
    book build or from a run by hand (papermill, the tests).
 2. Re-reads (and so re-executes) the documents named in the ``always_reread`` config value on every
    build. Sphinx re-reads a document only when its source changed, so an incremental ``make book``

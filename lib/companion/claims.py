@@ -13,11 +13,16 @@ chapter checked failed.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from conservation_laws.errors import invalid
+
+from .common import claims_dir, jsonable, project_root  # noqa: F401 (claims.project_root: chapters' API)
+from .tables import RawHTML, html_text
+from .tables import table as book_table
 
 #: The sources a registry entry may name.
 SOURCES = ("paper", "authors' code", "follow-up paper", "this book")
@@ -49,39 +54,6 @@ _recorded: dict[str, list[Claim]] = {}
 _active_chapter: str | None = None
 
 
-def project_root(start: Path | None = None) -> Path:
-    """The folder holding ``_config.yml`` (the book's root), searched upwards from ``start`` or the cwd."""
-    here = (start or Path.cwd()).resolve()
-    for p in [here, *here.parents]:
-        if (p / "_config.yml").exists():
-            return p
-    return here
-
-
-def claims_dir() -> Path:
-    env = os.environ.get("CONSERVATION_LAWS_CLAIMS_DIR")
-    d = Path(env) if env else project_root() / "_build" / "claims"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def _jsonable(x):
-    try:
-        import numpy as np
-
-        if isinstance(x, np.generic):
-            return x.item()
-        if isinstance(x, np.ndarray):
-            return x.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    return x
-
-
 def _store(claim: Claim, glue: bool = True) -> Claim:
     """Keep ``claim`` for its chapter's box, write its JSON record and glue its value and status."""
     _recorded[claim.chapter] = [c for c in _recorded.get(claim.chapter, []) if c.id != claim.id] + [claim]
@@ -111,8 +83,6 @@ def load_registry_file(path: Path) -> list[dict]:
     allowed source. Adds ``topic`` (the file's stem)."""
     import yaml
 
-    from conservation_laws.errors import invalid
-
     data = yaml.safe_load(Path(path).read_text()) or []
     if not isinstance(data, list):
         raise invalid(f"registry {Path(path).name}", type(data).__name__, "a YAML list of claim entries")
@@ -130,8 +100,6 @@ def load_registry_file(path: Path) -> list[dict]:
 
 @lru_cache(maxsize=1)
 def _registry_cached(files: tuple[tuple[str, int], ...]) -> dict[str, dict]:
-    from conservation_laws.errors import invalid
-
     out: dict[str, dict] = {}
     for f, _mtime in files:
         for entry in load_registry_file(Path(f)):
@@ -168,8 +136,6 @@ def check(claim_id: str, computed: Any, expected: Any, evidence: str, passed: bo
     writes ``claims_dir()/<id>.json`` and returns the record. ``evidence`` is a sentence a reader
     understands, e.g. ``"34 of 34 shapes equal $r(r+1)/2$"`` (MyST math allowed).
     """
-    from conservation_laws.errors import invalid
-
     entries = registry()
     if claim_id not in entries:
         raise invalid("claim_id", claim_id, "an id of the claims registry (companion/registry/*.yaml)")
@@ -177,7 +143,7 @@ def check(claim_id: str, computed: Any, expected: Any, evidence: str, passed: bo
         raise invalid("chapter", None, "a chapter started with book.start(chapter, globals()) before claims.check")
     if not isinstance(evidence, str) or not evidence.strip():
         raise invalid("evidence", evidence, "a sentence saying what was computed, e.g. '34 of 34 shapes equal r(r+1)/2'")
-    value, target = _jsonable(computed), _jsonable(expected)
+    value, target = jsonable(computed), jsonable(expected)
     if passed is None:
         passed = value == target
     if not isinstance(passed, bool):
@@ -217,30 +183,22 @@ def status_html(status: str) -> str:
 LEDGER_HEADER = ("claim", "statement, and the evidence computed", "status", "source")
 
 
-def _statement_cell(c: Claim) -> "_Raw":
+def _statement_cell(c: Claim) -> RawHTML:
     """The statement (MathJax) with the evidence sentence under it, in one cell: two columns of
     unbreakable formulas side by side would not fit the book's column."""
-    from .book import html_text
-
     evidence = c.evidence or _computed_text(c)
-    return _Raw(f"{html_text(c.statement)}<br><span class='claim-evidence' style='font-size:0.92em;opacity:0.85'>"
+    return RawHTML(f"{html_text(c.statement)}<br><span class='claim-evidence' style='font-size:0.92em;opacity:0.85'>"
                 f"Evidence: {html_text(evidence)}</span>")
 
 
 def table(claims: list[Claim]):
     """The chapter's claims box: id, statement (MathJax) with its evidence, status, source."""
-    from .book import table as book_table
-
-    rows = [(c.id, _statement_cell(c), _Raw(status_html(c.status)), source_label(c.source)) for c in claims]
+    rows = [(c.id, _statement_cell(c), RawHTML(status_html(c.status)), source_label(c.source)) for c in claims]
     return book_table(LEDGER_HEADER, rows, css_class="claims")
 
 
 def _computed_text(c: Claim) -> str:
     return f"computed {c.value}, expected {c.expected}"
-
-
-class _Raw(str):
-    """A table cell already written in HTML (not escaped by ``book.table``)."""
 
 
 def _paper_order(c: Claim) -> tuple:
@@ -260,8 +218,6 @@ def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = "ac
     """
     from html import escape
 
-    from .book import table as book_table
-
     if exclude_chapter == "active":
         exclude_chapter = _active_chapter
     claims = records if records is not None else load_all()
@@ -269,8 +225,8 @@ def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = "ac
     rows = []
     for c in claims:
         anchor = f"#{escape(c.section)}" if c.section else ""
-        link = _Raw(f"<a href='{escape(c.chapter)}.html{anchor}'>{escape(c.id)}</a>")
-        rows.append((link, _statement_cell(c), _Raw(status_html(c.status)), source_label(c.source)))
+        link = RawHTML(f"<a href='{escape(c.chapter)}.html{anchor}'>{escape(c.id)}</a>")
+        rows.append((link, _statement_cell(c), RawHTML(status_html(c.status)), source_label(c.source)))
     return book_table(LEDGER_HEADER, rows, css_class="claims ledger")
 
 

@@ -2,10 +2,9 @@
 
 Each chapter calls ``book.start(chapter, globals())``, which records every parameter of the chapter's
 ``parameters`` cell with ``record_parameters`` in ``_build/provenance/<chapter>.json`` (or
-``$CONSERVATION_LAWS_PROVENANCE_DIR/<chapter>.json``); chapters not yet converted call
-``record_seeds(chapter, seeds)``. The provenance page, the book's last, reads them back with
-``load_parameters`` / ``load_seeds`` and shows them next to ``collect()``'s versions, revision, date and
-machine.
+``$CONSERVATION_LAWS_PROVENANCE_DIR/<chapter>.json``). The provenance page, the book's last, reads them
+back with ``load_parameters`` / ``load_seeds`` and shows them next to ``collect()``'s versions,
+revision, date and machine.
 """
 
 from __future__ import annotations
@@ -18,6 +17,11 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from conservation_laws.errors import invalid
+
+from .common import jsonable, project_root
+from .tables import RawHTML, table
 
 PACKAGES = ("conservation-laws", "numpy", "sympy", "python-flint", "jax", "jaxlib", "matplotlib", "scikit-learn",
             "jupyter-book", "myst-nb", "papermill", "dask", "distributed")
@@ -87,10 +91,8 @@ def write(path: Path, seeds: dict | None = None) -> dict:
 def provenance_dir() -> Path:
     """Where chapters' seed records go: ``$CONSERVATION_LAWS_PROVENANCE_DIR`` or ``<root>/_build/provenance``.
 
-    ``<root>`` is the book's root, found by ``claims.project_root()`` (the folder holding ``_config.yml``).
+    ``<root>`` is the book's root, found by ``common.project_root()`` (the folder holding ``_config.yml``).
     """
-    from .claims import project_root
-
     env = os.environ.get("CONSERVATION_LAWS_PROVENANCE_DIR")
     d = Path(env) if env else project_root() / "_build" / "provenance"
     d.mkdir(parents=True, exist_ok=True)
@@ -98,8 +100,6 @@ def provenance_dir() -> Path:
 
 
 def _check_chapter(chapter) -> None:
-    from conservation_laws.errors import invalid
-
     if not isinstance(chapter, str) or not chapter or "/" in chapter or chapter.startswith((".", "_")):
         raise invalid("chapter", chapter, "a file stem such as '02_linear' (not empty, no '/', no leading '.' or '_')")
 
@@ -107,9 +107,7 @@ def _check_chapter(chapter) -> None:
 def _json_value(value: Any) -> Any:
     """``value`` as JSON data: numpy scalars and arrays as numbers and lists; anything else JSON cannot hold
     (a Fraction, a set) as its ``str``."""
-    from .claims import _jsonable
-
-    value = _jsonable(value)
+    value = jsonable(value)
     try:
         json.dumps(value)
         return value
@@ -119,50 +117,22 @@ def _json_value(value: Any) -> Any:
         return str(value)
 
 
-def _write_record(chapter: str, **fields: dict[str, Any]) -> Path:
-    """Write (or update) ``provenance_dir()/<chapter>.json`` with ``fields`` plus date and run.
+def _write_record(chapter: str, parameters: dict[str, Any]) -> Path:
+    """Write ``provenance_dir()/<chapter>.json``: the chapter, its ``parameters``, their ``seeds``
+    (the parameters whose name contains ``seed``), the date and how it ran.
 
-    A record holds ``parameters`` (every name of the chapter's parameters cell, see ``record_parameters``)
-    and ``seeds`` (the parameters whose name contains ``seed``, or what ``record_seeds`` was given).
-    """
-    entry = {"chapter": chapter,
-             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-             "run": "book build" if os.environ.get("CONSERVATION_LAWS_BOOK_BUILD") else "by hand (papermill, tests)"}
-    path = provenance_dir() / f"{chapter}.json"
-    previous = {}
-    if path.exists():
-        try:
-            previous = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            previous = {}
-    for key in ("parameters", "seeds"):
-        if key in fields:
-            entry[key] = {str(k): _json_value(v) for k, v in fields[key].items()}
-        elif isinstance(previous, dict) and isinstance(previous.get(key), dict) and key == "parameters":
-            entry[key] = previous[key]  # record_seeds after record_parameters: keep the parameters
-        else:
-            entry.setdefault(key, {})
-    path.write_text(json.dumps(entry, indent=1))
-    return path
-
-
-def record_seeds(chapter: str, seeds: dict[str, Any]) -> Path:
-    """Write ``{"chapter", "seeds", "date", "run"}`` to ``provenance_dir()/<chapter>.json``; return that path.
-
-    Kept for chapters not yet converted to ``book.start`` (which calls ``record_parameters``).
     ``run`` says whether the chapter ran in a book build (the book's Sphinx extension sets
     ``CONSERVATION_LAWS_BOOK_BUILD``) or by hand, so the provenance page can flag a record that a
     manual rerun wrote over the one of the build.
-
-    ``seeds`` maps a seed's name (as in the chapter's ``parameters`` cell) to its value; values must be
-    JSON-serialisable (ints, or lists of ints, typically).
     """
-    from conservation_laws.errors import invalid
-
-    _check_chapter(chapter)
-    if not isinstance(seeds, dict):
-        raise invalid("seeds", seeds, "a dict mapping each seed's name to its value")
-    return _write_record(chapter, seeds=seeds)
+    values = {str(k): _json_value(v) for k, v in parameters.items()}
+    entry = {"chapter": chapter,
+             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+             "run": "book build" if os.environ.get("CONSERVATION_LAWS_BOOK_BUILD") else "by hand (papermill, tests)",
+             "parameters": values, "seeds": {k: v for k, v in values.items() if is_seed(k)}}
+    path = provenance_dir() / f"{chapter}.json"
+    path.write_text(json.dumps(entry, indent=1))
+    return path
 
 
 def is_seed(name: str) -> bool:
@@ -177,17 +147,14 @@ def record_parameters(chapter: str, parameters: dict[str, Any]) -> Path:
     used (so a ``papermill -p r_max 6`` rerun records ``r_max = 6``); ``seeds`` is the part of it whose
     names contain ``seed``. Values that JSON cannot hold are stored as their ``str``.
     """
-    from conservation_laws.errors import invalid
-
     _check_chapter(chapter)
     if not isinstance(parameters, dict):
         raise invalid("parameters", parameters, "a dict mapping each parameter's name to its value")
-    seeds = {k: v for k, v in parameters.items() if is_seed(str(k))}
-    return _write_record(chapter, parameters=parameters, seeds=seeds)
+    return _write_record(chapter, parameters)
 
 
 def load_records(directory: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Every seed record in ``directory`` (default ``provenance_dir()``), ``{chapter: record}``, sorted."""
+    """Every chapter's record in ``directory`` (default ``provenance_dir()``), ``{chapter: record}``, sorted."""
     d = directory or provenance_dir()
     out = {}
     for p in sorted(d.glob("*.json")):
@@ -195,7 +162,7 @@ def load_records(directory: Path | None = None) -> dict[str, dict[str, Any]]:
             entry = json.loads(p.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if isinstance(entry, dict) and isinstance(entry.get("seeds"), dict):
+        if isinstance(entry, dict) and isinstance(entry.get("parameters"), dict) and isinstance(entry.get("seeds"), dict):
             out[entry.get("chapter", p.stem)] = entry
     return dict(sorted(out.items()))
 
@@ -211,12 +178,9 @@ def load_seeds(directory: Path | None = None, chapters: list[str] | None = None)
 
 
 def load_parameters(directory: Path | None = None, chapters: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Every chapter's parameters, ``{chapter: {name: value}}``, sorted by chapter.
-
-    A chapter that still records only its seeds (``record_seeds``) gives its seeds.
-    """
+    """Every chapter's parameters, ``{chapter: {name: value}}``, sorted by chapter."""
     records = load_records(directory)
-    return {c: (r.get("parameters") or r["seeds"]) for c, r in records.items() if chapters is None or c in chapters}
+    return {c: r["parameters"] for c, r in records.items() if chapters is None or c in chapters}
 
 
 def build_summary(chapters: list[str] | None = None) -> dict:
@@ -230,7 +194,7 @@ def build_summary(chapters: list[str] | None = None) -> dict:
     chapters = toc_chapters() if chapters is None else chapters
     records = {c: r for c, r in load_records().items() if c in chapters}
     info = collect({c: r["seeds"] for c, r in records.items()})
-    info["parameters"] = {c: (r.get("parameters") or r["seeds"]) for c, r in records.items()}
+    info["parameters"] = {c: r["parameters"] for c, r in records.items()}
     info["runs"] = {c: {"date": r.get("date", "?"), "run": r.get("run", "?")} for c, r in records.items()}
     return info
 
@@ -248,8 +212,6 @@ def toc_documents(root: Path | None = None) -> list[str]:
     Docnames are relative to the book's root and carry no suffix, e.g. ``["intro", "chapters/02_linear"]``.
     """
     import yaml
-
-    from .claims import project_root
 
     toc = (root or project_root()) / "_toc.yml"
     data = yaml.safe_load(toc.read_text())
@@ -276,14 +238,10 @@ def toc_chapters(root: Path | None = None) -> list[str]:
 def html_table(header: tuple[str, ...], rows: dict[str, Any] | list[tuple]):
     """An HTML table with ``header``; ``rows`` is a list of tuples, or a dict for two columns ``key, value``.
 
-    Every cell is escaped; cells after the first are set in code font. Rendered by ``book.table``
-    (kept for chapters not yet converted to it).
+    Every cell is escaped; cells after the first are set in code font. Rendered by ``tables.table``.
     """
     from html import escape
 
-    from .book import table
-    from .claims import _Raw
-
     items = list(rows.items()) if isinstance(rows, dict) else [tuple(r) for r in rows]
-    cells = [[v if i == 0 else _Raw(f"<code>{escape(str(v))}</code>") for i, v in enumerate(row)] for row in items]
+    cells = [[v if i == 0 else RawHTML(f"<code>{escape(str(v))}</code>") for i, v in enumerate(row)] for row in items]
     return table(header, cells, css_class="provenance")

@@ -64,7 +64,7 @@ import sympy
 from ..flows import FieldFamily
 
 #: The model and widths this module covers (output first), and the flow.
-DIMS = [1, 2, 2, 1]
+DIMS = (1, 2, 2, 1)
 
 
 @dataclass
@@ -109,7 +109,7 @@ class AbelianLaw:
 def applies(family: FieldFamily) -> bool:
     """True for Euclidean gradient flow of ``linear`` with dims [1, 2, 2, 1] (the case of this module)."""
     model = family.model
-    return (getattr(model, "name", None) == "linear" and list(getattr(model, "dims", [])) == DIMS
+    return (getattr(model, "name", None) == "linear" and tuple(getattr(model, "dims", ())) == DIMS
             and not getattr(model, "bias", False) and family.flow.kind == "gradient"
             and family.drift is None and len(family.forces) == 1
             and family.geometry == "euclidean" and not family.flow.weight_decay)

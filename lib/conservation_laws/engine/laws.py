@@ -40,11 +40,12 @@ from typing import Sequence
 import numpy as np
 import sympy
 
+from ..algebra.modular import mulmod, random_prime
+from ..algebra.polynomial import Polynomial, VectorField, from_sympy
 from ..errors import invalid
-from ..flows import FieldFamily, Flow, vector_fields
-from .lie import LieResult, ModularField, _mulmod, check_matches, count_laws, prove_by_laws, random_prime
+from ..flows import FieldFamily, Flow, decay_time_degree, vector_fields
 from ..models import Model
-from ..algebra.polynomial import Polynomial, VectorField
+from .lie import LieResult, ModularField, check_matches, count_laws, prove_by_laws
 
 
 @dataclass
@@ -172,7 +173,7 @@ def _compressed_mod_p(rows: list[dict[int, int]], ncols: int, p: int, rng: rando
     """R·A mod p for a uniformly random (ncols + 8) × len(rows) matrix R, without forming A densely.
 
     A is very sparse (a few terms per row), so R·A costs 3·nnz(A)·(ncols + 8) exact float64
-    multiply-adds (the 16-bit split of ``lie._mulmod``, with scipy's sparse product); R is drawn a slab
+    multiply-adds (the 16-bit split of ``algebra.modular.mulmod``, with scipy's sparse product); R is drawn a slab
     of rows at a time. The rank of A is kept with probability ≥ 1 − ncols/p, and a loss is caught by
     the exact verification of the lifted kernel anyway.
     """
@@ -950,8 +951,6 @@ def default_time_degree(flow: Flow, degree: int) -> int:
     """Largest power of the time coordinate searched by default: 3 for Nesterov's t (t³J), 1 for
     s = e^{τt} or t without decay; with weight decay λ, ``flows.decay_time_degree``."""
     if flow.weight_decay:
-        from ..flows import decay_time_degree
-
         return decay_time_degree(flow, degree)
     if flow.time_variable is None:
         return 0
@@ -1090,13 +1089,26 @@ def exhibited_laws(model: Model, expressions: Sequence[sympy.Expr], flow: Flow |
     ones are counted by :func:`independent_count` (rank of their gradients mod p at a random point,
     never above the true rank). Equal to the Lie count N − K, it proves that count exact.
     """
-    from ..flows import vector_fields
-    from ..algebra.polynomial import from_sympy
-
     family = vector_fields(model, flow, tau=tau, geometry=geometry)
     verified = [h for h in expressions if check_law(h, family)]
     polys = [from_sympy(h, family.symbols) for h in verified]
     return independent_count(polys, len(family.symbols), seed=seed)
+
+
+def paper_laws_rank(model: Model, seed: int = 0) -> int:
+    """The rank of the laws the papers state for ``model`` under gradient flow, if they all hold.
+
+    0 if one of ``model.paper_laws("gradient")`` fails the exact check (:func:`check_law`);
+    otherwise the rank of their gradients at a random point mod p (:func:`independent_count`): a
+    certified lower bound on the number of laws, which proves a count N − K that it meets. (Unlike
+    :func:`exhibited_laws`, which counts the verified ones among any expressions, one failing law
+    here makes the whole set count for nothing.)
+    """
+    family = vector_fields(model, "gradient")
+    hs = model.paper_laws("gradient")
+    if not all(check_law(h, family) for h in hs):
+        return 0
+    return independent_count([from_sympy(h, model.symbols) for h in hs], model.D, seed=seed)
 
 
 def numeric_gradient_rank(expressions: Sequence[sympy.Expr], symbols: Sequence[sympy.Symbol], seed: int = 0,

@@ -16,7 +16,7 @@ round). Independence is tested against a reduced row-echelon basis: first by a r
 candidate c is kept for exact elimination iff the residual of c modulo the span has a non-zero
 product with two random vectors, computed from the sparse Jacobians in O(N) per candidate instead
 of O(N·K)), then exactly, by incremental elimination, for the few candidates that pass. Large
-products mod p run through float64 BLAS, exactly (``_mulmod``). Pruning dependent candidates is
+products mod p run through float64 BLAS, exactly (``mulmod``). Pruning dependent candidates is
 legitimate: near a generic point, a field whose value lies in the span of the kept fields is a
 combination of them with smooth coefficients, so its brackets add nothing new.
 
@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import math
 import random
 import time
@@ -90,17 +91,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from .._lazy import sympy
 
 from ..errors import invalid
-from ..flows import FieldFamily, Flow, vector_fields
+from ..flows import FieldFamily, Flow, TimeCoordinate, lifted_fields, vector_fields
 from ..models import Model, make_model
+from ..algebra.modular import PRIME_RANGE, PRIMES_IN_RANGE_LOWER, is_prime, mulmod, random_prime  # noqa: F401
 from ..algebra.polynomial import VectorField
 
-PRIME_RANGE = (2**30, 2**31)  # primes p with 2^30 ≤ p < 2^31: products of two residues fit in int64
-#: A proved lower bound on the number of primes in PRIME_RANGE (Rosser–Schoenfeld 1962:
-#: x/ln x < π(x) < 1.25506·x/ln x for x ≥ 17), rounded down with a margin for float rounding.
-PRIMES_IN_RANGE_LOWER = int(2**31 / math.log(2**31) - 1.25506 * 2**30 / math.log(2**30)) - 1000
 #: The certified failure bound a probabilistic count is driven below (independent checks multiply).
 TARGET_BOUND = 1e-9
 #: Most independent checks of one run; most runs (a check that finds a missed direction reruns).
@@ -108,76 +105,6 @@ MAX_CHECKS = 8
 MAX_ATTEMPTS = 3
 
 
-def random_prime(rng) -> int:
-    """A prime uniformly distributed among the primes of [2^30, 2^31), by rejection sampling.
-
-    ``rng`` is a ``numpy.random.Generator`` or a ``random.Random``. Every prime returned is < 2^31,
-    the range in which ``_mulmod`` is exact (``sympy.nextprime`` of a number near 2^31 is not).
-    """
-    lo, hi = PRIME_RANGE
-    while True:
-        n = int(rng.integers(lo, hi)) if isinstance(rng, np.random.Generator) else rng.randrange(lo, hi)
-        if _is_prime(n):
-            return n
-
-
-def _is_prime(n: int) -> bool:
-    """Primality for n < 3 215 031 751 (what ``sympy.isprime`` says, without importing sympy at start-up).
-
-    Miller–Rabin with the bases 2, 3, 5, 7 is deterministic below 3 215 031 751.
-    """
-    if n >= 3_215_031_751:
-        return bool(sympy.isprime(n))
-    if n < 2:
-        return False
-    for q in (2, 3, 5, 7):
-        if n % q == 0:
-            return n == q
-    d, r = n - 1, 0
-    while d % 2 == 0:
-        d, r = d // 2, r + 1
-    for a in (2, 3, 5, 7):
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(r - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
-
-def _mulmod(A: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
-    """(A @ B) mod p for residues in [0, p), p < 2^31, exactly.
-
-    Large products go through float64 BLAS: with A = A1·2^16 + A0 and B = B1·2^16 + B0 (A0, B0 < 2^16,
-    A1, B1 < 2^15) the three products A0·B0, A1·B1 and (A0 + A1)·(B0 + B1) have non-negative integer
-    entries below n·2^34 ≤ 2^53 for inner dimension n ≤ 2^19, so every floating-point partial sum is an
-    exact integer, whatever the summation order (Karatsuba). Small or skinny products stay in int64.
-    """
-    A = np.asarray(A, dtype=np.int64)
-    B = np.asarray(B, dtype=np.int64)
-    n = A.shape[1] if A.ndim == 2 else 0
-    if A.shape[0] == 0 or B.ndim < 2 or B.shape[1] == 0 or n == 0:
-        return np.zeros((A.shape[0], B.shape[1] if B.ndim == 2 else 0), dtype=np.int64)
-    if n > _FLOAT_INNER_LIMIT or A.shape[0] * n * B.shape[1] < _FLOAT_MIN_WORK or min(A.shape[0], B.shape[1]) < 8:
-        lo = (A & 0xFFFF) @ B % p
-        hi = (A >> 16) @ B % p
-        return (hi * 65536 + lo) % p
-    A0 = (A & 0xFFFF).astype(np.float64)
-    A1 = (A >> 16).astype(np.float64)
-    B0 = (B & 0xFFFF).astype(np.float64)
-    B1 = (B >> 16).astype(np.float64)
-    P0 = (A0 @ B0).astype(np.int64)
-    P2 = (A1 @ B1).astype(np.int64)
-    P1 = ((A0 + A1) @ (B0 + B1)).astype(np.int64) - P0 - P2
-    return ((P2 % p) * (2**32 % p) + (P1 % p) * 65536 + P0 % p) % p
-
-
-_FLOAT_INNER_LIMIT = 2**19  # exactness of the float64 path (see _mulmod)
-_FLOAT_MIN_WORK = 32_768  # below this many multiply-adds the int64 path is as fast
 _CANDIDATE_ROWS = 2048  # bracket candidates tested together against the span
 _SKETCH_VECTORS = 2  # random vectors of the membership sketch (miss probability p^-2 per test)
 
@@ -380,10 +307,10 @@ class _EchelonBasis:
             out = np.zeros_like(C)
             if len(free):
                 rows = self._rows[: self.rank][:, free]
-                out[:, free] = (C[:, free] - _mulmod(C[:, self.pivots] % p, rows, p)) % p
+                out[:, free] = (C[:, free] - mulmod(C[:, self.pivots] % p, rows, p)) % p
             return out
         piv = self.pivots[since:]
-        return (C - _mulmod(C[:, piv] % p, self._rows[since : self.rank], p)) % p
+        return (C - mulmod(C[:, piv] % p, self._rows[since : self.rank], p)) % p
 
     def sketch_matrix(self, W: np.ndarray) -> np.ndarray:
         """W' such that c·W' = residual(c)·W for every c, the residual being c modulo the span.
@@ -399,12 +326,12 @@ class _EchelonBasis:
         Wp = np.zeros_like(W)
         if len(free):
             Wp[free] = W[free]
-            Wp[self.pivots] = (p - _mulmod(self._rows[: self.rank][:, free], W[free], p)) % p
+            Wp[self.pivots] = (p - mulmod(self._rows[: self.rank][:, free], W[free], p)) % p
         return Wp
 
     def sketch_live(self, C: np.ndarray, W: np.ndarray) -> np.ndarray:
         """Rows of C whose residual modulo the span has a non-zero product with W (see sketch_matrix)."""
-        return _mulmod(C % self.p, self.sketch_matrix(W), self.p).any(axis=1)
+        return mulmod(C % self.p, self.sketch_matrix(W), self.p).any(axis=1)
 
     def add(self, r: np.ndarray) -> bool:
         """Add a reduced row if non-zero; returns whether it was independent."""
@@ -463,12 +390,29 @@ class LieResult:
     fingerprint: str = ""  # family_fingerprint of the family counted
     seed: int = 0
     words: list[tuple[int, int]] = field(default_factory=list)  # kept fields: (generator, parent or −1)
+    flow_kind: str = ""  # the flow counted ("momentum", "gradient + weight decay", …)
+    model_description: str = ""  # the model counted (``Model.describe()``; "" for a bare family)
 
     def as_dict(self) -> dict:
+        """The result as plain data (without the point, the names, the kept words and the check primes,
+        and without what was counted, which the caller knows)."""
         d = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
-        for key in ("variable_names", "point", "words", "check_primes"):
+        for key in ("variable_names", "point", "words", "check_primes", "flow_kind", "model_description"):
             d.pop(key)
         return d
+
+
+#: The logger on which every ``count_laws`` announces its result (level INFO, the ``LieResult`` in
+#: the record's ``lie_result`` attribute). The engine keeps nothing: whoever wants every count of a
+#: program (the book's certificate tally) attaches a ``logging.Handler`` here.
+COUNT_LOGGER = "conservation_laws.engine.lie"
+_logger = logging.getLogger(COUNT_LOGGER)
+
+
+def _announce(result: LieResult) -> None:
+    if _logger.isEnabledFor(logging.INFO):
+        _logger.info("%d laws (%s, failure bound %.1e)", result.laws, result.certificate, result.failure_bound,
+                     extra={"lie_result": result})
 
 
 _BLAS_CONTROLLER = None
@@ -589,7 +533,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
                     terms = (jv * bval[jc] % p)[:, None] * Wp[jr] % p
                     second[with_entries] = np.add.reduceat(terms, seg_starts, axis=0) % p
                 seconds.append(second)
-            first = _mulmod(gen_vals_T, DbW % p, p)
+            first = mulmod(gen_vals_T, DbW % p, p)
             for j, second in enumerate(seconds):
                 sketch[j * G : (j + 1) * G] = (first[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS] - second) % p
             tested += len(sketch)
@@ -731,7 +675,7 @@ def _bracket_sketches(gen_vals_T, gen_jac_all, fval, fjac, Wp, p) -> np.ndarray:
     DfW = np.zeros((N, Wp.shape[1]), dtype=np.int64)
     if len(fr):
         np.add.at(DfW, fc, fv[:, None] * Wp[fr] % p)
-    out = _mulmod(gen_vals_T, DfW % p, p)
+    out = mulmod(gen_vals_T, DfW % p, p)
     gid, jr, jc, jv = gen_jac_all
     if len(gid):
         second = np.zeros_like(out)
@@ -787,7 +731,7 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
         return "degenerate", p
     W = rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64)  # drawn after every value is fixed
     Wp = basis.sketch_matrix(W)
-    if G and _mulmod(gen_vals_T, Wp, p).any():
+    if G and mulmod(gen_vals_T, Wp, p).any():
         return "missed", p
     for val, jac in values:
         if G and _bracket_sketches(gen_vals_T, gen_jac_all, val, jac, Wp, p).any():
@@ -861,75 +805,17 @@ def _certify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence
 def _check_prime(prime) -> int | None:
     if prime is None:
         return None
-    if isinstance(prime, bool) or not isinstance(prime, int) or not 2 <= prime < 2**31 or not _is_prime(prime):
+    if isinstance(prime, bool) or not isinstance(prime, int) or not 2 <= prime < 2**31 or not is_prime(prime):
         raise invalid("prime", prime, "a prime below 2^31 (or None for random primes)")
     return prime
-
-
-def lie_rank(family: FieldFamily, seed: int = 0, max_depth: int = 64, prime: int | None = None) -> LieResult:
-    """K = dim Lie(W)(ξ0) at a random ξ0 ∈ F_p^N, certified (one run; see ``count_laws``)."""
-    return count_laws(family, seed=seed, max_depth=max_depth, prime=prime)
-
-
-_CERTIFICATE_LOG: list[dict] = []  # small records, one per count_laws call (see certificate_log)
-
-
-def _log_record(result: LieResult) -> dict:
-    return {"certificate": result.certificate, "how": result.certificate_how,
-            "failure_bound": result.failure_bound, "laws": result.laws, "dimension": result.dimension,
-            "fingerprint": result.fingerprint}
-
-
-def certificate_log() -> list[dict]:
-    """Every count of this process (``count_laws`` calls, in order) as a small record.
-
-    Keys: certificate, how, failure_bound, laws, dimension, fingerprint, flow (the flow's kind, with
-    " + weight decay" when it has one), model (a count later proved by ``prove_by_laws`` shows as
-    proved). A chapter or the report sums them with
-    ``summarise_certificates``; ``clear_certificate_log`` starts afresh.
-    """
-    return [dict(r) for r in _CERTIFICATE_LOG]
-
-
-def clear_certificate_log() -> None:
-    _CERTIFICATE_LOG.clear()
-
-
-def certificate_log_path(chapter: str, directory=None):
-    """``<claims dir>/certificates/<chapter>.json``: where a chapter's certificate log is written."""
-    from pathlib import Path
-
-    from companion.claims import claims_dir
-
-    return Path(directory or claims_dir()) / "certificates" / f"{chapter}.json"
-
-
-def save_certificate_log(chapter: str, directory=None):
-    """Write this process's certificate log for ``chapter`` (every count since the last
-    ``clear_certificate_log``; writing twice is harmless); returns the path. ``book.finish()`` or a
-    chapter's last cell calls it; the report reads them all back with ``load_certificate_logs`` and
-    sums them with ``summarise_certificates``."""
-    import json
-
-    path = certificate_log_path(chapter, directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(certificate_log(), indent=0))
-    return path
-
-
-def load_certificate_logs(directory=None) -> dict[str, list[dict]]:
-    """Every chapter's saved certificate log: {chapter: records} (see ``save_certificate_log``)."""
-    import json
-
-    folder = certificate_log_path("x", directory).parent
-    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.exists() else {}
 
 
 def summarise_certificates(records) -> dict:
     """Counts per certificate and the guarantee of the whole table: the *sum* of the bounds.
 
-    ``records``: LieResults or ``certificate_log()`` dicts. A table with any "upper bound only"
-    entry guarantees nothing beyond its upper bounds, whatever the sum.
+    ``records``: LieResults or dicts with their ``certificate`` and ``failure_bound`` (e.g. the records
+    the book collects of every count a chapter makes). A table with any "upper bound only" entry
+    guarantees nothing beyond its upper bounds, whatever the sum.
     """
     out = {"proved": 0, "probabilistic": 0, "upper bound only": 0, "summed_bound": 0.0}
     for r in records:
@@ -947,9 +833,6 @@ def prove_by_laws(result: LieResult, independent_laws: int, how: str = "polynomi
     if result.certificate != "proved" and independent_laws == result.laws:
         result.certificate, result.failure_bound = "proved", 0.0
         result.certificate_how = f"laws exhibited: {independent_laws} independent, exactly verified {how}"
-        record = getattr(result, "_log_record", None)
-        if record is not None:
-            record.update(_log_record(result))
     return result
 
 
@@ -966,7 +849,7 @@ def check_matches(result: LieResult, family: FieldFamily) -> None:
     if result.fingerprint != family_fingerprint(family):
         raise invalid("lie", f"fingerprint {result.fingerprint[:12]}", "a count of this family's generators "
                       f"(fingerprint {family_fingerprint(family)[:12]})")
-    if (not 2 <= result.prime < 2**31 or not _is_prime(result.prime) or len(result.point) != family.N
+    if (not 2 <= result.prime < 2**31 or not is_prime(result.prime) or len(result.point) != family.N
             or any(not 0 <= x < result.prime for x in result.point)
             or any(not 2 <= q < 2**31 for q in result.check_primes)):
         raise invalid("lie", f"prime {result.prime}", "a count whose prime and point come from lie.count_laws")
@@ -1013,11 +896,28 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
                 best = rerun
                 status = _certify(best, family, root.spawn(1)[0], prime, target)
     best.repeats, best.fingerprint, best.seed = repeats, fingerprint, seed
-    best.seconds = time.perf_counter() - t0
-    record = _log_record(best)
     # what was counted, so that a tally can be split by flow (e.g. every gradient-flow count)
-    record["flow"] = family.flow.kind + (" + weight decay" if family.flow.weight_decay else "")
-    record["model"] = family.model.describe() if family.model is not None else ""
-    best._log_record = record  # so that prove_by_laws updates the logged record too
-    _CERTIFICATE_LOG.append(record)
+    best.flow_kind = family.flow.kind + (" + weight decay" if family.flow.weight_decay else "")
+    best.model_description = family.model.describe() if family.model is not None else ""
+    best.seconds = time.perf_counter() - t0
+    _announce(best)
     return best
+
+
+@dataclass
+class LiftedCount:
+    """A count on the full lift: ``lifted`` (N − K there), ``relations`` (m − 1) and ``laws`` (in t)."""
+
+    lifted: int
+    relations: int
+    laws: int
+    dimension: int
+
+
+def lifted_count(model: Model, flow: Flow, coordinates: list[TimeCoordinate] | None = None,
+                 seed: int = 0) -> LiftedCount:
+    """Laws in (t, θ, θ') counted on the full lift: N_lifted − K_lifted − (m − 1) (module docstring)."""
+    family = lifted_fields(model, flow, coordinates)
+    m = family.N - (2 * model.D if flow.is_momentum else model.D)
+    res = count_laws(family, seed=seed)
+    return LiftedCount(res.laws, m - 1, res.laws - (m - 1), family.N)

@@ -7,7 +7,7 @@ momentum with friction.
 """
 
 from .flow import (DECAY_KINDS, FLOW_GEOMETRIES, FLOW_NAMES, NATURAL_MAX_DEGREE, NATURAL_MAX_OUTPUTS,
-                   POSITION_SUFFIX, FieldFamily, Flow, LiftedCount, TimeCoordinate, base_geometry,
-                   decay_time_degree, drift_invariants, free_time_coordinates, lifted_count, lifted_fields,
+                   POSITION_SUFFIX, FieldFamily, Flow, TimeCoordinate, base_geometry,
+                   decay_time_degree, drift_invariants, free_time_coordinates, lifted_fields,
                    metric_diagonal, natural_forces, ode_rhs, oscillator_exponents, oscillator_rate,
                    vector_fields)

@@ -48,7 +48,7 @@ lift is the count in t plus m − 1: in the heavy ball every force has zero time
 coefficients that do not depend on time, and the drift's time components depend on time only, so
 every bracket other than the drift itself has zero time components and time-free coefficients;
 hence K_lifted = 1 + dim(span of those brackets in the (θ, v) directions) = K_t, and
-N_lifted − K_lifted = (N_t + m − 1) − K_t. :func:`lifted_count` returns both and the difference;
+N_lifted − K_lifted = (N_t + m − 1) − K_t. ``engine.lie.lifted_count`` returns both and the difference;
 the unit tests check it on every regime.
 
 Supported rationals: τ, λ rational; the polynomial time coordinate needs rational exponents, so
@@ -225,7 +225,7 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
     _check_decay_geometry(flow, geometry, mirror)
     D = model.D
     phis = model.phi_polynomials()
-    # a model file's diagonal polynomial metric (spec.SpecModel), gradient flow only
+    # a model file's diagonal polynomial metric (model_file.FileModel), gradient flow only
     metric_polys = model.metric_polynomials(geometry) if hasattr(model, "metric_polynomials") else None
     if metric_polys is not None and flow.kind != "gradient":
         raise invalid("metric", "a polynomial metric", "defined for gradient flow only (use euclidean or mirror blocks)")
@@ -592,27 +592,6 @@ def lifted_fields(model: Model, flow: Flow, coordinates: list[TimeCoordinate] | 
     names = [c.name for c in coords] + base.variable_names[old:]
     notes = [f"{m} time coordinates, {m - 1} independent relation(s) among them"]
     return FieldFamily(model, flow, base.geometry, names, forces, drift=drift, notes=notes)
-
-
-@dataclass
-class LiftedCount:
-    """A count on the full lift: ``lifted`` (N − K there), ``relations`` (m − 1) and ``laws`` (in t)."""
-
-    lifted: int
-    relations: int
-    laws: int
-    dimension: int
-
-
-def lifted_count(model: Model, flow: Flow, coordinates: list[TimeCoordinate] | None = None,
-                 seed: int = 0) -> LiftedCount:
-    """Laws in (t, θ, θ') counted on the full lift: N_lifted − K_lifted − (m − 1) (module docstring)."""
-    from ..engine.lie import count_laws
-
-    family = lifted_fields(model, flow, coordinates)
-    m = family.N - (2 * model.D if flow.is_momentum else model.D)
-    res = count_laws(family, seed=seed)
-    return LiftedCount(res.laws, m - 1, res.laws - (m - 1), family.N)
 
 
 def decay_time_degree(flow: Flow, degree: int) -> int:

@@ -83,12 +83,13 @@ class Case:
 
     # --- building ---------------------------------------------------------------------------
     def build_model(self):
-        """``models.make_model(model, dims, bias=..., phi=..., **options)`` (``spec=`` when given)."""
-        from ..models import make_model
+        """``models.make_model(model, dims, bias=..., phi=..., **options)``, or the model file ``spec``
+        (``models.load_model_file``) when given."""
+        from ..models import load_model_file, make_model
 
-        extra = dict(self.options)
         if self.spec is not None:
-            extra["spec"] = self.spec
+            return load_model_file(self.spec)
+        extra = dict(self.options)
         try:
             return make_model(self.model, list(self.dims) if self.dims else None, bias=self.bias,
                               phi=list(self.phi) if self.phi else None, **extra)

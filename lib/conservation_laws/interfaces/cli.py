@@ -21,7 +21,7 @@ import time
 from fractions import Fraction
 from typing import Sequence
 
-from .. import __version__
+from .._version import __version__
 from .cases import MAX_OUTPUTS, MAX_PHI_TERMS, Case, make_case, phi_size  # noqa: F401 (phi_size: API)
 from ..errors import ConservationLawsError, invalid
 from ..flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
@@ -44,15 +44,6 @@ class _Parser(argparse.ArgumentParser):
 
 def _one_line(message: str) -> str:
     return " ".join(str(message).split())
-
-
-# --- building a case (cases.make_case: one validator for the CLI, batch lines, sweeps, the API) --
-def build_case(model: str | None = None, dims=None, flow: str = "gradient", tau=0, bias: bool = False,
-               geometry: str | None = None, seed: int = 0, repeats: int = 1, phi: Sequence[str] | None = None,
-               weight_decay=0) -> dict:
-    """Validate one case (``cases.make_case``) and return it as a dict (``Case.as_dict``)."""
-    return make_case(model=model, dims=dims, flow=flow, tau=tau, bias=bias, geometry=geometry, seed=seed,
-                     repeats=repeats, phi=phi, weight_decay=weight_decay).as_dict()
 
 
 def parse_options(pairs: Sequence[str] | None) -> dict:

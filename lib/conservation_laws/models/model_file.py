@@ -22,7 +22,7 @@ optionally a metric per block and shared weights::
 Inside a template, an index name in brackets (``A[k,i]``) runs over ``for`` (one φ entry per
 combination) or over ``sum`` (added up inside each entry). Instead of ``phi``, ``compose`` lists
 named models (``model``, ``dims``, ``options``, ``prefix``): φ is then the union of their φ, the
-factorisation of a composition of blocks on each activation region (see ``models.ResidualReLU``).
+factorisation of a composition of blocks on each activation region (see ``models.blocks.ResidualReLU``).
 Every mistake gives a one-line :class:`ConservationLawsError` naming the field.
 """
 
@@ -36,12 +36,13 @@ from typing import Any, Mapping
 
 import sympy
 
-from ..errors import ConservationLawsError, invalid
-from .base import Block, Model, make_model
 from ..algebra.parsing import parse_polynomial
 from ..algebra.polynomial import Polynomial, from_sympy, symbols_for
+from ..errors import ConservationLawsError, invalid
+from .base import Block, Model
+from .registry import make_model
 
-SPEC_KEYS = ("name", "blocks", "phi", "compose", "metric", "shared")
+MODEL_FILE_KEYS = ("name", "blocks", "phi", "compose", "metric", "shared")
 MAX_PHI_ENTRIES = 20_000
 _INDEX_NAMES = ("i", "j", "k", "l")
 _BRACKET = re.compile(r"\[([^\]]*)\]")
@@ -117,16 +118,16 @@ def _substitute(template: str, values: Mapping[str, int]) -> str:
     return _BRACKET.sub(repl, template)
 
 
-class SpecModel(Model):
-    """A model read from a model file (:func:`load_spec`): named blocks, φ, metric, shared weights."""
+class FileModel(Model):
+    """A model read from a model file (:func:`load_model_file`): named blocks, φ, metric, shared weights."""
 
     name = "spec"
     default_geometry = "mixed"  # the file's own per-block metric
 
     def __init__(self, data: dict, label: str = "mapping"):
-        unknown = sorted(set(data) - set(SPEC_KEYS))
+        unknown = sorted(set(data) - set(MODEL_FILE_KEYS))
         if unknown:
-            raise _error("top level", f"unknown key(s) {unknown}; allowed: {list(SPEC_KEYS)}")
+            raise _error("top level", f"unknown key(s) {unknown}; allowed: {list(MODEL_FILE_KEYS)}")
         self.title = str(data.get("name", label))
         self.label = label
         has_phi, has_compose = "phi" in data, "compose" in data
@@ -336,13 +337,13 @@ class SpecModel(Model):
         return f"model file {self.title!r} (D = {self.D}, {len(self._polys)} entries of φ)"
 
 
-def load_spec(source) -> SpecModel:
-    """Read a model file (path, YAML text or mapping) into a :class:`SpecModel`; one-line errors."""
+def load_model_file(source) -> FileModel:
+    """Read a model file (path, YAML text or mapping) into a :class:`FileModel`; one-line errors."""
     data, label = _read(source)
-    return SpecModel(data, label)
+    return FileModel(data, label)
 
 
-def example_spec() -> str:
+def example_model_file() -> str:
     """The README's example model file (a gated bilinear layer), as YAML text."""
     return EXAMPLE
 

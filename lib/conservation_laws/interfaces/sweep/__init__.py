@@ -47,7 +47,7 @@ Per-case limits.
 Modules, one job each: ``spec`` (grid specification → canonical cases and keys), ``runner`` (one
 case on a worker with its time budget, the Dask cluster, the submission loop), ``store`` (the
 JSON-lines results store), ``landscape`` (reading a linear sweep against ``closed_forms``), ``cli``
-(the ``sweep`` subcommand). The landscape figure is ``plotting.plot_linear_landscape``.
+(the ``sweep`` subcommand). The landscape figure is the book's (``companion.plotting.plot_linear_landscape``).
 """
 
 from __future__ import annotations
@@ -62,13 +62,5 @@ from .store import STATUSES, ResultStore, summarize
 __all__ = ["CaseTimeout", "ResultStore", "SPEC_KEYS", "STATUSES", "SWEEP_MODELS", "WORKER_GRACE_S",
            "add_sweep_parser", "canonical_case", "case_key", "check_linear_sweep", "compute_case", "expand_spec",
            "linear_landscape", "load_spec", "machine_workers", "main",
-           "plot_linear_landscape", "run_sweep", "run_sweep_command", "start_local_cluster", "summarize"]
+           "run_sweep", "run_sweep_command", "start_local_cluster", "summarize"]
 
-
-def __getattr__(name: str):
-    # the figure lives in plotting (matplotlib): imported on first use, so `sweep` stays light to import
-    if name == "plot_linear_landscape":
-        from companion.plotting import plot_linear_landscape
-
-        return plot_linear_landscape
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

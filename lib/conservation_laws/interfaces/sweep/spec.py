@@ -22,7 +22,7 @@ SPEC_KEYS = ("name", "model", "dims", "depth", "widths", "hidden", "bias", "flow
 
 
 def _version() -> str:
-    from ... import __version__
+    from ..._version import __version__
 
     return __version__
 
