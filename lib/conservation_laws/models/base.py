@@ -308,7 +308,13 @@ def functional_span(model: Model, theta=None, inputs: int = 32, seed: int = 0, x
     """
     import jax
 
-    jax.config.update("jax_enable_x64", True)
+    with jax.enable_x64(True):  # float64 here, without changing the caller's global setting
+        return _functional_span(model, theta, inputs, seed, x, rtol)
+
+
+def _functional_span(model: Model, theta, inputs: int, seed: int, x, rtol: float) -> FunctionalSpan:
+    import jax
+
     rng = np.random.default_rng(seed)
     theta = model.random_parameters(seed=seed) if theta is None else np.asarray(theta, dtype=float)
     if x is None:

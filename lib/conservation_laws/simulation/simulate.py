@@ -1,7 +1,11 @@
 """Simulation: integrate the flows, evaluate conservation laws along trajectories, train discretely.
 
-Everything runs in JAX with float64 (enabled when this module is imported), each integrator or
-optimiser as one jitted ``jax.lax.scan`` over its steps, so long horizons cost no Python loop.
+Everything runs in JAX with float64, each integrator or optimiser as one jitted ``jax.lax.scan``
+over its steps, so long horizons cost no Python loop. Float64 is enabled *inside* each public
+function (``jax.enable_x64(True)``, a local context), so importing or calling this module leaves the
+caller's global JAX setting as it is; the arrays it returns are NumPy float64. JAX code of your own
+(a loss, ``model.predict``) that you run outside these functions follows your setting: call
+``jax.config.update("jax_enable_x64", True)`` for float64 there too.
 
 * :func:`integrate` — classical Runge–Kutta 4 for y' = f(t, y);
 * :func:`simulate_flow` — the ODE of a model under a flow (``flows.ode_rhs``), on data or a gradient;
@@ -30,8 +34,6 @@ import sympy
 from ..errors import ConservationLawsError, invalid
 from ..flows import Flow, ode_rhs
 from ..models import Model
-
-jax.config.update("jax_enable_x64", True)
 
 __all__ = [
     "Trajectory",
@@ -743,3 +745,22 @@ def loglog_slope(x, y) -> float:
     if xs.shape != ys.shape or xs.ndim != 1 or xs.size < 2 or np.any(xs <= 0) or np.any(ys <= 0):
         raise invalid("x, y", f"shapes {xs.shape}, {ys.shape}", "two positive 1-d arrays of the same length ≥ 2")
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def _in_float64(function: Callable) -> Callable:
+    """``function`` run under ``jax.enable_x64(True)``: float64 inside, the caller's setting outside."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        with jax.enable_x64(True):
+            return function(*args, **kwargs)
+
+    return run
+
+
+# every public function computes in float64, whatever the caller's global JAX setting
+for _name in ("integrate", "simulate_flow", "evaluate_laws", "gradient_descent", "heavy_ball", "nesterov", "sgd",
+              "sgd_law_drift", "sign_span", "linear_charge", "drift_history", "relative_drift",
+              "drift_between_breaks", "kinks", "loglog_slope"):
+    globals()[_name] = _in_float64(globals()[_name])
+del _name
