@@ -78,7 +78,7 @@ def test_book_start_collects_and_finish_writes(tmp_path, monkeypatch):
         assert book.certificate_log() == []
         lie.count_laws("linear", "gradient", dims=[2, 2, 2])
         book.finish()
-        r = 2  # linear [2, r, 2] under gradient flow: r(r + 1)/2 laws (the paper, Section 4.1.1)
+        r = 2  # linear [2, r, 2] under gradient flow: the r(r + 1)/2 entries of UᵀU − VᵀV
         assert [rec["laws"] for rec in book.load_certificate_logs()["12_x"]] == [r * (r + 1) // 2]
     finally:
         claims.set_chapter(None)

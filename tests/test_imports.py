@@ -59,3 +59,11 @@ assert abs(run.y[-1, 0] - np.exp(-1.0)) < 1e-9  # RK4 with h = 0.01 in float64 (
 assert not jax.config.jax_enable_x64 and jnp.zeros(1).dtype == jnp.float32  # the caller's setting
 """
     _modules_after(code)
+
+
+def test_a_missing_extra_is_one_line_naming_it():
+    from conservation_laws.errors import ConservationLawsError, require
+
+    require("json", "sweep")  # present: nothing happens
+    with pytest.raises(ConservationLawsError, match=r"pip install 'conservation-laws\[sweep\]'"):
+        require("no_such_module_for_this_test", "sweep")

@@ -16,3 +16,13 @@ def invalid(parameter: str, value: object, allowed: str) -> ConservationLawsErro
 
     shown = str(value) if isinstance(value, Fraction) else repr(value)
     return ConservationLawsError(f"{parameter}={shown} is invalid: {allowed}")
+
+
+def require(module: str, extra: str) -> None:
+    """Raise a one-line error unless ``module`` can be imported; it names the optional extra to install
+    (``pip install 'conservation-laws[sweep]'``). The core (counts and laws) needs no extra."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ConservationLawsError(f"{module} is not installed: it comes with the optional extra "
+                                    f"'{extra}' (pip install 'conservation-laws[{extra}]')")

@@ -195,7 +195,7 @@ def make_case(model: str | None = None, dims=None, phi: Sequence[str] | str | No
 
     if not isinstance(bias, bool):
         raise invalid("bias", bias, "true or false")
-    if spec is not None:  # a model file names its own blocks (models: spec.py)
+    if spec is not None:  # a model file names its own blocks (models.model_file)
         if model not in (None, "spec") or dims is not None or phi is not None or options:
             raise invalid("spec", spec, "a model file path, alone: it replaces model, dims, phi and options")
         model = "spec"

@@ -1,4 +1,7 @@
-"""Two-layer input-convex nets (ICNN): φ = (U_ik V_kj, U_ik b_k) with the mixed metric diag(U, 1, 1)."""
+"""Two-layer input-convex nets (ICNN, the paper's Section 4.2.2).
+
+φ = (U_ik V_kj, U_ik b_k), with the mixed metric diag(U, 1, 1).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Model files: your own factorisation g(θ, x) = f(φ(θ), x) in YAML, without writing code.
 
 A model file names parameter blocks with their shapes, gives φ's entries as polynomials in those
-blocks (parsed with the restricted grammar of :mod:`parsing`, never evaluated as code), and
+blocks (parsed with the restricted grammar of :mod:`conservation_laws.algebra.parsing`, never evaluated as code), and
 optionally a metric per block and shared weights::
 
     name: gated bilinear layer

@@ -1,4 +1,4 @@
-"""Non-negative matrix factorisation φ(θ) = U V with the mirror metric (the paper's Section 4.2)."""
+"""Non-negative matrix factorisation φ(θ) = U V with the mirror metric (the paper's Section 4.2.1)."""
 
 from __future__ import annotations
 

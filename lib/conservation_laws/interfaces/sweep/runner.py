@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ...errors import invalid
+from ...errors import invalid, require
 from .spec import _version, case_key, expand_spec
 from .store import ResultStore, _needs_run
 
@@ -118,6 +118,7 @@ def start_local_cluster(workers: int = 2, case_memory: str | int | None = None):
     ``case_memory`` becomes each worker's ``memory_limit`` (one case runs per worker at a time).
     A case whose worker dies is retried once, then fails with ``KilledWorker``.
     """
+    require("distributed", "sweep")
     import dask
     from distributed import Client, LocalCluster
 
@@ -173,6 +174,7 @@ def run_sweep(spec: dict, store: str | Path, client=None, workers: int = 2, case
         reused = {k for k in keys if k in done} - {k for k, _ in todo}
         new: dict[str, dict] = {}
         if todo:
+            require("distributed", "sweep")
             own = None
             if client is None:
                 if scheduler:
