@@ -43,7 +43,7 @@ def _api(base: str, path: str, method: str = "GET", body: dict | None = None) ->
 
 def _notebook(dims: list[int]) -> dict:
     code = ["dims = " + json.dumps(dims) + "  # widths: output, hidden, input",
-            "from conservation_laws import closed_forms, lie\n"
+            "from conservation_laws import closed_forms\nfrom conservation_laws.engine import lie\n"
             "laws = lie.count_laws('linear', 'gradient', dims=dims).laws\n"
             "print(laws, closed_forms.two_layer_linear('gradient', *dims))"]
     cells = [{"cell_type": "code", "metadata": {"tags": ["parameters"]} if i == 0 else {}, "source": src,

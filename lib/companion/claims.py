@@ -71,7 +71,7 @@ def _store(claim: Claim, glue: bool = True) -> Claim:
 # --------------------------------------------------------------------------------------------
 
 def registry_files() -> list[Path]:
-    """The registry's YAML files (package data of ``conservation_laws.registry``), sorted by name."""
+    """The registry's YAML files (package data of ``companion.registry``), sorted by name."""
     from importlib import resources
 
     folder = resources.files("companion") / "registry"
