@@ -18,7 +18,7 @@ expectation of ``tests/chapter_params.yaml`` must hold::
         expect: {...}                          # replaces the entries of the same key for that run
 
 ``eval`` expressions see the parameters the notebook ran with (its ``parameters`` cell, then
-papermill's injected cell), ``closed_forms``, ``math``, ``comb``, ``velocity_energy`` and the chapter's
+papermill's injected cell), ``closed_forms``, ``math``, ``comb``, ``velocity_energy``, ``notebooks_in_toc`` and the chapter's
 glued values as ``glued``; bounds (``max``, ``min``, ``approx``) may be expressions too. Without a build, ``test_chapter_built`` skips with the reason
 printed (``pytest -rs``); with ``REQUIRE_BOOK=1`` (``make test``) a missing or stale notebook fails.
 
@@ -138,7 +138,7 @@ def evaluate(expr, params: dict, glued: dict | None = None):
     from conservation_laws import closed_forms
 
     scope = {"closed_forms": closed_forms, "math": math, "comb": math.comb, "glued": glued or {},
-             "velocity_energy": velocity_energy, **params}
+             "velocity_energy": velocity_energy, "notebooks_in_toc": len(CHAPTERS), **params}
     builtins = {f.__name__: f for f in (len, range, sum, min, max, sorted, set, list, tuple, str, abs, round,
                                          any, all, zip, float, int)}
     return eval(str(expr), {"__builtins__": builtins, **scope})  # one namespace: comprehensions see it
