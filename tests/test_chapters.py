@@ -2,8 +2,8 @@
 
 ``make test`` executes each chapter once, with the parameters of its ``parameters`` cell (the book's full
 parameters): ``tools/execute_chapters.py`` fills Jupyter Book's cache, ``jupyter-book build -W`` takes
-the chapters from it and writes every executed notebook to ``_build/jupyter_execute/``. This file reads
-those notebooks (``test_chapter_built``): every glued ``claim-*-status`` must be ``'pass'`` and every
+the chapters from it and writes every executed notebook to ``_build/jupyter_execute/`` (its glued
+values to ``<name>.glue.json`` beside it). This file reads them (``test_chapter_built``): every glued ``claim-*-status`` must be ``'pass'`` and every
 expectation of ``tests/chapter_params.yaml`` must hold::
 
     02_linear:
@@ -92,25 +92,26 @@ def spec_of(path: Path) -> dict:
     return spec
 
 
-def glued_values(nb) -> dict:
-    """``{glue key: value}`` from an executed notebook (the ``text/plain`` repr, literal-evaluated)."""
+def glue_outputs(nb) -> list[dict]:
+    """The glue outputs of an executed notebook (papermill's: they stay in the cells' outputs)."""
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if o.get("metadata", {}).get("scrapbook")]
+
+
+def glued_values(outputs: list[dict]) -> dict:
+    """``{glue key: value}`` from glue outputs (the ``text/plain`` repr, literal-evaluated)."""
     out = {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
+    for output in outputs:
+        name = output["metadata"]["scrapbook"]["name"]
+        data = {k.removeprefix(GLUE_PREFIX): v for k, v in output.get("data", {}).items()}
+        text = data.get("text/plain")
+        if text is None:
+            out[name] = None
             continue
-        for output in cell.get("outputs", []):
-            meta = output.get("metadata", {}).get("scrapbook")
-            if not meta:
-                continue
-            data = {k.removeprefix(GLUE_PREFIX): v for k, v in output.get("data", {}).items()}
-            text = data.get("text/plain")
-            if text is None:
-                out[meta["name"]] = None
-                continue
-            try:
-                out[meta["name"]] = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                out[meta["name"]] = text
+        try:
+            out[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            out[name] = text
     return out
 
 
@@ -179,9 +180,8 @@ def check_expectation(key: str, value, expected, params: dict | None = None, glu
     return None if value == expected else f"{key} = {value!r}, expected {expected!r}"
 
 
-def problems_of(name: str, nb, expect: dict) -> list[str]:
-    """Claims not passing and expectations not met by an executed notebook."""
-    values, params = glued_values(nb), notebook_parameters(nb)
+def problems_of(values: dict, params: dict, expect: dict) -> list[str]:
+    """Claims not passing and expectations not met by a notebook's glued ``values`` (run with ``params``)."""
     problems = [f"claim {k} = {v!r}" for k, v in values.items()
                 if k.startswith("claim-") and k.endswith("-status") and v != "pass"]
     for key, expected in expect.items():
@@ -232,7 +232,11 @@ def test_chapter_built(path: Path):
     nb = nbformat.read(built, as_version=4)
     assert code_sources(nb) == code_sources(nbformat.read(path, as_version=4)), \
         f"{built} is stale: its code differs from {path.name}; build the book again"
-    problems = problems_of(path.stem, nb, spec.get("expect") or {})
+    # myst-nb moves the glue outputs of the executed notebook to <name>.glue.json, {key: output}
+    glue = built.with_suffix(".glue.json")
+    assert glue.exists(), f"{glue} is missing: the build glued nothing for {path.stem}"
+    outputs = json.loads(glue.read_text()).values()
+    problems = problems_of(glued_values(list(outputs)), notebook_parameters(nb), spec.get("expect") or {})
     assert not problems, f"{path.stem} (book build):\n" + "\n".join(problems)
 
 
@@ -258,7 +262,8 @@ def test_parameter_override(path: Path, tmp_path: Path, monkeypatch):
     assert {k: ran_with.get(k) for k in parameters} == parameters
     assert any(full[k] != v for k, v in parameters.items()), \
         f"{PARAMS.name}: {path.stem}'s override equals the chapter's own parameters: it tests nothing"
-    problems = problems_of(path.stem, nb, {**(spec.get("expect") or {}), **(override.get("expect") or {})})
+    problems = problems_of(glued_values(glue_outputs(nb)), ran_with,
+                           {**(spec.get("expect") or {}), **(override.get("expect") or {})})
     assert not problems, f"{path.stem} (papermill, {parameters}):\n" + "\n".join(problems)
     record = json.loads((tmp_path / "provenance" / f"{path.stem}.json").read_text())
     assert record["run"].startswith("by hand"), record
