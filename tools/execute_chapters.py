@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/execute_chapters.py [--jobs N] [--fresh] [--all] [chapters/NN_name ...]
 
-``make test`` runs this before ``jupyter-book build`` with ``execute_notebooks: cache``: every chapter
+``make test`` and ``make book`` run this before ``jupyter-book build`` with ``execute_notebooks: cache``: every chapter
 is executed once, here, with the parameters of its ``parameters`` cell (the book's full parameters),
 ``--jobs`` at a time (default: the cores this process may use), and stored in ``_build/.jupyter_cache``
 exactly as myst-nb would store it (same cache, same notebook hash, same working directory: the
@@ -16,8 +16,9 @@ the reproduction report and the provenance page, which summarise the other chapt
 left to the build, which reads them after the chapters (sorted names); ``--all`` executes them here too,
 after the others, one at a time, without caching them (to time them).
 
-``--fresh`` first removes the cached runs of the chapters it executes (``make test`` passes it: a test
-run reproduces every chapter instead of reusing an earlier run). The kernels run with
+Without ``--fresh``, a chapter whose cached run matches its notebook is not executed again (``make
+book``); ``--fresh`` first removes the cached runs of the chapters and executes them all (``make test``:
+a test run reproduces every chapter instead of reusing an earlier run). The kernels run with
 ``CONSERVATION_LAWS_BOOK_BUILD=1``, as in the build (``tools/book_build_ext.py``), so that the
 chapters' provenance records say "book build".
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -125,12 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = {p: nbformat.read(p, as_version=4) for p in paths}
     cached = [p for p, nb in notebooks.items() if not forced(nb)]
     later = [p for p, nb in notebooks.items() if forced(nb)] if args.all else []
-    if args.fresh:
-        for p in cached:
-            try:
-                cache.remove_cache(cache.match_cache_notebook(notebooks[p]).pk)
-            except KeyError:
-                pass
+    for p in list(cached):
+        try:
+            record = cache.match_cache_notebook(notebooks[p])
+        except KeyError:
+            continue
+        if args.fresh:
+            cache.remove_cache(record.pk)
+        else:
+            cached.remove(p)  # its cached run matches the notebook: the build will use it
+            print(f"{p.stem}: cached run {record.pk} matches, not executed", flush=True)
     times = load_times()
     cached.sort(key=lambda p: -times.get(p.stem, float("inf")))  # unknown chapters first, then longest first
 
@@ -152,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{p.stem}: {seconds:.0f} s (at {time.perf_counter() - t0:.0f} s)", flush=True)
 
     if cached:
-        with ProcessPoolExecutor(max_workers=min(args.jobs, len(cached))) as pool:
+        with ProcessPoolExecutor(max_workers=min(args.jobs, len(cached)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:  # no forked cache DB
             futures = [pool.submit(_run, str(p), settings["timeout"], settings["allow_errors"]) for p in cached]
             for future in as_completed(futures):
                 done(*future.result(), cache_it=True)
