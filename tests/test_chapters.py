@@ -47,7 +47,6 @@ PARAMS = Path(__file__).with_name("chapter_params.yaml")
 BUILT = ROOT / "_build" / "jupyter_execute"  # myst-nb writes the executed notebooks there
 REQUIRE = os.environ.get("REQUIRE_BOOK", "") not in ("", "0")
 GLUE_PREFIX = "application/papermill.record/"  # myst_nb.glue(..., display=False) prefixes the mime types
-BOUND_KEYS = {"approx", "max", "min", "rel", "abs"}
 
 
 def toc_documents() -> list[str]:
@@ -195,6 +194,23 @@ def problems_of(values: dict, params: dict, expect: dict) -> list[str]:
 def code_sources(nb) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in
             c.metadata.get("tags", [])]
+
+
+def test_expectation_language():
+    """Each form of chapter_params.yaml can fail: equality, eval, bounds (also as expressions)."""
+    params, glued = {"r_max": 3, "dims": [2, 3, 2]}, {"start": 2.0}
+    assert check_expectation("k", 6, {"eval": "r_max * (r_max + 1) // 2"}, params) is None
+    assert "expected 6" in check_expectation("k", 5, {"eval": "r_max * (r_max + 1) // 2"}, params)
+    assert check_expectation("k", 3, {"eval": "closed_forms.two_layer_linear_gf(*dims)"}, params) is not None
+    assert check_expectation("k", 6, {"eval": "closed_forms.two_layer_linear_gf(*dims)"}, params) is None
+    assert "cannot evaluate" in check_expectation("k", 1, {"eval": "no_such_name"}, params)
+    assert check_expectation("k", 1.5, {"max": "glued['start']", "min": 0.0}, params, glued) is None
+    assert "> max" in check_expectation("k", 2.5, {"max": "glued['start']"}, params, glued)
+    assert "< min" in check_expectation("k", -1, {"min": 0.0}, params)
+    assert check_expectation("k", math.exp(-6), {"approx": "math.exp(-2 * r_max)", "rel": 1e-9}, params) is None
+    assert "not within" in check_expectation("k", 0.1, {"approx": "math.exp(-2 * r_max)", "rel": 1e-9}, params)
+    assert "NaN" in check_expectation("k", float("nan"), {"max": 1.0})
+    assert check_expectation("k", "holds", "holds") is None and check_expectation("k", "fails", "holds")
 
 
 def test_toc_lists_chapters():
