@@ -41,8 +41,9 @@ test: install
 	@mkdir -p _build
 	@$(PY) -m pytest -q -rs tests --ignore=tests/test_html.py --deselect tests/test_chapters.py::test_chapter_built \
 	  > _build/unit-tests.log 2>&1 & unit=$$!; \
-	$(PY) tools/execute_chapters.py --fresh --jobs $(TEST_JOBS) \
+	$(PY) tools/execute_chapters.py --fresh --jobs $(TEST_JOBS) && built=$$(date +%s) \
 	  && $(VENV)/bin/jupyter-book build . --builder html --all -W --keep-going; book=$$?; \
+	[ -n "$$built" ] && echo "== the book built from the cache in $$(( $$(date +%s) - built )) s"; \
 	wait $$unit; units=$$?; echo "== unit tests (exit status $$units)"; cat _build/unit-tests.log; \
 	echo "== chapters and book (exit status $$book)"; test $$units -eq 0 -a $$book -eq 0
 	REQUIRE_BOOK=1 $(PY) -m pytest -q -rs tests/test_chapters.py::test_chapter_built tests/test_html.py
