@@ -66,7 +66,25 @@ def check_single(argv: list[str]) -> None:
     if code == 2:
         assert err.count("\n") == 1 and err.startswith("conservation-laws"), (argv, err)
     else:
-        assert json.loads(out)["laws"] >= 0
+        check_count(json.loads(out))
+
+
+CERTIFICATES = {"proved", "probabilistic", "upper bound only"}
+
+
+def check_count(rec: dict) -> None:
+    """What a successful count must satisfy, from the fields of its own record."""
+    n, rank, laws = rec["dimension"], rec["rank"], rec["laws"]
+    # the phase space: the parameters (gradient flow) or parameters, velocities and time (momentum)
+    assert n == (rec["parameters"] if rec["flow"] == "gradient" else 2 * rec["parameters"] + 1), rec
+    if rec.get("variables") is not None:
+        assert rec["parameters"] == len(rec["variables"]) == len(set(rec["variables"])), rec
+    assert 0 <= rank <= n and laws == n - rank, rec  # N − K laws, 0 ≤ laws ≤ N
+    ranks = rec["rank_by_depth"]
+    assert ranks == sorted(ranks) and ranks[-1] == rank and len(ranks) == rec["depth"], rec
+    assert rec["certificate"] in CERTIFICATES, rec
+    if rec["certificate"] == "probabilistic":
+        assert 0 < rec["failure_bound"] <= 1e-9, rec
 
 
 @FUZZ

@@ -255,9 +255,12 @@ def test_gradient_law_is_not_a_momentum_law():
     ],
 )
 def test_bad_model_input(kwargs, parameter):
-    with pytest.raises(ConservationLawsError, match=parameter) as info:
+    with pytest.raises(ConservationLawsError) as info:
         make_model(**kwargs)
-    assert isinstance(info.value, ValueError)
+    # one line that names the parameter and what is allowed: ``parameter=value is invalid: allowed``
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{parameter}="), message
+    assert " is invalid: " in message and message.split(" is invalid: ", 1)[1].strip(), message
 
 
 @pytest.mark.parametrize("text", ['__import__("os")', "sin(x)", "x**y", "1/x", "x^-1", "x ** 99", "", "x +", "(x", "x; y", "exp(x)"])
