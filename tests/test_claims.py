@@ -49,7 +49,8 @@ def test_every_registry_claim_says_how_it_is_known():
         if e["kind"] in ("follow-up", "proved-here", "verified"):
             assert e.get("where"), f"{i}: a {e['kind']} claim says where ({e})"
         if e["kind"] == "follow-up":  # numbered as in the follow-up paper, never invented
-            assert any(tag in e["where"] for tag in ("Thm", "Prop", "Cor", "Remark", "Example", "Lem")), i
+            tags = ("Thm", "Prop", "Cor", "Remark", "Example", "Lem", "Section", "§", "Figure", "App")
+            assert any(tag in e["where"] for tag in tags), f"{i}: where={e['where']!r} names no statement"
         if e["kind"] == "proved-here" and claims._LABEL.match(e["where"]):
             # a proof's label: a label of the chapter that shows it (or of the named chapter)
             m = claims._LABEL.match(e["where"])
