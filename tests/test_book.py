@@ -64,6 +64,17 @@ def test_start_rejects_missing_chapter_and_parameters(book_root):
         book.start("12_x", {})
 
 
+def test_a_notebook_at_the_book_root_is_a_chapter_too(book_root):
+    """The landing page (``intro.ipynb``, the toc's root) starts like a chapter."""
+    path = _notebook(book_root, "intro", "pairs = [[1, 2]]\n")
+    path.rename(book_root / "intro.ipynb")
+    assert book.chapter_path("intro") == book_root / "intro.ipynb"
+    book.start("intro", {"pairs": [[1, 2]]})
+    assert provenance.load_parameters() == {"intro": {"pairs": [[1, 2]]}}
+    _notebook(book_root, "intro", "pairs = [[2, 3]]\n")  # chapters/ wins over the root
+    assert book.chapter_path("intro") == book_root / "chapters" / "intro.ipynb"
+
+
 def test_glue_many(monkeypatch):
     got = []
     monkeypatch.setattr(book, "_glue_one", lambda k, v: got.append((k, v)))

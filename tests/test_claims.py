@@ -34,10 +34,59 @@ def test_registry_ids_unique_across_files_and_sources_allowed():
             assert entry["id"] not in seen, f"{entry['id']} in {seen.get(entry['id'])} and {path.name}"
             seen[entry["id"]] = path.name
             assert entry["source"] in ("paper", "authors' code", "follow-up paper", "this book"), entry
-            assert set(entry) == {"id", "statement", "source", "section"}, entry
+            assert {"id", "statement", "source", "section"} <= set(entry), entry
+            assert set(entry) <= {"id", "statement", "source", "section", "kind", "where"}, entry
     assert set(seen) == set(claims.registry())
     # the paper's claims C1..C14 are all registered
     assert {f"C{i}" for i in range(1, 15)} <= set(seen)
+
+
+def test_every_registry_claim_says_how_it_is_known():
+    """Each claim has a kind; a reference where one exists (the follow-up's statement number, the
+    proof's label, the range a conjecture was verified on)."""
+    missing = [i for i, e in claims.registry().items() if e.get("kind") not in claims.KINDS]
+    assert not missing, f"registry claims without a kind (one of {', '.join(claims.KINDS)}): {missing}"
+    for i, e in claims.registry().items():
+        if e["kind"] in ("follow-up", "proved-here", "verified"):
+            assert e.get("where"), f"{i}: a {e['kind']} claim says where ({e})"
+        if e["kind"] == "follow-up":  # numbered as in the follow-up paper, never invented
+            tags = ("Thm", "Prop", "Cor", "Remark", "Example", "Lem", "Section", "§", "Figure", "App")
+            assert any(tag in e["where"] for tag in tags), f"{i}: where={e['where']!r} names no statement"
+        if e["kind"] == "proved-here" and claims._LABEL.match(e["where"]):
+            # a proof's label: a label of the chapter that shows it (or of the named chapter)
+            m = claims._LABEL.match(e["where"])
+            doc = m.group("doc")
+            chapters = [ROOT / "chapters" / f"{doc}.ipynb"] if doc else sorted((ROOT / "chapters").glob("*.ipynb"))
+            assert any(f"({m.group('label')})=" in p.read_text() for p in chapters), f"{i}: no label {e['where']}"
+
+
+def test_unknown_kind_is_rejected(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {id: X1, statement: s, source: paper, section: a, kind: folklore}\n")
+    with pytest.raises(ConservationLawsError, match="kind of X1='folklore'"):
+        claims.load_registry_file(bad)
+    bad.write_text("- {id: X1, statement: s, source: paper, section: a, kind: paper, page: 3}\n")
+    with pytest.raises(ConservationLawsError, match="keys"):
+        claims.load_registry_file(bad)
+    good = tmp_path / "good.yaml"
+    good.write_text("- {id: X1, statement: s, source: paper, section: a, kind: verified, where: r <= 14}\n")
+    assert claims.load_registry_file(good)[0]["kind"] == "verified"
+
+
+def test_claims_box_and_ledger_show_the_kind(claims_dir, glued):
+    claims.set_chapter("01_framework")
+    claims.check("framework-rescaling", 1, 1, evidence="K equal")
+    claims.check("framework-momentum-simulation", 1, 1, evidence="drifts")
+    box = claims.table(claims.chapter_claims("01_framework")).data
+    assert "how it is known" in box
+    assert "claim-kind-proved-here" in box and ">proved here<" in box
+    assert "href='#framework-rescaling'" in box  # the proof, on the same page
+    assert ">numerical evidence<" in box and "RK4 in float64" in box
+    claims.set_chapter("90_report")
+    ledger = claims.ledger().data
+    assert "href='01_framework.html#framework-rescaling'>the proof<" in ledger
+    record = json.loads((claims_dir / "framework-rescaling.json").read_text())
+    assert record["kind"] == "proved-here" and record["where"] == "framework-rescaling"
 
 
 def _claim_ids_in_chapters() -> set[str]:

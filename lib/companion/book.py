@@ -23,10 +23,14 @@ from .tables import cell_text, html_text, table, table_html  # noqa: F401 (the c
 _collector: certificates.CertificateCollector | None = None
 
 def chapter_path(chapter: str, root: Path | None = None) -> Path:
-    """``<book root>/chapters/<chapter>.ipynb`` (the root is ``common.project_root()``)."""
+    """``<book root>/chapters/<chapter>.ipynb``, or ``<book root>/<chapter>.ipynb`` for a notebook at
+    the book's root (the landing page, ``intro``); the root is ``common.project_root()``."""
     if not isinstance(chapter, str) or not chapter or "/" in chapter or chapter.startswith((".", "_")):
         raise invalid("chapter", chapter, "a chapter's file stem such as '02_linear'")
-    path = (root or project_root()) / "chapters" / f"{chapter}.ipynb"
+    base = root or project_root()
+    path = base / "chapters" / f"{chapter}.ipynb"
+    if not path.exists() and (base / f"{chapter}.ipynb").exists():
+        return base / f"{chapter}.ipynb"
     if not path.exists():
         raise invalid("chapter", chapter, f"a notebook of the book's chapters/ folder (no {path})")
     return path

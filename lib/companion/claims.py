@@ -2,7 +2,9 @@
 
 The *registry* (``companion/registry/*.yaml``, one file per chapter or topic) holds every
 claim once: its id, its statement in MyST/LaTeX math, its source (``paper``, ``authors' code``,
-``follow-up paper`` or ``this book``) and the label of the section that shows it. A chapter checks
+``follow-up paper`` or ``this book``), the label of the section that shows it, and how it is known:
+its ``kind`` (one of ``KINDS``) and ``where`` (the paper's section, the follow-up's statement number,
+the label of the proof in the book, or the range a conjecture was verified on). A chapter checks
 a claim with one call, ``check(claim_id, computed, expected, evidence)``: it glues
 ``claim-<id>-value`` and ``claim-<id>-status`` and writes a JSON record under ``_build/claims/`` (or
 ``$CONSERVATION_LAWS_CLAIMS_DIR``), from which the reproduction report assembles the ledger
@@ -13,6 +15,8 @@ chapter checked failed.
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +31,22 @@ from .tables import table as book_table
 #: The sources a registry entry may name.
 SOURCES = ("paper", "authors' code", "follow-up paper", "this book")
 REGISTRY_KEYS = ("id", "statement", "source", "section")
+#: Optional keys of an entry: ``kind`` (how the claim is known) and ``where`` (its reference).
+#: ``tests/test_claims.py`` requires both of every entry of the registry.
+OPTIONAL_KEYS = ("kind", "where")
+
+#: How a claim is known, and the words the claims box and the ledger show for it:
+#: ``paper``: stated in the paper (``where``: its section, e.g. "Section 4.1.1", or "abstract");
+#: ``follow-up``: stated in the follow-up paper (``where``: its statement number, e.g. "Thm 3.6");
+#: ``proved-here``: proved in this book (``where``: the MyST label of the proof, ``label`` or
+#: ``chapters/NN_name#label``, made a link);
+#: ``verified``: a conjecture of this book checked on a stated range (``where``: the range, e.g.
+#: "$r \le 14$", with any proved bound);
+#: ``numerical``: numerical evidence (simulations, floating-point ranks; ``where``: what was run).
+KINDS = {"paper": "paper", "follow-up": "follow-up paper", "proved-here": "proved here",
+         "verified": "verified", "numerical": "numerical evidence"}
+#: A ``where`` that names a label of the book (no spaces): ``label`` or ``chapters/NN_name#label``.
+_LABEL = re.compile(r"^(?:(?:chapters/)?(?P<doc>[\w.-]+)#)?(?P<label>[A-Za-z][\w-]*)$")
 
 
 @dataclass
@@ -40,6 +60,8 @@ class Claim:
     chapter: str
     section: str = ""
     evidence: str = ""
+    kind: str = ""
+    where: str = ""
 
     def _ipython_display_(self) -> None:
         """Nothing on the page when a cell ends with ``claims.check(...)``: the record is
@@ -47,7 +69,8 @@ class Claim:
 
     def as_row(self) -> dict:
         return {"claim": self.id, "statement": self.statement, "computed": self.value, "expected": self.expected,
-                "status": self.status, "source": source_label(self.source), "evidence": self.evidence}
+                "status": self.status, "source": source_label(self.source), "evidence": self.evidence,
+                "kind": self.kind, "where": self.where}
 
 
 _recorded: dict[str, list[Claim]] = {}
@@ -79,8 +102,8 @@ def registry_files() -> list[Path]:
 
 
 def load_registry_file(path: Path) -> list[dict]:
-    """The entries of one registry file, each checked: the keys id, statement, source, section; an
-    allowed source. Adds ``topic`` (the file's stem)."""
+    """The entries of one registry file, each checked: the keys id, statement, source, section (and
+    optionally kind, where); an allowed source and kind. Adds ``topic`` (the file's stem)."""
     import yaml
 
     data = yaml.safe_load(Path(path).read_text()) or []
@@ -88,12 +111,17 @@ def load_registry_file(path: Path) -> list[dict]:
         raise invalid(f"registry {Path(path).name}", type(data).__name__, "a YAML list of claim entries")
     out = []
     for entry in data:
-        if not isinstance(entry, dict) or set(entry) != set(REGISTRY_KEYS):
-            raise invalid(f"registry {Path(path).name} entry", entry, f"a mapping with exactly the keys {', '.join(REGISTRY_KEYS)}")
+        if (not isinstance(entry, dict) or not set(REGISTRY_KEYS) <= set(entry)
+                or not set(entry) <= set(REGISTRY_KEYS + OPTIONAL_KEYS)):
+            raise invalid(f"registry {Path(path).name} entry", entry,
+                          f"a mapping with the keys {', '.join(REGISTRY_KEYS)} and optionally {', '.join(OPTIONAL_KEYS)}")
         if entry["source"] not in SOURCES:
             raise invalid(f"registry {Path(path).name} source of {entry['id']}", entry["source"], f"one of {', '.join(SOURCES)}")
-        if not all(isinstance(entry[k], str) and entry[k].strip() for k in REGISTRY_KEYS):
-            raise invalid(f"registry {Path(path).name} entry", entry, "non-empty strings for id, statement, source, section")
+        if "kind" in entry and entry["kind"] not in KINDS:
+            raise invalid(f"registry {Path(path).name} kind of {entry['id']}", entry["kind"], f"one of {', '.join(KINDS)}")
+        if not all(isinstance(entry[k], str) and entry[k].strip() for k in entry):
+            raise invalid(f"registry {Path(path).name} entry", entry,
+                          "non-empty strings for id, statement, source, section, kind, where")
         out.append({**entry, "topic": Path(path).stem})
     return out
 
@@ -153,7 +181,7 @@ def check(claim_id: str, computed: Any, expected: Any, evidence: str, passed: bo
             raise invalid("passed", passed, "True, False or None (None: computed == expected)") from None
     entry = entries[claim_id]
     claim = Claim(claim_id, entry["statement"], value, target, "pass" if passed else "fail", entry["source"],
-                  _active_chapter, entry["section"], evidence)
+                  _active_chapter, entry["section"], evidence, entry.get("kind", ""), entry.get("where", ""))
     return _store(claim)
 
 
@@ -180,7 +208,30 @@ def status_html(status: str) -> str:
     return "<span class='claim-fail' style='color:#D55E00;font-weight:bold'>FAIL</span>"
 
 
-LEDGER_HEADER = ("claim", "statement, and the evidence computed", "status", "source")
+LEDGER_HEADER = ("claim", "statement, and the evidence computed", "status", "how it is known")
+
+
+def kind_html(c: Claim, page: str | None = None) -> str:
+    """How ``c`` is known, as the claims box and the ledger show it: the kind in words (a badge,
+    class ``claim-kind-<kind>``) and its reference under it. A proof's label becomes a link, to
+    ``#label`` on the claim's own page (``page`` None) or to ``<chapter>.html#label`` from another
+    page. A record without a kind (an older run) shows its source."""
+    from html import escape
+
+    if c.kind not in KINDS:
+        return escape(source_label(c.source))
+    badge = (f"<span class='claim-kind claim-kind-{c.kind}' style='font-weight:600;white-space:nowrap'>"
+             f"{KINDS[c.kind]}</span>")
+    if not c.where:
+        return badge
+    m = _LABEL.match(c.where) if c.kind == "proved-here" else None
+    if m:
+        doc = m.group("doc") or c.chapter
+        href = f"#{m.group('label')}" if page is None and doc == c.chapter else f"{doc}.html#{m.group('label')}"
+        ref = f"<a href='{escape(href)}'>the proof</a>"
+    else:
+        ref = html_text(c.where)
+    return f"{badge}<br><span class='claim-where' style='font-size:0.92em'>{ref}</span>"
 
 
 def _statement_cell(c: Claim) -> RawHTML:
@@ -193,7 +244,7 @@ def _statement_cell(c: Claim) -> RawHTML:
 
 def table(claims: list[Claim]):
     """The chapter's claims box: id, statement (MathJax) with its evidence, status, source."""
-    rows = [(c.id, _statement_cell(c), RawHTML(status_html(c.status)), source_label(c.source)) for c in claims]
+    rows = [(c.id, _statement_cell(c), RawHTML(status_html(c.status)), RawHTML(kind_html(c))) for c in claims]
     return book_table(LEDGER_HEADER, rows, css_class="claims")
 
 
@@ -209,7 +260,8 @@ def _paper_order(c: Claim) -> tuple:
 def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = "active"):
     """The reproduction report's table of every claim record: the paper's claims first (C1, C2, ...),
     then the others by chapter. Columns: claim (a link to ``<chapter>.html#<section>``), statement
-    (MathJax) with the evidence sentence under it, status (pass / FAIL in words), source. Fits the
+    (MathJax) with the evidence sentence under it, status (pass / FAIL in words), how it is known
+    (the kind, with the paper's section, the statement number, a link to the proof or the range). Fits the
     book's column (cells wrap; ``tests/test_html.py`` measures it at 1280 px).
 
     ``records`` defaults to every record on disk (``load_all``); the records of ``exclude_chapter``
@@ -226,7 +278,7 @@ def ledger(records: list[Claim] | None = None, exclude_chapter: str | None = "ac
     for c in claims:
         anchor = f"#{escape(c.section)}" if c.section else ""
         link = RawHTML(f"<a href='{escape(c.chapter)}.html{anchor}'>{escape(c.id)}</a>")
-        rows.append((link, _statement_cell(c), RawHTML(status_html(c.status)), source_label(c.source)))
+        rows.append((link, _statement_cell(c), RawHTML(status_html(c.status)), RawHTML(kind_html(c, page="ledger"))))
     return book_table(LEDGER_HEADER, rows, css_class="claims ledger")
 
 
