@@ -884,8 +884,10 @@ def certificate_log() -> list[dict]:
     """Every count of this process (``count_laws`` calls, in order) as a small record.
 
     Keys: certificate, how, failure_bound, laws, dimension, fingerprint, flow (the flow's kind, with
-    " + weight decay" when it has one), model (a count later proved by ``prove_by_laws`` shows as
-    proved). A chapter or the report sums them with
+    " + weight decay" when it has one), model (its description), and the case: model_name, dims,
+    tau (momentum's friction, "3/t" for Nesterov, "" otherwise), weight_decay, geometry and rank
+    (K, so that laws = dimension − rank). A count later proved by ``prove_by_laws`` shows as
+    proved. A chapter or the report sums them with
     ``summarise_certificates``; ``clear_certificate_log`` starts afresh.
     """
     return [dict(r) for r in _CERTIFICATE_LOG]
@@ -1018,6 +1020,14 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
     # what was counted, so that a tally can be split by flow (e.g. every gradient-flow count)
     record["flow"] = family.flow.kind + (" + weight decay" if family.flow.weight_decay else "")
     record["model"] = family.model.describe() if family.model is not None else ""
+    # the case itself, for the book's table of every count (model, dims, flow, τ, λ, geometry, K)
+    record["model_name"] = getattr(family.model, "name", "") if family.model is not None else ""
+    record["dims"] = [int(d) for d in getattr(family.model, "dims", [])] if family.model is not None else []
+    kind = family.flow.kind
+    record["tau"] = str(family.flow.tau) if kind == "momentum" else "3/t" if kind == "nesterov" else ""
+    record["weight_decay"] = str(family.flow.weight_decay or 0)
+    record["geometry"] = family.geometry
+    record["rank"] = best.rank
     best._log_record = record  # so that prove_by_laws updates the logged record too
     _CERTIFICATE_LOG.append(record)
     return best
