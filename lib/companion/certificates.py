@@ -20,15 +20,20 @@ from conservation_laws.engine import lie
 
 from .common import claims_dir
 
-RECORD_KEYS = ("certificate", "how", "failure_bound", "laws", "dimension", "fingerprint", "flow", "model")
+RECORD_KEYS = ("certificate", "how", "failure_bound", "laws", "dimension", "fingerprint", "flow", "model",
+               "model_name", "dims", "tau", "weight_decay", "geometry", "rank")
 
 
 def record_of(result: lie.LieResult) -> dict:
     """The small record of one count: certificate, how, failure_bound, laws, dimension, fingerprint,
-    flow (the flow's kind, with " + weight decay" when it has one) and model (its description)."""
+    flow (the flow's kind, with " + weight decay" when it has one), model (its description), and
+    the case for the book's table of every count: model_name, dims, tau (momentum's friction, "3/t"
+    for Nesterov, "" otherwise), weight_decay, geometry and rank (K, so that laws = dimension − rank)."""
+    case = {"model_name": "", "dims": [], "tau": "", "weight_decay": "0", "geometry": "", **result.case}
     return {"certificate": result.certificate, "how": result.certificate_how,
             "failure_bound": result.failure_bound, "laws": result.laws, "dimension": result.dimension,
-            "fingerprint": result.fingerprint, "flow": result.flow_kind, "model": result.model_description}
+            "fingerprint": result.fingerprint, "flow": result.flow_kind, "model": result.model_description,
+            **case, "rank": result.rank}
 
 
 class CertificateCollector(logging.Handler):

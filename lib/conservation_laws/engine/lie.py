@@ -392,12 +392,13 @@ class LieResult:
     words: list[tuple[int, int]] = field(default_factory=list)  # kept fields: (generator, parent or −1)
     flow_kind: str = ""  # the flow counted ("momentum", "gradient + weight decay", …)
     model_description: str = ""  # the model counted (``Model.describe()``; "" for a bare family)
+    case: dict = field(default_factory=dict)  # model_name, dims, tau, weight_decay, geometry
 
     def as_dict(self) -> dict:
         """The result as plain data (without the point, the names, the kept words and the check primes,
         and without what was counted, which the caller knows)."""
         d = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
-        for key in ("variable_names", "point", "words", "check_primes", "flow_kind", "model_description"):
+        for key in ("variable_names", "point", "words", "check_primes", "flow_kind", "model_description", "case"):
             d.pop(key)
         return d
 
@@ -899,6 +900,12 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
     # what was counted, so that a tally can be split by flow (e.g. every gradient-flow count)
     best.flow_kind = family.flow.kind + (" + weight decay" if family.flow.weight_decay else "")
     best.model_description = family.model.describe() if family.model is not None else ""
+    # the case itself, for a table of every count (model, dims, flow, τ, λ, geometry, K)
+    kind = family.flow.kind
+    best.case = {"model_name": getattr(family.model, "name", "") if family.model is not None else "",
+                 "dims": [int(d) for d in getattr(family.model, "dims", [])] if family.model is not None else [],
+                 "tau": str(family.flow.tau) if kind == "momentum" else "3/t" if kind == "nesterov" else "",
+                 "weight_decay": str(family.flow.weight_decay or 0), "geometry": family.geometry}
     best.seconds = time.perf_counter() - t0
     _announce(best)
     return best
