@@ -29,6 +29,7 @@ N − K_computed (always an upper bound), equality proves the count and the list
 
 from __future__ import annotations
 
+import copy
 import itertools
 import random
 import time
@@ -80,6 +81,11 @@ class DarbouxResult:
     seconds: float
     notes: list[str] = field(default_factory=list)
     abelian_laws: list = field(default_factory=list)  # abelian.AbelianLaw, exactly verified
+
+    def __repr__(self) -> str:  # never the whole field family nor every law
+        return (f"DarbouxResult(polynomial={len(self.polynomial_laws)}, logarithmic={len(self.log_laws)}, "
+                f"abelian={len(self.abelian_laws)}, independent={self.independent}, upper_bound={self.upper_bound}, "
+                f"complete={self.complete}, certificate={self.lie.certificate!r})")
 
     @property
     def complete(self) -> bool:
@@ -274,7 +280,8 @@ def search_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
                 polynomial: Sequence[Polynomial] | None = None) -> DarbouxResult:
     """Polynomial laws (``laws.polynomial_laws`` up to ``degree``, unless given) and logarithmic laws
     Σ q_i log|p_i| + P, all exactly verified; complete when their proved independent count meets
-    the Lie upper bound N − K_computed (the count of ``lie`` is then marked proved)."""
+    the Lie upper bound N − K_computed (``DarbouxResult.lie`` is then a proved copy of ``lie``, which
+    is not changed)."""
     from .laws import polynomial_laws
 
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
@@ -283,6 +290,7 @@ def search_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
     family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
     if lie is not None:
         check_matches(lie, family)
+        lie = copy.copy(lie)  # the caller's count stays as it was; the result holds the proved copy
     lie = lie or count_laws(family, seed=seed)
     if polynomial is None:
         polynomial = polynomial_laws(family, degree=degree, seed=seed, lie=lie).laws
@@ -336,9 +344,9 @@ def prove_count(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
     Polynomial laws of degree 1, then 2, … up to ``degree`` (``laws.polynomial_laws``, in the time
     coordinate too for momentum or weight decay); if they fall short of N − K_computed and the flow
     has no time coordinate, the logarithmic (and Abelian) laws on top of them (``search_laws``).
-    When the proved independent laws meet the upper bound, ``lie.certificate`` becomes "proved"
-    (laws exhibited); otherwise it is left as it was, with its proved failure bound (a system the
-    solver refuses as too large changes nothing either).
+    When the proved independent laws meet the upper bound, the count returned is "proved" (laws
+    exhibited; a copy: a ``lie`` given is not changed); otherwise it is ``lie`` as it was, with its
+    proved failure bound (a system the solver refuses as too large changes nothing either).
     """
     from .errors import ConservationLawsError
     from .laws import polynomial_laws
@@ -356,10 +364,10 @@ def prove_count(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
         except ConservationLawsError:  # too large for the solver at this degree
             break
         if poly.complete:
-            return lie
+            return poly.lie
     if poly is not None and family.flow.time_variable is None:
         try:
-            search_laws(family, degree=max(degree, 2), seed=seed, lie=lie, polynomial=poly.laws)
+            return search_laws(family, degree=max(degree, 2), seed=seed, lie=lie, polynomial=poly.laws).lie
         except ConservationLawsError:
             pass
     return lie

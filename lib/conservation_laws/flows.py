@@ -198,6 +198,10 @@ class FieldFamily:
     notes: list[str] = field(default_factory=list)
     natural_rank: int | None = None  # natural gradient: the generic rank ρ of ∂φ
 
+    def __repr__(self) -> str:  # never the fields themselves
+        return (f"FieldFamily({self.model.describe() if self.model is not None else 'fields'}, "
+                f"{self.flow.describe()}, {self.geometry} geometry, N={self.N}, generators={len(self.generators)})")
+
     @property
     def generators(self) -> list[VectorField]:
         return ([self.drift] if self.drift is not None else []) + self.forces

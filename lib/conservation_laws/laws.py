@@ -30,8 +30,11 @@ degree, functionally independent laws whose number is that rank (``LawsResult.ba
 
 from __future__ import annotations
 
+import copy
 import random
+import sys
 import time
+import types
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import comb, gcd
@@ -69,6 +72,11 @@ class LawsResult:
     notes: list[str] = field(default_factory=list)
     basis_indices: list[int] = field(default_factory=list)  # positions in ``laws`` of the minimal basis
     stats: dict = field(default_factory=dict)  # weights, blocks, largest block, largest coupled component
+
+    def __repr__(self) -> str:  # never the whole field family nor every law
+        return (f"LawsResult(found={len(self.laws)}, independent={self.independent}, upper_bound={self.upper_bound}, "
+                f"complete={self.complete}, degree={self.degree}, time_degree={self.time_degree}, "
+                f"certificate={self.lie.certificate!r})")
 
     @property
     def complete(self) -> bool:
@@ -969,6 +977,9 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
     mod p (rows with one entry first), dense elimination of what stays coupled, rational
     reconstruction and exact verification over Q. The result also carries a minimal basis
     (``LawsResult.basis``): functionally independent laws of least degree, as many as ``independent``.
+
+    ``lie``, a count of the same family (``lie.count_laws``), is not changed: when the laws prove it,
+    ``LawsResult.lie`` is a proved copy.
     """
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
         raise invalid("degree", degree, "a positive integer")
@@ -996,6 +1007,7 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
 
     if lie is not None:
         check_matches(lie, family)  # a certificate is never borrowed from another case
+        lie = copy.copy(lie)  # the caller's count stays as it was; the result holds the proved copy
 
     def refuse(what: str, need: float):
         _refuse(what, need, S, degree, time_degree, mean_terms, time_terms)
@@ -1111,3 +1123,17 @@ def numeric_gradient_rank(expressions: Sequence[sympy.Expr], symbols: Sequence[s
     jac = sympy.lambdify(list(symbols), sympy.Matrix(list(expressions)).jacobian(list(symbols)))
     point = np.random.default_rng(seed).uniform(low, high, size=len(symbols))
     return int(np.linalg.matrix_rank(np.asarray(jac(*point), dtype=float)))
+
+
+class _CallableModule(types.ModuleType):
+    """Until the layered move frees the name ``conservation_laws.laws``, it is both this module and the
+    public ``laws(...)`` of :mod:`conservation_laws.api` (``cl.laws("nmf", dims=[2, 2, 2])``).
+    Remove this class when the module moves (the top-level ``laws`` is then the function itself)."""
+
+    def __call__(self, *args, **kwargs):
+        from .api import laws
+
+        return laws(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

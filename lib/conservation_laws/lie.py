@@ -464,6 +464,11 @@ class LieResult:
     seed: int = 0
     words: list[tuple[int, int]] = field(default_factory=list)  # kept fields: (generator, parent or −1)
 
+    def __repr__(self) -> str:  # never the random point nor the kept words
+        return (f"LieResult(laws={self.laws}, dimension={self.dimension}, rank={self.rank}, "
+                f"certificate={self.certificate!r}, failure_bound={self.failure_bound:.2g}, prime={self.prime}, "
+                f"depth={self.depth}, repeats={self.repeats}, seconds={self.seconds:.3g})")
+
     def as_dict(self) -> dict:
         d = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
         for key in ("variable_names", "point", "words", "check_primes"):
