@@ -113,7 +113,7 @@ class Flow:
         if tau < 0:
             raise invalid("tau", self.tau, "the friction τ must be ≥ 0")
         if tau and self.kind != "momentum":  # a τ that would be silently ignored is an error
-            shown = str(tau) if len(str(tau)) <= 40 else str(tau)[:20] + "…"  # one short line
+            shown = tau if len(str(tau)) <= 40 else str(tau)[:20] + "…"  # one short line (tau=1, not tau='1')
             raise invalid("tau", shown, f"a friction applies to heavy-ball momentum only; the {self.kind} "
                           "flow has none (give tau = 0)")
         object.__setattr__(self, "tau", tau)

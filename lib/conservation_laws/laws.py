@@ -1135,5 +1135,13 @@ class _CallableModule(types.ModuleType):
 
         return laws(*args, **kwargs)
 
+    @property
+    def __signature__(self):
+        import inspect
+
+        from .api import laws
+
+        return inspect.signature(laws)
+
 
 sys.modules[__name__].__class__ = _CallableModule

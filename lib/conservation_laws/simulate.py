@@ -780,5 +780,13 @@ class _CallableModule(types.ModuleType):
 
         return simulate(*args, **kwargs)
 
+    @property
+    def __signature__(self):
+        import inspect
+
+        from .api import simulate
+
+        return inspect.signature(simulate)
+
 
 sys.modules[__name__].__class__ = _CallableModule
