@@ -431,7 +431,8 @@ def _make_count(r: _Resolved, lie, seconds: float) -> Count:
 
 # --- the public functions -----------------------------------------------------------------------
 def count(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | Flow | None = None, *,
-          flow: str | Flow | None = None, tau: Any = None, weight_decay: Any = None,
+          flow: str | Flow | None = None, tau: float | str | Fraction | None = None,
+          weight_decay: float | str | Fraction | None = None,
           geometry: str | None = None, bias: bool = False, phi: Sequence[str] | str | None = None,
           option: Mapping[str, Any] | Sequence[str] | None = None, spec: str | os.PathLike | None = None,
           seed: int = 0, repeats: int = 1, prove: bool = False) -> Count:
@@ -468,11 +469,18 @@ def count(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | 
         Weight decay λ ≥ 0 (θ' = −∇E − λθ; θ'' + τθ' + λθ = −∇E).
     geometry
         ``euclidean``, ``mirror``, ``mixed`` or their ``-position`` forms; default the model's own.
-    bias, phi, option, spec
-        As ``--bias``, ``--phi`` (a user model: polynomials as text), ``--option`` (a mapping
-        ``{"heads": 2}`` or ``"KEY=VALUE"`` strings) and ``--spec`` (a model file).
-    seed, repeats
-        Seed of the random prime and point; independent runs, the largest rank kept.
+    bias
+        Hidden biases (``relu``, ``icnn``).
+    phi
+        A user model: the entries of φ as polynomials in text, e.g. ``["u1*v1 + u2*v2"]``.
+    option
+        The model's options: a mapping ``{"heads": 2}`` or ``"KEY=VALUE"`` strings.
+    spec
+        A model file's path (the model argument may be that path too).
+    seed
+        Seed of the random prime and point.
+    repeats
+        Independent runs; the largest rank is kept.
     prove
         Then try to prove the count by exhibiting N − K exactly verified laws.
 
@@ -495,7 +503,7 @@ def count(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | 
     >>> c.laws == c.N - c.K and c.failure_bound < 1e-9
     True
     >>> print(c)  # doctest: +ELLIPSIS
-    linear [2, 3, 2], heavy ball τ = 1, λ = 0.25: 3 laws (N = 25, K = 22; probabilistic: ...)
+    linear [2, 3, 2], heavy ball τ = 1, λ = 0.25: 3 laws (N = 25, K = 22; probabilistic...)
     >>> cl.count("linear", dims=[2, 2, 2], prove=True).certificate
     'proved'
     """
@@ -515,7 +523,8 @@ def count(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | 
 
 
 def laws(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | Flow | None = None, *,
-         flow: str | Flow | None = None, tau: Any = None, weight_decay: Any = None,
+         flow: str | Flow | None = None, tau: float | str | Fraction | None = None,
+         weight_decay: float | str | Fraction | None = None,
          geometry: str | None = None, bias: bool = False, phi: Sequence[str] | str | None = None,
          option: Mapping[str, Any] | Sequence[str] | None = None, spec: str | os.PathLike | None = None,
          seed: int = 0, degree: int = 2, time_degree: int | None = None, latex: bool = False,
@@ -530,20 +539,24 @@ def laws(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | F
     a linear system in the c_m, solved exactly and verified over the rationals. The basis keeps
     functionally independent laws of least degree; when their number meets the count N − K the
     list is complete and the count proved. When the flow has no time coordinate and the
-    polynomial laws fall short, logarithmic laws Σ q_i log|p_i| + P (Darboux polynomials p_i) and
-    the known Abelian integrals are searched too, as ``conservation-laws laws`` does.
+    polynomial laws fall short, logarithmic laws :math:`\sum_i q_i \log|p_i| + P` (Darboux
+    polynomials :math:`p_i`) and the known Abelian integrals are searched too, as
+    ``conservation-laws laws`` does.
+
+    The case (``model``, ``dims``, ``flow``, ``tau``, ``weight_decay``, ``geometry``, ``bias``,
+    ``phi``, ``option``, ``spec``, ``seed``) is given as for :func:`count`.
 
     Parameters
     ----------
-    model, dims, flow, tau, weight_decay, geometry, bias, phi, option, spec, seed
-        The case, as for :func:`count`.
     degree
         Largest degree in θ (and v); default 2.
     time_degree
         Largest power of the time coordinate (default 1 for s = e^{γt}, 3 for Nesterov's t).
-    latex, all
-        What ``str()`` of the result prints, as the CLI's ``--latex`` and ``--all``: the laws in
-        LaTeX, and the laws outside the basis too. The result holds every law either way.
+    latex
+        ``str()`` of the result prints the laws in LaTeX (the CLI's ``--latex``).
+    all
+        ``str()`` of the result lists the laws outside the basis too (the CLI's ``--all``). The
+        result holds every law either way.
 
     Returns
     -------
@@ -599,7 +612,8 @@ def laws(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | F
 
 
 def simulate(model: str | Model | os.PathLike, data: Any, dims: Sequence[int] | None = None, *,
-             flow: str | Flow | None = None, tau: Any = None, weight_decay: Any = None,
+             flow: str | Flow | None = None, tau: float | str | Fraction | None = None,
+             weight_decay: float | str | Fraction | None = None,
              geometry: str | None = None, bias: bool = False, option: Mapping[str, Any] | None = None,
              theta0: Any = None, v0: Any = None, t0: float | None = None, t1: float = 1.0,
              steps: int = 1000, save_every: int = 1, seed: int = 0):
@@ -609,19 +623,29 @@ def simulate(model: str | Model | os.PathLike, data: Any, dims: Sequence[int] | 
     M = 1 (Euclidean) or the model's mirror metric. RK4 takes ``steps`` equal steps from ``t0`` to
     ``t1`` (global error O(h⁴)); the state is saved every ``save_every`` steps.
 
+    The model and the flow (``model``, ``dims``, ``flow``, ``tau``, ``weight_decay``,
+    ``geometry``, ``bias``, ``option``) are given as for :func:`count`: a model name with
+    ``dims``, a model object or a model file's path.
+
     Parameters
     ----------
-    model, dims, flow, tau, weight_decay, geometry, bias, option
-        The model and the flow, as for :func:`count` (a model name with ``dims``, a model object or
-        a model file's path).
     data
         The risk: data ``(x, y)`` (or ``x`` alone, e.g. NMF's matrix), E = ``model.loss(θ, x, y)``;
         or the gradient ∇E as a function of θ.
-    theta0, v0
-        Initial parameters (default ``model.random_parameters(seed)``) and velocity (default 0,
-        momentum only).
-    t0, t1, steps, save_every
-        Time interval (``t0`` defaults to 0, and to 1 for Nesterov) and steps.
+    theta0
+        Initial parameters; default ``model.random_parameters(seed)``.
+    v0
+        Initial velocity (momentum only); default 0.
+    t0
+        Start time; default 0, and 1 for Nesterov (τ = 3/t).
+    t1
+        End time.
+    steps
+        RK4 steps from ``t0`` to ``t1``.
+    save_every
+        Save the state every this many steps (a divisor of ``steps``).
+    seed
+        Seed of the default initial parameters.
 
     Returns
     -------
