@@ -143,13 +143,24 @@ def test_laws_keywords_like_the_cli(capsys):
 
 
 def test_incomplete_laws_say_the_certificate_is_the_counts():
-    found = cl.laws("linear", dims=[1, 2, 2, 1], degree=2)  # the deep scalar net: one law is not polynomial
-    assert found.count.laws == found.upper_bound
-    if not found.complete:
-        assert found.certificate == found.count.certificate != "proved"
-        assert "incomplete" in found.verdict
-    else:  # completed by the Abelian-integral law: the count is proved
-        assert any(h.kind != "polynomial" for h in found.basis) and found.certificate == "proved"
+    """Degree 1 misses the heavy ball's quadratic charge e^{τt}J (r(r − 1)/2 = 1 of them)."""
+    found = cl.laws("linear", dims=[2, 2, 2], flow="momentum", tau=1, degree=1)
+    assert found.upper_bound == closed_forms.two_layer_linear_mf_generic(2, 2, 2) == 1
+    assert not found.complete and found.basis == () and "incomplete" in found.verdict
+    assert found.certificate == found.count.certificate == "probabilistic" and found.failure_bound > 0
+    assert "incomplete at degree ≤ 1" in found._repr_markdown_()
+
+
+def test_laws_beyond_polynomials_join_the_basis():
+    """Without a time coordinate the search goes on as the CLI's: NMF with a scalar output needs
+    a logarithmic law (2 n2 − 1 laws), the deep scalar linear net an Abelian integral (D − 1)."""
+    nmf = cl.laws("nmf", dims=[1, 2, 1])
+    assert [h.kind for h in nmf.basis] == ["polynomial", "polynomial", "logarithmic"]
+    assert nmf.complete and len(nmf.basis) == closed_forms.nmf_gf([1, 2, 1]) == 3
+    assert "log" in str(nmf.basis[-1]) and "\\log" in nmf.basis[-1].latex and nmf.basis[-1].polynomial is None
+    deep = cl.laws("linear", dims=[1, 2, 2, 1])
+    assert deep.basis[-1].kind == "Abelian-integral" and deep.complete and deep.certificate == "proved"
+    assert len(deep.basis) == closed_forms.scalar_output(make_model("linear", [1, 2, 2, 1]).D)
 
 
 # --- every option of the command line is a keyword ----------------------------------------------

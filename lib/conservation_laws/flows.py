@@ -174,6 +174,7 @@ class Flow:
         return sympy.factor_terms(sympy.sympify(expr).subs(sympy.Symbol("s", real=True), self.time_expression()))
 
     def describe(self) -> str:
+        """The flow in words, e.g. ``heavy-ball momentum (τ = 1)``."""
         decay = f", weight decay λ = {self.weight_decay}" if self.weight_decay else ""
         if self.kind == "gradient":
             return "gradient flow" + decay
