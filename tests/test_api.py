@@ -313,6 +313,9 @@ def test_laws_display_basis_then_others():
         assert first in text and last in text and text.index(first) < text.index(last)
     assert md.startswith("**nmf [2, 2, 2], gradient flow: 2 independent laws, complete")
     assert "h_{1} &=" in tex and f"h_{{{len(found.basis) + len(found.others)}}} &=" in tex
+    html = found._repr_html_()  # what the book shows: the formulas in the blocks MathJax typesets
+    assert html.count('<div class="math notranslate nohighlight">\\[\\begin{aligned}') == 2
+    assert first in html and html.index(first) < html.index(last) and " \\\\\n" in html
     assert len(repr(found)) < 200 and "U[" not in repr(found)
 
 

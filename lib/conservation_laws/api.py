@@ -291,6 +291,26 @@ class Laws:
         parts.append(_escape(self.verdict))
         return "\n\n".join(parts)
 
+    def _repr_html_(self) -> str:
+        """The same as the Markdown, the formulas in ``div.math`` blocks that MathJax typesets both in
+        Jupyter and in the book (whose Markdown outputs are read as CommonMark, without math)."""
+
+        def block(laws: Sequence[Law], start: int) -> str:
+            rows = " \\\\\n".join(self._formulas(laws, start))
+            return ('<div class="math notranslate nohighlight">\\[\\begin{aligned}\n'
+                    + _escape(rows) + "\n\\end{aligned}\\]</div>")
+
+        parts = [f"<p><strong>{_escape(self._head())}</strong></p>"]
+        if self.basis:
+            parts.append(block(self.basis, 1))
+        if self.others:
+            parts.append(f"<p>The other {len(self.others)} law(s) found, functions of the basis:</p>")
+            parts.append(block(self.others, len(self.basis) + 1))
+            if len(self.others) > DISPLAY_LIMIT:
+                parts.append(f"<p>… and {len(self.others) - DISPLAY_LIMIT} more.</p>")
+        parts.append(f"<p>{_escape(self.verdict)}</p>")
+        return "\n".join(parts)
+
     def _repr_latex_(self) -> str:
         rows = self._formulas(self.basis, 1) + self._formulas(self.others, len(self.basis) + 1)
         if not rows:
