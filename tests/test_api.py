@@ -343,3 +343,22 @@ def test_top_level_names():
     from conservation_laws import laws as laws_module  # still the module, until the layered move
 
     assert hasattr(laws_module, "polynomial_laws") and callable(cl.laws)
+
+
+def test_engine_takes_weight_decay_and_refuses_a_second_flow():
+    """The issue's engine examples: count_laws(weight_decay=...) works, a τ beside a Flow raises."""
+    from conservation_laws.laws import polynomial_laws
+    from conservation_laws.lie import count_laws
+
+    model = make_model("linear", [2, 3, 2])
+    r = count_laws(model, "momentum", tau=1, weight_decay=0.25)
+    assert r.laws == cl.count(model, flow="momentum", tau=1, weight_decay=0.25).laws == 3
+    with pytest.raises(ConservationLawsError, match=r"^tau=5 .*τ = 1"):
+        count_laws(model, Flow("momentum", tau=1), tau=5)
+    with pytest.raises(ConservationLawsError, match=r"^weight_decay=0.5 .*λ = 1/4"):
+        count_laws(model, Flow("momentum", tau=1, weight_decay=Fraction(1, 4)), weight_decay=0.5)
+    with pytest.raises(ConservationLawsError, match=r"^geometry='mirror'"):
+        vector_fields(make_model("nmf", [2, 2, 2]), Flow("gradient", geometry="euclidean"), geometry="mirror")
+    decayed = polynomial_laws(make_model("nmf", [2, 2, 2]), "gradient", weight_decay=Fraction(1, 2), degree=1)
+    assert decayed.family.flow.weight_decay == Fraction(1, 2) and decayed.complete
+    assert decayed.independent == closed_forms.nmf_gf([2, 2, 2])  # e^{λt}(Σ_i U_ik − Σ_j V_kj), k = 1, 2

@@ -221,9 +221,21 @@ class FieldFamily:
 
 def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                   weight_decay=0) -> FieldFamily:
-    """The family W = {χ_0, χ_1, …} of the flow (module docstring), as exact polynomial fields."""
+    """The family W = {χ_0, χ_1, …} of the flow (module docstring), as exact polynomial fields.
+
+    ``flow`` is a name (then ``tau``, ``geometry`` and ``weight_decay`` build the :class:`Flow`) or a
+    Flow, which the keywords may then only repeat: a non-zero ``tau`` or ``weight_decay``, or a
+    ``geometry``, that differs from the Flow's raises."""
     if isinstance(flow, str):
         flow = Flow(flow, tau, geometry, weight_decay=weight_decay)
+    elif isinstance(flow, Flow):
+        for name, given, own, symbol in (("tau", tau, flow.tau, "τ"), ("weight_decay", weight_decay, flow.weight_decay, "λ")):
+            if given is not None and as_fraction(given) not in (0, own):
+                raise invalid(name, given, f"the Flow given has {symbol} = {own} ({flow.describe()}); give it once")
+        if geometry is not None and flow.geometry is not None and geometry != flow.geometry:
+            raise invalid("geometry", geometry, f"the Flow given has geometry {flow.geometry!r}; give it once")
+    else:
+        raise invalid("flow", flow, f"a Flow or one of {', '.join(FLOW_NAMES)}")
     model.check_countable()
     geometry = flow.geometry or geometry or model.default_geometry
     mirror = model.mirror_mask(base_geometry(geometry))

@@ -968,7 +968,7 @@ def default_time_degree(flow: Flow, degree: int) -> int:
 
 def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                     degree: int = 2, time_degree: int | None = None, seed: int = 0,
-                    lie: LieResult | None = None) -> LawsResult:
+                    lie: LieResult | None = None, weight_decay=0) -> LawsResult:
     """Every polynomial law of degree ≤ ``degree`` in θ (and v), times powers of the time variable up to
     ``time_degree`` (default: 1 for s = e^{τt}, 3 for Nesterov's t, 1 for τ = 0), exactly.
 
@@ -986,7 +986,8 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
     if time_degree is not None and (isinstance(time_degree, bool) or not isinstance(time_degree, int) or time_degree < 0):
         raise invalid("time_degree", time_degree, "a non-negative integer")
     t0 = time.perf_counter()
-    family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
+    family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry,
+                                                                          weight_decay=weight_decay)
     fields = [g for g in family.generators if not g.is_zero()]
     N = family.N
     has_time = family.flow.time_variable is not None  # momentum, or GF with weight decay

@@ -979,7 +979,7 @@ def check_matches(result: LieResult, family: FieldFamily) -> None:
 
 def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                dims=None, bias: bool = False, seed: int = 0, repeats: int = 1, max_depth: int = 64,
-               prime: int | None = None, target: float = TARGET_BOUND) -> LieResult:
+               prime: int | None = None, target: float = TARGET_BOUND, weight_decay=0) -> LieResult:
     """Number of independent conservation laws of ``model`` under ``flow`` (N − dim Lie(W)(ξ0)), certified.
 
     Each run draws its prime and point from its own child of SeedSequence([seed, fingerprint]);
@@ -999,7 +999,8 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
     prime = _check_prime(prime)
     if isinstance(model, str):
         model = make_model(model, dims, bias=bias)
-    family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
+    family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry,
+                                                                          weight_decay=weight_decay)
     fingerprint = family_fingerprint(family)
     root = np.random.SeedSequence([seed, int(fingerprint, 16)])
     with single_threaded_blas():
