@@ -406,7 +406,7 @@ def _resolve(model, dims, *, option, spec, bias, phi, flow, tau, weight_decay, g
         return _Resolved(family, header, kind, tau, weight_decay, seed, repeats)
     if model is not None and not isinstance(model, str):
         raise invalid("model", model, "a model name, a model object (make_model, load_model) or a model file path")
-    case = make_case(model=model, dims=dims, phi=phi, spec=spec, options=options, bias=bool(bias), flow=kind,
+    case = make_case(model=model, dims=dims, phi=phi, spec=spec, options=options, bias=bias, flow=kind,
                      tau=tau, weight_decay=weight_decay, geometry=geometry, seed=seed, repeats=repeats)
     family = case.family()
     header: dict[str, Any] = {"model": case.model, "dims": list(case.dims) if case.dims else None}
