@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import os
 import re
 import subprocess
 import sys
@@ -169,7 +170,7 @@ def long_options(command: str) -> set[str]:
     argv = [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from conservation_laws.cli import main; "
                                             "sys.exit(main())"]
     out = subprocess.run(argv + [command, "--help"], capture_output=True, text=True, check=True,
-                         env={"COLUMNS": "200", "PATH": ""}).stdout
+                         env={**os.environ, "COLUMNS": "200"}).stdout
     return set(re.findall(r"(?<![\w-])--([a-z][a-z0-9-]*)", out))
 
 
