@@ -279,12 +279,12 @@ def evaluate_laws(
     Symbols are matched by name: θ names (``U[0,1]``, the model's ``variable_names``) read columns
     0..D−1, velocity names (``U'[0,1]``) columns D..2D−1, and ``time_variable`` reads the time:
     ``'t'`` is t itself, ``'s'`` is the flow's time coordinate s = e^{γt}, as in its fields
-(default: the flow's time variable when the expressions use it).
+    (default: the flow's time variable when the expressions use it).
 
     The rate γ is the flow's ``time_rate``: τ for the heavy ball, λ for gradient flow with weight
     decay, the oscillator's rate for both (not τ then). It is read from ``flow``, else from the
-    trajectory (:func:`simulate_flow` records its flow), and ``time_variable`` defaults to the flow's.
-    ``tau`` gives γ for a trajectory without a flow; a ``tau`` that differs from the flow's γ raises.
+    trajectory (:func:`simulate_flow` records its flow). ``tau`` gives γ for a trajectory without a
+    flow; a ``tau`` that differs from the flow's γ raises.
     A single expression is accepted and gives one column.
     """
     if isinstance(expressions, (sympy.Basic, str, numbers.Number)):
