@@ -6,8 +6,8 @@ results while it is installed; ``book.start`` installs one per chapter and ``boo
 records to ``<claims dir>/certificates/<chapter>.json``, which the reproduction report reads back
 with :func:`load_logs` and sums with ``lie.summarise_certificates``.
 
-A record is built from the result when it is read, so a count proved afterwards (``prove_by_laws``,
-``darboux.prove_count``) shows as proved.
+A count proved afterwards (``prove_by_laws``, which returns a proved copy announced as replacing the
+count, through ``darboux.prove_count`` or ``laws.polynomial_laws``) shows as proved.
 """
 
 from __future__ import annotations
@@ -52,8 +52,14 @@ class CertificateCollector(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         result = getattr(record, "lie_result", None)
-        if isinstance(result, lie.LieResult):
-            self.results.append(result)
+        if not isinstance(result, lie.LieResult):
+            return
+        replaces = getattr(record, "replaces", None)
+        for i, seen in enumerate(self.results):
+            if replaces is not None and seen is replaces:  # a count proved later: keep the proved one
+                self.results[i] = result
+                return
+        self.results.append(result)
 
     def install(self) -> "CertificateCollector":
         """Attach to the engine's logger (lowering its level to INFO if needed, restored on uninstall)."""

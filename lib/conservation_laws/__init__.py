@@ -22,7 +22,15 @@ _LAZY = {
     "vector_fields": "conservation_laws.flows",
     "MODEL_NAMES": "conservation_laws.models",
     "Model": "conservation_laws.models",
-    "make_model": "conservation_laws.models",
+    # the public API in the command line's words (interfaces/api.py)
+    "count": "conservation_laws.interfaces.api",
+    "laws": "conservation_laws.interfaces.api",
+    "simulate": "conservation_laws.interfaces.api",
+    "make_model": "conservation_laws.interfaces.api",
+    "load_model": "conservation_laws.interfaces.api",
+    "Count": "conservation_laws.interfaces.api",
+    "Laws": "conservation_laws.interfaces.api",
+    "Law": "conservation_laws.interfaces.api",
 }
 
 __all__ = ["ConservationLawsError", "__version__", *_LAZY]

@@ -81,6 +81,11 @@ class DarbouxResult:
     notes: list[str] = field(default_factory=list)
     abelian_laws: list = field(default_factory=list)  # abelian.AbelianLaw, exactly verified
 
+    def __repr__(self) -> str:  # never the whole field family nor every law
+        return (f"DarbouxResult(polynomial={len(self.polynomial_laws)}, logarithmic={len(self.log_laws)}, "
+                f"abelian={len(self.abelian_laws)}, independent={self.independent}, upper_bound={self.upper_bound}, "
+                f"complete={self.complete}, certificate={self.lie.certificate!r})")
+
     @property
     def complete(self) -> bool:
         return self.verified and self.independent == self.upper_bound
@@ -274,7 +279,8 @@ def search_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
                 polynomial: Sequence[Polynomial] | None = None) -> DarbouxResult:
     """Polynomial laws (``laws.polynomial_laws`` up to ``degree``, unless given) and logarithmic laws
     Σ q_i log|p_i| + P, all exactly verified; complete when their proved independent count meets
-    the Lie upper bound N − K_computed (the count of ``lie`` is then marked proved)."""
+    the Lie upper bound N − K_computed (``DarbouxResult.lie`` is then a proved copy of ``lie``, which
+    is not changed)."""
     from .laws import polynomial_laws
 
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
@@ -311,7 +317,7 @@ def search_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
     result = DarbouxResult(family, polynomial, found, darboux, independent, lie.laws, lie, verified,
                            time.perf_counter() - t0, abelian_laws=abelian_found)
     if result.complete:
-        prove_by_laws(lie, independent, f"{result.kinds} laws")
+        result.lie = prove_by_laws(lie, independent, f"{result.kinds} laws")  # a proved copy
     return result
 
 
@@ -336,9 +342,9 @@ def prove_count(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
     Polynomial laws of degree 1, then 2, … up to ``degree`` (``laws.polynomial_laws``, in the time
     coordinate too for momentum or weight decay); if they fall short of N − K_computed and the flow
     has no time coordinate, the logarithmic (and Abelian) laws on top of them (``search_laws``).
-    When the proved independent laws meet the upper bound, ``lie.certificate`` becomes "proved"
-    (laws exhibited); otherwise it is left as it was, with its proved failure bound (a system the
-    solver refuses as too large changes nothing either).
+    When the proved independent laws meet the upper bound, the count returned is "proved" (laws
+    exhibited; a copy: a ``lie`` given is not changed); otherwise it is ``lie`` as it was, with its
+    proved failure bound (a system the solver refuses as too large changes nothing either).
     """
     from ..errors import ConservationLawsError
     from .laws import polynomial_laws
@@ -356,10 +362,10 @@ def prove_count(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0
         except ConservationLawsError:  # too large for the solver at this degree
             break
         if poly.complete:
-            return lie
+            return poly.lie
     if poly is not None and family.flow.time_variable is None:
         try:
-            search_laws(family, degree=max(degree, 2), seed=seed, lie=lie, polynomial=poly.laws)
+            return search_laws(family, degree=max(degree, 2), seed=seed, lie=lie, polynomial=poly.laws).lie
         except ConservationLawsError:
             pass
     return lie

@@ -71,6 +71,11 @@ class LawsResult:
     basis_indices: list[int] = field(default_factory=list)  # positions in ``laws`` of the minimal basis
     stats: dict = field(default_factory=dict)  # weights, blocks, largest block, largest coupled component
 
+    def __repr__(self) -> str:  # never the whole field family nor every law
+        return (f"LawsResult(found={len(self.laws)}, independent={self.independent}, upper_bound={self.upper_bound}, "
+                f"complete={self.complete}, degree={self.degree}, time_degree={self.time_degree}, "
+                f"certificate={self.lie.certificate!r})")
+
     @property
     def complete(self) -> bool:
         """True when the exhibited laws are as many as the Lie count allows: a certificate."""
@@ -959,7 +964,7 @@ def default_time_degree(flow: Flow, degree: int) -> int:
 
 def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                     degree: int = 2, time_degree: int | None = None, seed: int = 0,
-                    lie: LieResult | None = None) -> LawsResult:
+                    lie: LieResult | None = None, weight_decay=0) -> LawsResult:
     """Every polynomial law of degree ≤ ``degree`` in θ (and v), times powers of the time variable up to
     ``time_degree`` (default: 1 for s = e^{τt}, 3 for Nesterov's t, 1 for τ = 0), exactly.
 
@@ -968,13 +973,17 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
     mod p (rows with one entry first), dense elimination of what stays coupled, rational
     reconstruction and exact verification over Q. The result also carries a minimal basis
     (``LawsResult.basis``): functionally independent laws of least degree, as many as ``independent``.
+
+    ``lie``, a count of the same family (``lie.count_laws``), is not changed: when the laws prove it,
+    ``LawsResult.lie`` is a proved copy.
     """
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
         raise invalid("degree", degree, "a positive integer")
     if time_degree is not None and (isinstance(time_degree, bool) or not isinstance(time_degree, int) or time_degree < 0):
         raise invalid("time_degree", time_degree, "a non-negative integer")
     t0 = time.perf_counter()
-    family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
+    family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry,
+                                                                          weight_decay=weight_decay)
     fields = [g for g in family.generators if not g.is_zero()]
     N = family.N
     has_time = family.flow.time_variable is not None  # momentum, or GF with weight decay
@@ -1015,7 +1024,7 @@ def polynomial_laws(model: Model | FieldFamily, flow: Flow | str = "gradient", t
         lie = count_laws(family, seed=seed)
     independent, basis = minimal_basis(laws, N, seed=seed + 1, time_index=0 if has_time else None)
     if verified:
-        prove_by_laws(lie, independent, f"polynomial laws of degree ≤ {degree}")
+        lie = prove_by_laws(lie, independent, f"polynomial laws of degree ≤ {degree}")  # a proved copy
     notes = []
     if not state_graded:
         notes.append("fields are not homogeneous in the state degree: all degrees were solved together")
@@ -1123,3 +1132,4 @@ def numeric_gradient_rank(expressions: Sequence[sympy.Expr], symbols: Sequence[s
     jac = sympy.lambdify(list(symbols), sympy.Matrix(list(expressions)).jacobian(list(symbols)))
     point = np.random.default_rng(seed).uniform(low, high, size=len(symbols))
     return int(np.linalg.matrix_rank(np.asarray(jac(*point), dtype=float)))
+

@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import copy
 import logging
 import math
 import random
@@ -394,6 +395,11 @@ class LieResult:
     model_description: str = ""  # the model counted (``Model.describe()``; "" for a bare family)
     case: dict = field(default_factory=dict)  # model_name, dims, tau, weight_decay, geometry
 
+    def __repr__(self) -> str:  # never the random point nor the kept words
+        return (f"LieResult(laws={self.laws}, dimension={self.dimension}, rank={self.rank}, "
+                f"certificate={self.certificate!r}, failure_bound={self.failure_bound:.2g}, prime={self.prime}, "
+                f"depth={self.depth}, repeats={self.repeats}, seconds={self.seconds:.3g})")
+
     def as_dict(self) -> dict:
         """The result as plain data (without the point, the names, the kept words and the check primes,
         and without what was counted, which the caller knows)."""
@@ -410,10 +416,12 @@ COUNT_LOGGER = "conservation_laws.engine.lie"
 _logger = logging.getLogger(COUNT_LOGGER)
 
 
-def _announce(result: LieResult) -> None:
+def _announce(result: LieResult, replaces: LieResult | None = None) -> None:
+    """Tell the count logger's handlers about ``result`` (``replaces``: the count it proves, which a
+    collector of counts swaps for it)."""
     if _logger.isEnabledFor(logging.INFO):
         _logger.info("%d laws (%s, failure bound %.1e)", result.laws, result.certificate, result.failure_bound,
-                     extra={"lie_result": result})
+                     extra={"lie_result": result, "replaces": replaces})
 
 
 _BLAS_CONTROLLER = None
@@ -829,12 +837,17 @@ def summarise_certificates(records) -> dict:
 
 
 def prove_by_laws(result: LieResult, independent_laws: int, how: str = "polynomial laws") -> LieResult:
-    """Upgrade ``result`` to "proved" when ``independent_laws`` exactly verified, independent laws
-    meet the upper bound N − K_computed (lower bound = upper bound); returns ``result``."""
-    if result.certificate != "proved" and independent_laws == result.laws:
-        result.certificate, result.failure_bound = "proved", 0.0
-        result.certificate_how = f"laws exhibited: {independent_laws} independent, exactly verified {how}"
-    return result
+    """The count proved when ``independent_laws`` exactly verified, independent laws meet the upper
+    bound N − K_computed (lower bound = upper bound): a copy of ``result`` marked "proved" (announced
+    on the count logger as replacing ``result``); otherwise ``result`` itself. ``result`` is never
+    changed."""
+    if result.certificate == "proved" or independent_laws != result.laws:
+        return result
+    proved = copy.copy(result)
+    proved.certificate, proved.failure_bound = "proved", 0.0
+    proved.certificate_how = f"laws exhibited: {independent_laws} independent, exactly verified {how}"
+    _announce(proved, replaces=result)
+    return proved
 
 
 def check_matches(result: LieResult, family: FieldFamily) -> None:
@@ -858,7 +871,7 @@ def check_matches(result: LieResult, family: FieldFamily) -> None:
 
 def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                dims=None, bias: bool = False, seed: int = 0, repeats: int = 1, max_depth: int = 64,
-               prime: int | None = None, target: float = TARGET_BOUND) -> LieResult:
+               prime: int | None = None, target: float = TARGET_BOUND, weight_decay=0) -> LieResult:
     """Number of independent conservation laws of ``model`` under ``flow`` (N − dim Lie(W)(ξ0)), certified.
 
     Each run draws its prime and point from its own child of SeedSequence([seed, fingerprint]);
@@ -878,7 +891,8 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
     prime = _check_prime(prime)
     if isinstance(model, str):
         model = make_model(model, dims, bias=bias)
-    family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry)
+    family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry,
+                                                                          weight_decay=weight_decay)
     fingerprint = family_fingerprint(family)
     root = np.random.SeedSequence([seed, int(fingerprint, 16)])
     with single_threaded_blas():

@@ -113,7 +113,7 @@ class Flow:
         if tau < 0:
             raise invalid("tau", self.tau, "the friction τ must be ≥ 0")
         if tau and self.kind != "momentum":  # a τ that would be silently ignored is an error
-            shown = str(tau) if len(str(tau)) <= 40 else str(tau)[:20] + "…"  # one short line
+            shown = tau if len(str(tau)) <= 40 else str(tau)[:20] + "…"  # one short line (tau=1, not tau='1')
             raise invalid("tau", shown, f"a friction applies to heavy-ball momentum only; the {self.kind} "
                           "flow has none (give tau = 0)")
         object.__setattr__(self, "tau", tau)
@@ -174,6 +174,7 @@ class Flow:
         return sympy.factor_terms(sympy.sympify(expr).subs(sympy.Symbol("s", real=True), self.time_expression()))
 
     def describe(self) -> str:
+        """The flow in words, e.g. ``heavy-ball momentum (τ = 1)``."""
         decay = f", weight decay λ = {self.weight_decay}" if self.weight_decay else ""
         if self.kind == "gradient":
             return "gradient flow" + decay
@@ -198,6 +199,10 @@ class FieldFamily:
     notes: list[str] = field(default_factory=list)
     natural_rank: int | None = None  # natural gradient: the generic rank ρ of ∂φ
 
+    def __repr__(self) -> str:  # never the fields themselves
+        return (f"FieldFamily({self.model.describe() if self.model is not None else 'fields'}, "
+                f"{self.flow.describe()}, {self.geometry} geometry, N={self.N}, generators={len(self.generators)})")
+
     @property
     def generators(self) -> list[VectorField]:
         return ([self.drift] if self.drift is not None else []) + self.forces
@@ -216,9 +221,21 @@ class FieldFamily:
 
 def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: str | None = None,
                   weight_decay=0) -> FieldFamily:
-    """The family W = {χ_0, χ_1, …} of the flow (module docstring), as exact polynomial fields."""
+    """The family W = {χ_0, χ_1, …} of the flow (module docstring), as exact polynomial fields.
+
+    ``flow`` is a name (then ``tau``, ``geometry`` and ``weight_decay`` build the :class:`Flow`) or a
+    Flow, which the keywords may then only repeat: a non-zero ``tau`` or ``weight_decay``, or a
+    ``geometry``, that differs from the Flow's raises."""
     if isinstance(flow, str):
         flow = Flow(flow, tau, geometry, weight_decay=weight_decay)
+    elif isinstance(flow, Flow):
+        for name, given, own, symbol in (("tau", tau, flow.tau, "τ"), ("weight_decay", weight_decay, flow.weight_decay, "λ")):
+            if given is not None and as_fraction(given) not in (0, own):
+                raise invalid(name, given, f"the Flow given has {symbol} = {own} ({flow.describe()}); give it once")
+        if geometry is not None and flow.geometry is not None and geometry != flow.geometry:
+            raise invalid("geometry", geometry, f"the Flow given has geometry {flow.geometry!r}; give it once")
+    else:
+        raise invalid("flow", flow, f"a Flow or one of {', '.join(FLOW_NAMES)}")
     model.check_countable()
     geometry = flow.geometry or geometry or model.default_geometry
     mirror = model.mirror_mask(base_geometry(geometry))

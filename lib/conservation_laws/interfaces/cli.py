@@ -78,7 +78,7 @@ def count_case(case: Case, prove: bool = False) -> dict:
     if prove:
         from ..engine.darboux import prove_count
 
-        prove_count(family, lie=res, seed=case.seed)
+        res = prove_count(family, lie=res, seed=case.seed)  # a proved copy when the laws prove it
     out = {"model": case.model, "dims": list(case.dims) if case.dims else None}
     if case.phi:
         out["phi"] = list(case.phi)
@@ -223,6 +223,7 @@ def _cmd_laws(args) -> int:
     log_texts = [sympy_text(h.to_sympy(family.symbols), family, args.latex) for h in extra.log_laws] if extra else []
     abelian_texts = [h.describe() for h in extra.abelian_laws] if extra else []
     verdict = extra.verdict() if extra else res.verdict()
+    lie = extra.lie if extra else res.lie  # the count, proved when the laws found prove it
     if args.json:
         print(json.dumps({
             "model": case.model, "dims": list(case.dims) if case.dims else None,
@@ -236,9 +237,9 @@ def _cmd_laws(args) -> int:
             "found": len(res.laws), "independent": res.independent, "upper_bound": res.upper_bound,
             "complete": res.complete or bool(extra and extra.complete), "verified": res.verified,
             "verdict": verdict, "log_laws": log_texts, "abelian_laws": [" ".join(t) for t in abelian_texts],
-            "certificate": res.lie.certificate, "seconds": res.seconds,
+            "certificate": lie.certificate, "seconds": res.seconds,
             "unknowns": res.unknowns, "solver": res.stats,
-            "prime": res.lie.prime, "failure_bound": res.lie.failure_bound,
+            "prime": lie.prime, "failure_bound": lie.failure_bound,
         }))
         return EXIT_OK
     time_note = ""

@@ -101,12 +101,18 @@ class Trajectory:
     """Saved states of an integration: ``t`` of shape (n,), ``y`` of shape (n, dim).
 
     For a gradient flow y = θ; for a momentum flow y = (θ, v) with v = θ'. ``D`` (the number of
-    parameters) is set by :func:`simulate_flow` and used when ``theta()``/``velocity()`` get no argument.
+    parameters) is set by :func:`simulate_flow` and used when ``theta()``/``velocity()`` get no argument;
+    so is ``flow``, from which :func:`evaluate_laws` reads the rate γ of the time coordinate s = e^{γt}.
     """
 
     t: np.ndarray
     y: np.ndarray
     D: int | None = None
+    flow: Flow | None = None
+
+    def __repr__(self) -> str:  # never the states themselves
+        flow = f", {self.flow.describe()}" if self.flow is not None else ""
+        return f"Trajectory({len(self.t)} states of dimension {self.y.shape[1]}, t in [{self.t[0]:g}, {self.t[-1]:g}]{flow})"
 
     def _D(self, D: int | None) -> int:
         D = self.D if D is None else D
@@ -249,7 +255,7 @@ def simulate_flow(
         y0 = theta0
     grad = _gradient_of(model, loss_grad_or_data)
     traj = integrate(ode_rhs(model, flow, grad), y0, t0, t1, steps, save_every)
-    traj.D = D
+    traj.D, traj.flow = D, flow
     return traj
 
 
@@ -265,13 +271,20 @@ def evaluate_laws(
     trajectory: Trajectory,
     time_variable: str | None = None,
     tau: float | None = None,
+    *,
+    flow: Flow | None = None,
 ) -> np.ndarray:
     """h_k(ξ(t)) for sympy expressions h_k along a trajectory, vectorised; shape (n_times, n_laws).
 
     Symbols are matched by name: θ names (``U[0,1]``, the model's ``variable_names``) read columns
     0..D−1, velocity names (``U'[0,1]``) columns D..2D−1, and ``time_variable`` reads the time:
-    ``'t'`` is t itself, ``'s'`` is s = e^{τt} (``tau`` > 0 required) as in the momentum fields; with
-    weight decay the flow's s is e^{γt}: pass ``tau=flow.time_rate``.
+    ``'t'`` is t itself, ``'s'`` is the flow's time coordinate s = e^{γt}, as in its fields
+    (default: the flow's time variable when the expressions use it).
+
+    The rate γ is the flow's ``time_rate``: τ for the heavy ball, λ for gradient flow with weight
+    decay, the oscillator's rate for both (not τ then). It is read from ``flow``, else from the
+    trajectory (:func:`simulate_flow` records its flow). ``tau`` gives γ for a trajectory without a
+    flow; a ``tau`` that differs from the flow's γ raises.
     A single expression is accepted and gives one column.
     """
     if isinstance(expressions, (sympy.Basic, str, numbers.Number)):
@@ -292,13 +305,23 @@ def evaluate_laws(
     columns: dict[str, np.ndarray] = {n: y[:, j] for j, n in enumerate(names)}
     if y.shape[1] >= 2 * D:
         columns.update({_velocity_name(n): y[:, D + j] for j, n in enumerate(names)})
+    if flow is not None and not isinstance(flow, Flow):
+        raise invalid("flow", flow, "a Flow (or None: the trajectory's own)")
+    flow = flow if flow is not None else trajectory.flow
+    if time_variable is None and flow is not None and flow.time_variable is not None:
+        used = {str(x) for e in exprs for x in e.free_symbols}
+        time_variable = flow.time_variable if flow.time_variable in used else None
     if time_variable is not None:
         if time_variable == "t":
             columns["t"] = t
         elif time_variable == "s":
-            if tau is None:
-                raise invalid("tau", tau, "the friction τ > 0 defining s = e^{τt}")
-            tau = _real("tau", tau, positive=True)
+            rate = flow.time_rate if flow is not None else None
+            if rate is not None and tau is not None and _real("tau", tau) != float(rate):
+                raise invalid("tau", tau, f"the rate γ = {rate} of s = e^{{γt}} for the {flow.describe()} "
+                              "(flow.time_rate, not flow.tau when there is weight decay); omit tau to use it")
+            if rate is None and tau is None:
+                raise invalid("tau", tau, "the rate γ > 0 defining s = e^{γt} (flow.time_rate), or a flow")
+            tau = _real("tau", float(rate) if rate is not None else tau, positive=True)
             columns["s"] = np.exp(tau * t)
         else:
             raise invalid("time_variable", time_variable, "'t', 's' (= e^{τt}) or None")
