@@ -32,8 +32,10 @@ def test_a_count_proved_later_shows_as_proved():
     with certificates.CertificateCollector() as seen:
         res = lie.count_laws(fam)
         assert seen.records()[-1]["certificate"] == "probabilistic"
-        polynomial_laws(fam, lie=res)
-    assert res.certificate == "proved" and seen.records()[-1]["certificate"] == "proved"
+        found = polynomial_laws(fam, lie=res)
+    # the caller's count is not changed; the collector swapped it for the proved copy (one record)
+    assert res.certificate == "probabilistic" and found.lie.certificate == "proved"
+    assert len(seen.records()) == 1 and seen.records()[-1]["certificate"] == "proved"
 
 
 def test_logger_level_is_restored():
