@@ -140,7 +140,7 @@ def evaluate(expr, params: dict, glued: dict | None = None):
     scope = {"closed_forms": closed_forms, "math": math, "comb": math.comb, "glued": glued or {},
              "velocity_energy": velocity_energy, "notebooks_in_toc": len(CHAPTERS), **params}
     builtins = {f.__name__: f for f in (len, range, sum, min, max, sorted, set, list, tuple, str, abs, round,
-                                         any, all, zip, float, int)}
+                                         any, all, zip, float, int, map)}
     return eval(str(expr), {"__builtins__": builtins, **scope})  # one namespace: comprehensions see it
 
 
