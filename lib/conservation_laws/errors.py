@@ -16,3 +16,33 @@ def invalid(parameter: str, value: object, allowed: str) -> ConservationLawsErro
 
     shown = str(value) if isinstance(value, Fraction) else repr(value)
     return ConservationLawsError(f"{parameter}={shown} is invalid: {allowed}")
+
+
+#: Largest input file read (a model file, a sweep spec, a batch file): far past any real one, and a
+#: bound on what a device such as /dev/zero can make the reader hold.
+MAX_FILE_BYTES = 64 << 20
+
+
+def read_text(path, parameter: str, what: str, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a regular file (at most ``limit`` bytes), or a one-line error naming
+    ``parameter``: a directory, a device, a missing or unreadable file, bytes that are not UTF-8."""
+    import os
+    import stat
+
+    try:
+        with open(path, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+                kind = "a directory" if stat.S_ISDIR(mode) else "a device or special file"
+                raise invalid(parameter, str(path), f"{what}, and this is {kind}")
+            data = fh.read(limit + 1)
+    except IsADirectoryError:
+        raise invalid(parameter, str(path), f"{what}, and this is a directory") from None
+    except OSError as exc:
+        raise invalid(parameter, str(path), f"{what} ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise invalid(parameter, str(path), f"{what} of at most {limit >> 20} MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise invalid(parameter, str(path), f"{what} in UTF-8 (byte {exc.start} is not)") from None

@@ -36,7 +36,7 @@ from typing import Any, Mapping
 
 import sympy
 
-from .errors import ConservationLawsError, invalid
+from .errors import ConservationLawsError, invalid, read_text
 from .models import Block, Model, make_model
 from .parsing import parse_polynomial
 from .polynomial import Polynomial, from_sympy, symbols_for
@@ -63,22 +63,26 @@ def _read(source) -> tuple[dict, str]:
     text, label = None, str(source)
     looks_like_yaml = "\n" in label or (":" in label and not os.path.exists(label))
     if isinstance(source, os.PathLike) or not looks_like_yaml:
-        try:
-            with open(source, encoding="utf-8") as fh:
-                text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise invalid("spec", str(source), f"a readable UTF-8 YAML file ({getattr(exc, 'strerror', None) or exc})") from None
+        text = read_text(source, "spec", "a readable UTF-8 YAML model file")
     else:
         text, label = str(source), "text"
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise _error("YAML", f"not valid YAML{where} ({getattr(exc, 'problem', None) or exc})") from None
+        raise _error("YAML", yaml_problem(exc)) from None
+    except RecursionError:
+        raise _error("YAML", "it nests too deeply") from None
     if not isinstance(data, dict):
         raise _error("top level", "expected a mapping with keys blocks and phi (or compose)")
     return data, label
+
+
+def yaml_problem(exc) -> str:
+    """A YAML parser error in one line: where, and what (not the parser's multi-line dump)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    what = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"not valid YAML{where} ({what})"
 
 
 def _shape(name: str, value) -> tuple[int, ...]:
@@ -290,12 +294,15 @@ class SpecModel(Model):
                              f"{', '.join(b.name for b in self.blocks)})")
             field = f"metric.{name}"
             entries = range(self.offsets[name], self.offsets[name] + math.prod(self.shapes[name]))
-            if value in (None, "euclidean"):
+            if value is None or value == "euclidean":
                 continue
             if value == "mirror":
                 for j in entries:
                     self._mirror[j] = True
                 continue
+            if isinstance(value, str) and _NAME.fullmatch(value.strip()) and value.strip() not in self._index:
+                raise _error(field, f"unknown metric {value.strip()!r}: euclidean, mirror, or a polynomial in the "
+                             f"entries of the blocks (a template in the block's indices i, j, k, l)")
             if isinstance(value, str):
                 shape = self.shapes[name]
                 polys = [self._polynomial(field, _substitute(value, dict(zip(_INDEX_NAMES, e))))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 from pathlib import Path
 
-from ..errors import invalid
+from ..errors import ConservationLawsError, invalid
 
 SWEEP_MODELS = ("linear", "relu", "nmf", "icnn", "product",  # the models with widths, and the
                 "attention", "conv1d", "conv2d", "softmax", "residual", "transformer")  # blocks (options)
@@ -25,6 +26,21 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
+
+
+def certificate_policy() -> dict:
+    """What a stored count's certificate was computed under (part of every key): the failure bound
+    the count is checked to, the bracket depth and the number of attempts of ``lie.count_laws``."""
+    from ..lie import MAX_ATTEMPTS, TARGET_BOUND
+
+    return {"target_failure_bound": TARGET_BOUND, "max_depth": 64, "max_attempts": MAX_ATTEMPTS}
+
+
+def file_sha256(path: str) -> str:
+    """The sha256 of a model file's bytes (a case's key changes when the file does)."""
+    from ..errors import read_text
+
+    return hashlib.sha256(read_text(path, "model_file", "a readable UTF-8 model file").encode()).hexdigest()
 
 
 def _int_values(value, name: str) -> list[int]:
@@ -119,9 +135,18 @@ def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: st
     from ..models import bias_models
 
     if model_file is not None:  # a model file (models: spec.py); it names its own blocks
-        return make_case(spec=model_file, flow=flow, tau=_fraction("tau", tau) if flow == "momentum" else 0,
-                         geometry=geometry, seed=seed, repeats=repeats,
-                         weight_decay=_fraction("weight_decay", weight_decay)).canonical()
+        if not isinstance(model_file, str) or not model_file.strip():
+            raise invalid("model_file", model_file, "the path of a model file (relative to the spec's folder)")
+        digest = file_sha256(model_file)
+        try:
+            out = make_case(spec=model_file, flow=flow, tau=_fraction("tau", tau) if flow == "momentum" else 0,
+                            geometry=geometry, seed=seed, repeats=repeats,
+                            weight_decay=_fraction("weight_decay", weight_decay)).canonical()
+        except ConservationLawsError as exc:
+            text = str(exc)
+            raise ConservationLawsError(text if text.startswith("model file") else f"model_file {model_file!r}: {text}") from None
+        out["model_file_sha256"] = digest  # the key follows the file's content, not its path
+        return out
     if model not in SWEEP_MODELS:
         raise invalid("model", model, f"one of {', '.join(SWEEP_MODELS)} (models with widths)")
     if not isinstance(bias, bool):
@@ -134,8 +159,10 @@ def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: st
 
 
 def case_key(case: dict, version: str | None = None) -> str:
-    """sha256 of the canonical JSON of the case and the library version."""
-    payload = json.dumps({"case": case, "version": version or _version()}, sort_keys=True, separators=(",", ":"))
+    """sha256 of the canonical JSON of the case (a model file's content hash included), the library
+    version and the certificate policy (``certificate_policy``): a change to any of them is a new key."""
+    payload = json.dumps({"case": case, "version": version or _version(), "policy": certificate_policy()},
+                         sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -195,17 +222,28 @@ def expand_spec(spec: dict) -> list[dict]:
 
 
 def load_spec(path: str | Path) -> dict:
-    """Read a spec from a .json, .yaml or .yml file."""
+    """Read a spec from a .json, .yaml or .yml file (one-line errors). A relative ``model_file``
+    (top level or in a grid) is read from the spec's folder, as a user writing the spec means it."""
     import yaml
 
+    from ..errors import read_text
+    from ..spec import yaml_problem
+
     path = Path(path)
-    if not path.exists():
-        raise invalid("spec", str(path), "an existing YAML or JSON file")
-    text = path.read_text()
+    text = read_text(path, "spec", "a readable UTF-8 YAML or JSON sweep spec")
     try:
         spec = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise invalid("spec", str(path), f"valid {'JSON' if path.suffix == '.json' else 'YAML'} ({e})") from None
+    except json.JSONDecodeError as e:
+        raise invalid("spec", str(path), f"valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except yaml.YAMLError as e:
+        raise invalid("spec", str(path), yaml_problem(e)) from None
+    except RecursionError:
+        raise invalid("spec", str(path), "a spec that does not nest so deeply") from None
     if not isinstance(spec, dict):
         raise invalid("spec", str(path), "a mapping of grid keys (model, dims, flow, ...)")
+    for grid in [spec, *(g for g in spec.get("grids") or [] if isinstance(g, dict))] \
+            if isinstance(spec.get("grids") or [], list) else [spec]:
+        mf = grid.get("model_file")
+        if isinstance(mf, str) and mf.strip() and not Path(mf).is_absolute():
+            grid["model_file"] = os.path.abspath(path.parent / mf)
     return spec
