@@ -574,7 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = args.func(args)
         _flush_stdout()
     except UsageError as exc:
-        code = _report(exc.prog, str(exc), as_json, EXIT_BAD_INPUT)
+        code = _report(exc.prog if exc.prog != PROG else prog, str(exc), as_json, EXIT_BAD_INPUT)
     except ConservationLawsError as exc:
         code = _report(prog, error_text(exc), as_json, EXIT_BAD_INPUT)
     except (RecursionError, MemoryError) as exc:

@@ -26,8 +26,7 @@ def _record(line: bytes) -> dict | None:
         rec = json.loads(line)
     except (ValueError, RecursionError):
         return None
-    if (not isinstance(rec, dict) or not isinstance(rec.get("key"), str) or rec.get("status") not in STATUSES
-            or not isinstance(rec.get("case"), dict)):
+    if not isinstance(rec, dict) or not isinstance(rec.get("key"), str) or rec.get("status") not in STATUSES:
         return None
     return rec
 
