@@ -22,6 +22,11 @@ SPEC_KEYS = ("name", "model", "dims", "depth", "widths", "hidden", "bias", "flow
              "options", "model_file")
 
 
+#: Largest number of cases of one spec, and of integers in one range: a grid past these is a typo
+#: (1..100000 for a width), refused before anything is expanded.
+MAX_CASES = 100_000
+
+
 def _version() -> str:
     from .. import __version__
 
@@ -54,6 +59,7 @@ def _int_values(value, name: str) -> list[int]:
         try:
             if len(parts) == 2:
                 a, b = int(parts[0]), int(parts[1])
+                _check_range(name, value, a, b, 1)
                 return list(range(a, b + 1))
             return [int(value)]
         except ValueError:
@@ -65,6 +71,7 @@ def _int_values(value, name: str) -> list[int]:
         a, b, s = value["from"], value["to"], value.get("step", 1)
         if not all(isinstance(x, int) and not isinstance(x, bool) for x in (a, b, s)) or s < 1:
             raise invalid(name, value, "integer from/to and a step ≥ 1")
+        _check_range(name, value, a, b, s)
         return list(range(a, b + 1, s))
     if isinstance(value, (list, tuple)):
         out: list[int] = []
@@ -72,6 +79,19 @@ def _int_values(value, name: str) -> list[int]:
             out.extend(_int_values(v, name))
         return out
     raise invalid(name, value, "an integer, a range 'a..b', {from, to, step} or a list of them")
+
+
+def _check_range(name: str, value, a: int, b: int, step: int) -> None:
+    if max(0, (b - a) // step + 1) > MAX_CASES or max(abs(a), abs(b)) > 10**9:
+        raise invalid(name, value, f"a range of at most {MAX_CASES} integers below 10^9")
+
+
+def _check_total(sizes) -> None:
+    total = 1
+    for n in sizes:
+        total *= max(1, n)
+        if total > MAX_CASES:
+            raise invalid("spec", f"{total}+ cases", f"a grid of at most {MAX_CASES} cases (narrow a range)")
 
 
 def _listify(value) -> list:
@@ -86,7 +106,10 @@ def _dims_choices(grid: dict) -> list[list[int]]:
         positions = grid["dims"]
         if not isinstance(positions, (list, tuple)) or not positions:
             raise invalid("dims", positions, "a list with one width (or range of widths) per layer, e.g. [1..4, 1..12, 1..4]")
+        if len(positions) > 64:
+            raise invalid("dims", f"{len(positions)} positions", "at most 64 layers")
         values = [_int_values(p, "dims") for p in positions]
+        _check_total(len(v) for v in values)
         choices = [list(c) for c in itertools.product(*values)]
     elif "widths" in grid:
         widths = grid["widths"]
@@ -101,8 +124,8 @@ def _dims_choices(grid: dict) -> list[list[int]]:
         hid_w = _int_values(widths.get("hidden", []), "widths.hidden")
         choices = []
         for q in depths:
-            if q < 1:
-                raise invalid("depth", q, "a number of weight layers ≥ 1")
+            if not 1 <= q <= 64:
+                raise invalid("depth", q, "a number of weight layers from 1 to 64")
             if q > 1 and not hid_w:
                 raise invalid("widths.hidden", widths.get("hidden"), "hidden widths are needed for depth ≥ 2")
             if q == 1:
@@ -110,7 +133,9 @@ def _dims_choices(grid: dict) -> list[list[int]]:
             elif hidden_mode == "uniform":
                 hidden_choices = [[h] * (q - 1) for h in hid_w]
             else:
+                _check_total([len(hid_w)] * (q - 1) + [len(out_w), len(in_w)])
                 hidden_choices = [list(c) for c in itertools.product(hid_w, repeat=q - 1)]
+            _check_total([len(out_w), len(hidden_choices), len(in_w), len(choices) + 1])
             for o, hid, i in itertools.product(out_w, hidden_choices, in_w):
                 choices.append([o, *hid, i])
     else:
@@ -210,6 +235,8 @@ def expand_spec(spec: dict) -> list[dict]:
         seeds = _int_values(grid.get("seed", 0), "seed")
         repeats = grid.get("repeats", 1)
         dims_list = [None] if model_file is not None else _dims_choices(grid)
+        _check_total(len(x) for x in (models, dims_list, biases, flows, taus, geometries, seeds, decays,
+                                      option_sets))
         for model, dims, bias, flow, tau, geometry, seed, decay, options in itertools.product(
                 models, dims_list, biases, flows, taus, geometries, seeds, decays, option_sets):
             case = canonical_case(model, dims, flow, tau, geometry, bias, seed, repeats, weight_decay=decay,
