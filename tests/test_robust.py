@@ -483,3 +483,9 @@ def test_softmax_is_not_listed_as_taking_options():
     assert takes == [m for m, o in MODEL_OPTIONS.items() if o]
     if not MODEL_OPTIONS.get("softmax"):
         assert "softmax" not in takes
+
+
+@pytest.mark.parametrize("dims", ["1", "1,2"])
+def test_icnn_with_too_few_widths_is_one_line(dims):
+    """Found by the fuzz tests: the size estimate indexed a third width that was not there."""
+    bad(["count", "--model", "icnn", "--dims", dims], "count", "3 widths")

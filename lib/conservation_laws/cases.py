@@ -47,7 +47,7 @@ def phi_size(model: str, dims: Sequence[int], bias: bool = False) -> tuple[int, 
         if bias:
             paths += sum(prod(dims[: l + 1]) for l in range(1, len(dims) - 1))
         return paths, paths
-    if model == "icnn":
+    if model == "icnn" and len(dims) >= 3:  # fewer widths: refused by the model itself
         entries = dims[0] * dims[1] * dims[2] + (dims[0] * dims[1] if bias else 0)
         return entries, entries
     return 1, 1
