@@ -270,6 +270,7 @@ def test_a_silent_port_is_refused_within_the_scheduler_timeout(grid, tmp_path):
     assert out.returncode == 2, out.stderr
     one_line_error(out.stderr, "sweep")
     assert "scheduler" in out.stderr
+    assert not (tmp_path / "s.jsonl").exists()  # nothing created for a scheduler that is not there
 
 
 # --- 6. numbers: NaN, infinities, huge, negative, for every numeric option ----------------------

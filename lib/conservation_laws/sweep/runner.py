@@ -307,30 +307,35 @@ def run_sweep(spec: dict, store: str | Path, client=None, workers: int = 2, case
     keys = [case_key(c, version) for c in cases]
     rs = store if isinstance(store, ResultStore) else ResultStore(store)
     rs.check()  # every option and the store are checked before the store is created
-    with rs:
-        done = rs.load()
-        todo = [(k, c) for k, c in zip(keys, cases) if _needs_run(done.get(k), case_timeout, retry_failed)]
-        reused = {k for k in keys if k in done} - {k for k, _ in todo}
-        new: dict[str, dict] = {}
-        if todo:
-            own = None
-            if client is None:
-                if scheduler:
-                    client = connect_scheduler(scheduler, scheduler_timeout)
-                    own = (None, client)
-                else:
+
+    def pending(done):
+        return [(k, c) for k, c in zip(keys, cases) if _needs_run(done.get(k), case_timeout, retry_failed)]
+
+    # a first read, without the lock: is there anything to compute? A scheduler is reached before the
+    # store is created, so that an unreachable one leaves nothing behind.
+    own = None
+    new: dict[str, dict] = {}
+    try:
+        if pending(rs.load()) and client is None and scheduler:
+            client = connect_scheduler(scheduler, scheduler_timeout)
+            own = (None, client)
+        with rs:
+            done = rs.load()  # again, under the lock
+            todo = pending(done)
+            reused = {k for k in keys if k in done} - {k for k, _ in todo}
+            if todo:
+                if client is None:
                     own = start_local_cluster(workers, case_memory)
                     client = own[1]
-            try:
                 new = _run_cases(client, todo, rs, version, case_timeout, progress, len(keys),
                                  restart_stuck=own is not None and own[0] is not None)
-            finally:
-                if own is not None:
-                    with contextlib.suppress(Exception):
-                        own[1].close()
-                    if own[0] is not None:
-                        with contextlib.suppress(Exception):
-                            own[0].close()
+    finally:
+        if own is not None:
+            with contextlib.suppress(Exception):
+                own[1].close()
+            if own[0] is not None:
+                with contextlib.suppress(Exception):
+                    own[0].close()
     out = []
     for k in keys:
         rec = dict(new[k]) if k in new else dict(done[k])
