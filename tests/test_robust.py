@@ -490,3 +490,17 @@ def test_softmax_is_not_listed_as_taking_options():
 def test_icnn_with_too_few_widths_is_one_line(dims):
     """Found by the fuzz tests: the size estimate indexed a third width that was not there."""
     bad(["count", "--model", "icnn", "--dims", dims], "count", "3 widths")
+
+
+def test_huge_model_options_are_refused_before_the_model_is_built():
+    """heads=10^14 used to build the model first (memory grows without end)."""
+    bad(["count", "--model", "attention", "--dims", "2", "--option", "heads=99999999999999"], "count",
+        "options.heads")
+
+
+def test_huge_sweep_ranges_are_refused_before_expansion(tmp_path):
+    spec = tmp_path / "grid.yaml"
+    spec.write_text("model: linear\ndims: [1..100000000, 1, 1]\n")
+    bad(["sweep", spec, "--dry-run"], "sweep", "dims", "at most 100000")
+    spec.write_text("model: linear\ndims: [1..400, 1..400, 1]\n")
+    bad(["sweep", spec, "--dry-run"], "sweep", "100000 cases")

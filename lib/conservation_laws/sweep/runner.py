@@ -204,10 +204,13 @@ def connect_scheduler(address: str, timeout: float = 10.0):
     check_seconds("scheduler_timeout", timeout)
     try:
         ident = asyncio.run(asyncio.wait_for(_identity(address, timeout), timeout))
-    except Exception as e:  # noqa: BLE001 - any failure to reach it is the same one-line answer
+    except (OSError, TimeoutError, asyncio.TimeoutError) as e:
         why = " ".join(str(e).split()) or f"no answer within {timeout:g} s"
         raise invalid("scheduler", address, f"a running Dask scheduler answering within {timeout:g} s "
-                      f"(--scheduler-timeout); {type(e).__name__}: {why}") from None
+                      f"(--scheduler-timeout); {type(e).__name__}: {why[:300]}") from None
+    except (Exception, MemoryError) as e:  # noqa: BLE001 - garbage from a server that is not Dask
+        raise invalid("scheduler", address, "the address of a Dask scheduler; what answered there does not speak "
+                      f"Dask's protocol ({type(e).__name__})") from None
     if not isinstance(ident, dict) or ident.get("type") != "Scheduler":
         raise invalid("scheduler", address, "the address of a Dask scheduler (something else answered there)")
     try:

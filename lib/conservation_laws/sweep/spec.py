@@ -59,11 +59,12 @@ def _int_values(value, name: str) -> list[int]:
         try:
             if len(parts) == 2:
                 a, b = int(parts[0]), int(parts[1])
-                _check_range(name, value, a, b, 1)
-                return list(range(a, b + 1))
-            return [int(value)]
+            else:
+                return [int(value)]
         except ValueError:
             raise invalid(name, value, "an integer or an inclusive range such as '1..12'") from None
+        _check_range(name, value, a, b, 1)
+        return list(range(a, b + 1))
     if isinstance(value, dict):
         extra = set(value) - {"from", "to", "step"}
         if extra or "from" not in value or "to" not in value:
