@@ -504,3 +504,28 @@ def test_huge_sweep_ranges_are_refused_before_expansion(tmp_path):
     bad(["sweep", spec, "--dry-run"], "sweep", "dims", "at most 100000")
     spec.write_text("model: linear\ndims: [1..400, 1..400, 1]\n")
     bad(["sweep", spec, "--dry-run"], "sweep", "100000 cases")
+
+
+def test_interrupt_is_one_line_and_exit_130(monkeypatch):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "count_case", interrupted)
+    code, out, err = run_cli(["count", *LINEAR])
+    assert code == 130 and err == "conservation-laws count: interrupted\n" and out == ""
+
+
+def test_batch_from_a_closed_stdin_is_one_line():
+    out = subprocess.run(COMMAND + ["count", "--batch", "-"], stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, timeout=120, preexec_fn=lambda: os.close(0))
+    assert out.returncode == 2
+    one_line_error(out.stderr, "count")
+
+
+def test_sweep_dry_run_to_a_full_stdout(grid, tmp_path):
+    with open("/dev/full", "w") as full:
+        out = subprocess.run(COMMAND + ["sweep", str(grid), "--dry-run", "--store", str(tmp_path / "s.jsonl")],
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
+    # the dry run's tally line (stderr), then the one error line
+    assert out.stderr.splitlines()[-1].startswith("conservation-laws sweep: error: cannot write the output")
