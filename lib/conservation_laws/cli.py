@@ -8,7 +8,8 @@
 ``count`` prints the number of independent conservation laws N − K (``lie.count_laws``), ``laws``
 the polynomial laws themselves and the completeness verdict (``laws.polynomial_laws``).
 
-Exit codes: 0 success; 1 a batch in which at least one line failed (the other lines still ran);
+Exit codes: 0 success; 1 a batch in which at least one line failed (the other lines still ran), or
+an internal error (a bug, reported in one line too);
 2 bad input, a model too large for memory or an output that cannot be written (one line on stderr,
 ``conservation-laws <command>: error: …``, and with ``--json`` also a JSON object on stdout; never a
 traceback); 130 interrupted. Every error of the command line goes through ``main``'s one error path.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-import math
 import os
 import sys
 import time
@@ -440,7 +440,7 @@ def _model_options_help() -> str:
     return "Model options: " + " ".join(parts)
 
 
-EXIT_HELP = ("Exit codes: 0 success; 1 a batch with failed lines; 2 bad input, a model too large for memory, or an "
+EXIT_HELP = ("Exit codes: 0 success; 1 a batch with failed lines (or an internal error); 2 bad input, a model too large for memory, or an "
              "output that cannot be written (one line on stderr, 'conservation-laws COMMAND: error: ...', and with "
              "--json a JSON object {\"error\": ...} on stdout); 130 interrupted.")
 
