@@ -602,8 +602,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _flush_stdout()
         except BrokenPipeError:
             _stdout_gone()
-        except _OutputError:
+        except _OutputError as out_exc:  # `--help > /dev/full`
             _stdout_gone()
+            code = _report(prog, f"cannot write the output ({out_exc})", False, EXIT_BAD_INPUT)
     except Exception as exc:  # noqa: BLE001 - a bug of ours, still in one line and never a traceback
         code = _report(prog, f"internal error, please report it: {error_text(exc)}", as_json,
                        EXIT_BATCH_FAILURES)
