@@ -529,3 +529,15 @@ def test_sweep_dry_run_to_a_full_stdout(grid, tmp_path):
     assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
     # the dry run's tally line (stderr), then the one error line
     assert out.stderr.splitlines()[-1].startswith("conservation-laws sweep: error: cannot write the output")
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("compose:\n  - {model: attention, dims: [2], options: {heads: 99999999}}\n", "compose[0].options"),
+    ("blocks: {A: [100, 100, 100, 100]}\nphi: ['A[0,0,0,0]']\n", "blocks"),
+    ("blocks: {A: [2]}\nphi:\n  - entry: 'A[0]*A[1]'\n    sum: {i: 1000000000}\n", "phi[0].sum"),
+])
+def test_model_file_sizes_are_bounded_before_anything_is_enumerated(text, needle, tmp_path):
+    """Each of these used to build (or enumerate) without end."""
+    f = tmp_path / "m.yaml"
+    f.write_text(text)
+    bad(["count", "--spec", f], "count", "model file", needle)

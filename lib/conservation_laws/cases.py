@@ -188,20 +188,10 @@ class Case:
         return out
 
 
-#: Bound on an integer model option (heads, kernel, input_size, ...) and on a list option's length:
-#: checked before the model is built, whose size guard only runs once it exists.
-MAX_OPTION_INT = 4096
-
-
 def _check_option(key: str, value) -> None:
-    items = value if isinstance(value, (list, tuple)) else [value]
-    if len(items) > 64:
-        raise invalid(f"options.{key}", _short(value), "at most 64 entries")
-    for v in items:
-        if isinstance(v, float) and not math.isfinite(v):
-            raise invalid(f"options.{key}", v, "a finite value")
-        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_OPTION_INT:
-            raise invalid(f"options.{key}", _short(value), f"integers of at most {MAX_OPTION_INT} in size")
+    from .errors import check_option
+
+    check_option(f"options.{key}", value)
 
 
 def _check_model(model, dims, phi, bias):

@@ -46,3 +46,25 @@ def read_text(path, parameter: str, what: str, limit: int = MAX_FILE_BYTES) -> s
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise invalid(parameter, str(path), f"{what} in UTF-8 (byte {exc.start} is not)") from None
+
+
+#: Bound on an integer model option (heads, kernel, input_size, ...) and on a list option's length,
+#: checked before a model is built (its size guard only runs once it exists).
+MAX_OPTION_INT = 4096
+
+
+def check_option(field: str, value) -> None:
+    """A model option's value, bounded before the model is built: a list of at most 64 entries,
+    finite numbers, integers of at most ``MAX_OPTION_INT`` in size (``heads=10**14`` would build
+    for ever)."""
+    import math
+
+    items = value if isinstance(value, (list, tuple)) else [value]
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+    if len(items) > 64:
+        raise ConservationLawsError(f"{field}={shown} is invalid: at most 64 entries")
+    for v in items:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConservationLawsError(f"{field}={shown} is invalid: a finite value")
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_OPTION_INT:
+            raise ConservationLawsError(f"{field}={shown} is invalid: integers of at most {MAX_OPTION_INT} in size")

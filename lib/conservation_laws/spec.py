@@ -36,13 +36,17 @@ from typing import Any, Mapping
 
 import sympy
 
-from .errors import ConservationLawsError, invalid, read_text
+from .errors import ConservationLawsError, check_option, invalid, read_text
 from .models import Block, Model, make_model
 from .parsing import parse_polynomial
 from .polynomial import Polynomial, from_sympy, symbols_for
 
 SPEC_KEYS = ("name", "blocks", "phi", "compose", "metric", "shared")
 MAX_PHI_ENTRIES = 20_000
+#: Bounds checked before anything is enumerated: parameters of all blocks (counting itself stops
+#: far lower, at ``models.MAX_PARAMETERS``), and terms of one template (entries × summands).
+MAX_FILE_PARAMETERS = 100_000
+MAX_TEMPLATE_TERMS = 1_000_000
 _INDEX_NAMES = ("i", "j", "k", "l")
 _BRACKET = re.compile(r"\[([^\]]*)\]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -152,6 +156,9 @@ class SpecModel(Model):
             if not isinstance(name, str) or not _NAME.fullmatch(name):
                 raise _error(f"blocks.{name}", "a block name is a letter followed by letters, digits or _")
             shapes[name] = _shape(name, shape)
+        total = sum(math.prod(s) for s in shapes.values())
+        if total > MAX_FILE_PARAMETERS:
+            raise _error("blocks", f"{total} parameters in all; at most {MAX_FILE_PARAMETERS} in a model file")
         shared = data.get("shared") or {}
         if not isinstance(shared, dict):
             raise _error("shared", f"{shared!r} is not a mapping from a block to the block whose weights it uses")
@@ -203,6 +210,8 @@ class SpecModel(Model):
             raise _error(field, f"index {sorted(both)[0]!r} is both in for and in sum")
         if math.prod(loops.values()) > MAX_PHI_ENTRIES:
             raise _error(f"{field}.for", f"it would give more than {MAX_PHI_ENTRIES} entries")
+        if math.prod(loops.values()) * math.prod(sums.values()) > MAX_TEMPLATE_TERMS:
+            raise _error(f"{field}.sum", f"it would add up more than {MAX_TEMPLATE_TERMS} terms in all")
         out = []
         for combo in itertools.product(*[range(n) for n in loops.values()]):
             values = dict(zip(loops, combo))
@@ -253,6 +262,11 @@ class SpecModel(Model):
             options = part.get("options") or {}
             if not isinstance(options, dict):
                 raise _error(f"{field}.options", f"{options!r} is not a mapping of model options")
+            try:
+                for key, value in options.items():
+                    check_option(str(key), value)
+            except ConservationLawsError as exc:
+                raise _error(f"{field}.options", str(exc)) from None
             try:
                 m = make_model(part["model"], part.get("dims"), bias=bool(part.get("bias", False)), **options)
             except ConservationLawsError as exc:
