@@ -269,8 +269,8 @@ def load_spec(path: str | Path) -> dict:
         raise invalid("spec", str(path), "a spec that does not nest so deeply") from None
     if not isinstance(spec, dict):
         raise invalid("spec", str(path), "a mapping of grid keys (model, dims, flow, ...)")
-    for grid in [spec, *(g for g in spec.get("grids") or [] if isinstance(g, dict))] \
-            if isinstance(spec.get("grids") or [], list) else [spec]:
+    grids = spec.get("grids")
+    for grid in [spec, *(g for g in grids if isinstance(g, dict))] if isinstance(grids, list) else [spec]:
         mf = grid.get("model_file")
         if isinstance(mf, str) and mf.strip() and not Path(mf).is_absolute():
             grid["model_file"] = os.path.abspath(path.parent / mf)
