@@ -1,9 +1,12 @@
 """Property-based fuzzing of the command line (hypothesis), in-process through ``cli.main``.
 
 Whatever the input (random text or near-valid polynomials for --phi, random widths, τ, flows and
-batch lines) the command ends with exit code 0, 1 (a batch with failed lines) or 2 (bad input),
-bad input gives one line on stderr, and nothing ever prints a traceback. The examples are few and
-small (no deadline, bounded ``max_examples``) so that the file runs in ``make test``.
+batch lines; model files, random YAML or a valid one with a few keys changed; sweep specs; batch
+files beside stray case flags; store paths that are directories, devices, /proc files or under a
+file; NaN, infinities, huge and negative numbers for every numeric option) the command ends with
+exit code 0, 1 (a batch with failed lines) or 2 (bad input), bad input gives one line on stderr,
+and nothing ever prints a traceback. The examples are few and small (no deadline, bounded
+``max_examples``, derandomized; sweeps only expanded) so that the file runs in about half a minute.
 """
 
 from __future__ import annotations
