@@ -173,14 +173,24 @@ def _near_valid_model(edits) -> dict:
 
 EDITS = st.lists(st.tuples(MODEL_KEYS, st.one_of(st.none(), st.sampled_from(["A", "B", "w", "k", "C", "entry"])),
                            YAML_VALUES, st.booleans()), min_size=1, max_size=3)
+SMALL_EDITS = st.lists(st.one_of(
+    st.tuples(st.just("metric"), st.sampled_from(["A", "B", "w"]),
+              st.sampled_from(["euclidean", "mirror", "1 + A[i,j]^2", "w[0]", None, ["1", "2"], "2"]), st.booleans()),
+    st.tuples(st.just("blocks"), st.sampled_from(["A", "B", "w", "C"]),
+              st.sampled_from([[2, 2], [1], [], [3, 2], 2]), st.booleans()),
+    st.tuples(st.just("shared"), st.sampled_from(["A", "B", "C"]), st.sampled_from(["A", "B", "w"]), st.booleans()),
+    st.tuples(st.just("phi"), st.none(), st.lists(st.sampled_from(["A[0,0]*B[1,1]", "w[0]*w[1]", "A[0,1]^2 - B[0,0]",
+                                                                   "A[k,i]"]), min_size=1, max_size=3),
+              st.just(False))), min_size=1, max_size=2)
 MODEL_TEXTS = st.one_of(
+    SMALL_EDITS.map(lambda e: __import__("yaml").safe_dump(_near_valid_model(e))),
     YAML_VALUES.map(lambda v: __import__("yaml").safe_dump(v)),
     EDITS.map(lambda e: __import__("yaml").safe_dump(_near_valid_model(e))),
     st.text(alphabet=st.sampled_from(list("ab:[]{}-, \n\t'\"&*!|>#%@0123")), max_size=60),
 )
 
 
-@settings(FUZZ_SMALL, max_examples=80)
+@settings(FUZZ_SMALL, max_examples=250)
 @given(text=MODEL_TEXTS, flow=st.sampled_from(["gradient", "momentum"]))
 def test_fuzz_model_files(text, flow, tmp_path):
     path = tmp_path / "model.yaml"
@@ -208,7 +218,7 @@ SPECS = st.one_of(
 )
 
 
-@settings(FUZZ_SMALL, max_examples=150)
+@settings(FUZZ_SMALL, max_examples=300)
 @given(spec=SPECS, as_json=st.booleans())
 def test_fuzz_sweep_specs(spec, as_json, tmp_path):
     path = tmp_path / "grid.yaml"
@@ -225,7 +235,7 @@ STRAY_FLAGS = st.lists(st.sampled_from([["--flow", "momentum"], ["--tau", "1"], 
                        max_size=3)
 
 
-@settings(FUZZ_SMALL, max_examples=100)
+@settings(FUZZ_SMALL, max_examples=150)
 @given(lines=st.lists(BATCH_LINES, min_size=0, max_size=3), flags=STRAY_FLAGS)
 def test_fuzz_batch_with_stray_flags(lines, flags, tmp_path):
     path = tmp_path / "cases.jsonl"
@@ -273,7 +283,7 @@ NUMERIC_OPTIONS = st.sampled_from([("count", "--tau"), ("count", "--weight-decay
                                    ("sweep", "--case-memory")])
 
 
-@settings(FUZZ_SMALL, max_examples=200)
+@settings(FUZZ_SMALL, max_examples=300)
 @given(where=NUMERIC_OPTIONS, value=NUMBERS)
 def test_fuzz_numbers_for_every_numeric_option(where, value, tmp_path):
     command, option = where
@@ -282,7 +292,8 @@ def test_fuzz_numbers_for_every_numeric_option(where, value, tmp_path):
         spec.write_text("model: linear\ndims: [1, 1, 1]\n")
         argv = ["sweep", str(spec), "--dry-run", "--store", str(tmp_path / "s.jsonl"), f"{option}={value}"]
     else:
-        flow = ["--flow", "momentum"] if option in ("--tau", "--time-degree") else []
+        flow = (["--flow", "momentum"] if option == "--tau" else
+                ["--flow", "momentum", "--tau", "1"] if option == "--time-degree" else [])
         argv = [command, "--model", "linear", "--dims", "1,1,1", *flow, f"{option}={value}", "--json"]
         if command == "laws":
             argv += ["--degree", "1"] if option != "--degree" else []
