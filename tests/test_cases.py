@@ -14,7 +14,10 @@ def test_make_case_normalises_and_counts():
     assert isinstance(case, Case) and case.dims == (2, 3, 2) and case.tau == Fraction(1, 2)
     assert case.count().laws == make_case(model="linear", dims=[2, 3, 2], flow="momentum", tau=0.5).count().laws
     assert case.canonical() == {"model": "linear", "dims": [2, 3, 2], "bias": False, "flow": "momentum",
-                                "tau": "1/2", "geometry": None, "seed": 0, "repeats": 1}
+                                "tau": 0.5, "geometry": None, "seed": 0, "repeats": 1}
+    # τ as every record writes it (json_number): exact, a number when its decimal is exact
+    third = make_case(model="linear", dims=[2, 2, 2], flow="momentum", tau="1/3").canonical()["tau"]
+    assert third == "1/3" and make_case(model="linear", dims=[2, 2, 2], flow="momentum", tau=third).tau == Fraction(1, 3)
     assert set(case.as_dict()) == set(CASE_FIELDS)
 
 
@@ -67,7 +70,8 @@ def test_weight_decay_goes_to_the_flow_only_when_set(monkeypatch):
         assert "weight_decay" in str(exc)
     else:
         assert case.build_flow().weight_decay == Fraction(1, 10)
-        assert case.canonical()["weight_decay"] == "1/10"
+        assert case.canonical()["weight_decay"] == 0.1  # its decimal, read back exactly
+        assert make_case(model="linear", dims=[2, 2, 2], weight_decay=0.1).weight_decay == Fraction(1, 10)
 
 
 def test_batch_lines_and_sweeps_share_the_validator():

@@ -62,10 +62,10 @@ def test_expand_spec_ranges_and_canonical_cases():
                          "flow": ["gradient", "momentum"], "tau": [0, "1/2"], "bias": [False, True]})
     # bias collapses (linear has none), tau collapses for gradient: 2*2*2 dims × (1 GF + 2 MF)
     assert len(cases) == 8 * 3
-    assert {c["tau"] for c in cases if c["flow"] == "gradient"} == {"0"}
-    assert {c["tau"] for c in cases if c["flow"] == "momentum"} == {"0", "1/2"}
+    assert {c["tau"] for c in cases if c["flow"] == "gradient"} == {0}
+    assert {c["tau"] for c in cases if c["flow"] == "momentum"} == {0, 0.5}  # as batch JSON writes τ
     assert all(c["bias"] is False for c in cases)
-    assert cases[0] == {"model": "linear", "dims": [1, 3, 1], "bias": False, "flow": "gradient", "tau": "0",
+    assert cases[0] == {"model": "linear", "dims": [1, 3, 1], "bias": False, "flow": "gradient", "tau": 0,
                         "geometry": None, "seed": 0, "repeats": 1}
 
 

@@ -42,6 +42,22 @@ def _shown(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
+def _bad_index(text: str, at: int) -> str:
+    """What is wrong inside the brackets opened at ``at`` (``U[0,a]``: the index 'a', not the '[')."""
+    close = text.find("]", at)
+    if close < 0:
+        return f"missing ']' for the '[' at position {at}"
+    start = at + 1
+    for item in text[at + 1:close].split(","):
+        stripped = item.strip()
+        if not stripped.isdigit():
+            where = start + len(item) - len(item.lstrip())
+            shown = f"index {stripped!r}" if stripped else "an empty index"
+            return f"{shown} at position {where}: indices are integers from 0, e.g. U[0,1]"
+        start += len(item) + 1
+    return f"unexpected character '[' at position {at}"
+
+
 class _Size:
     """An upper bound on the degree and the number of monomials of a sub-expression.
 
@@ -81,7 +97,10 @@ class _Parser:
         while pos < len(text):
             m = _TOKEN.match(text, pos)
             if not m or m.end() == pos:
-                raise self.error(f"unexpected character {text[pos:].lstrip()[:1]!r} at position {pos}")
+                at = pos + len(text[pos:]) - len(text[pos:].lstrip())
+                if text[at:at + 1] == "[" and self.tokens and self.tokens[-1][0] == "name":
+                    raise self.error(_bad_index(text, at))
+                raise self.error(f"unexpected character {text[at:at + 1]!r} at position {at}")
             kind = m.lastgroup
             self.tokens.append((kind, m.group(kind), m.start(kind)))
             pos = m.end()

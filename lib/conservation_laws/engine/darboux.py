@@ -105,9 +105,9 @@ class DarbouxResult:
 
     def verdict(self) -> str:
         if self.complete:
-            return (f"complete: {self.independent} independent laws ({self.kinds}) = N − K = "
+            return (f"complete: {self.independent} independent {'law' if self.independent == 1 else 'laws'} ({self.kinds}) = N − K = "
                     f"{self.upper_bound} (proved: exact verification + Lie upper bound)")
-        return (f"incomplete: {self.independent} independent laws (polynomial and logarithmic) found, the Lie "
+        return (f"incomplete: {self.independent} independent {'law' if self.independent == 1 else 'laws'} (polynomial and logarithmic) found, the Lie "
                 f"count allows {self.upper_bound}")
 
 

@@ -114,9 +114,9 @@ class LawsResult:
 
     def verdict(self) -> str:
         if self.complete:
-            return (f"complete: {self.independent} independent laws found = N − K = {self.upper_bound} "
+            return (f"complete: {self.independent} independent {'law' if self.independent == 1 else 'laws'} found = N − K = {self.upper_bound} "
                     "(proved: exact verification + Lie upper bound)")
-        return (f"incomplete at degree ≤ {self.degree}: {self.independent} independent laws found, "
+        return (f"incomplete at degree ≤ {self.degree}: {self.independent} independent {'law' if self.independent == 1 else 'laws'} found, "
                 f"the Lie count allows {self.upper_bound}")
 
     def basis_statement(self) -> str:

@@ -473,7 +473,7 @@ def _check_weight_decay(flow: Flow) -> None:
 def _check_decay_geometry(flow: Flow, geometry: str, mirror) -> None:
     if flow.weight_decay and flow.is_momentum and any(mirror):
         raise invalid("geometry", geometry, "momentum with weight decay is defined for the euclidean geometry "
-                      "only (pass geometry='euclidean' for this model)")
+                      "only (--geometry euclidean, or geometry=\"euclidean\" in a batch line or the API)")
 
 
 def rational_sqrt(q: Fraction) -> Fraction | None:

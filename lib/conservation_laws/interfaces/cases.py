@@ -13,6 +13,8 @@ keyword options), bias, flow, tau, weight_decay, geometry, seed, repeats.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import prod
@@ -28,6 +30,7 @@ MAX_PHI_TERMS = 200_000
 CASE_FIELDS = ("model", "dims", "phi", "spec", "options", "bias", "flow", "tau", "weight_decay", "geometry",
                "seed", "repeats")
 MAX_REPEATS = 100
+MAX_SEED = 2**63 - 1
 
 
 def phi_size(model: str, dims: Sequence[int], bias: bool = False) -> tuple[int, int]:
@@ -44,24 +47,67 @@ def phi_size(model: str, dims: Sequence[int], bias: bool = False) -> tuple[int, 
         if bias:
             paths += sum(prod(dims[: l + 1]) for l in range(1, len(dims) - 1))
         return paths, paths
-    if model == "icnn":
+    if model == "icnn" and len(dims) >= 3:  # fewer widths: refused by the model itself
         entries = dims[0] * dims[1] * dims[2] + (dims[0] * dims[1] if bias else 0)
         return entries, entries
     return 1, 1
 
 
+#: Largest friction τ and weight decay λ accepted, and the largest denominator of their exact value:
+#: far beyond any training run, small enough to print and to reduce modulo a prime.
+MAX_RATE = 10**6
+MAX_DENOMINATOR = 10**12
+_DECIMAL = re.compile(r"\s*\+?(\d{1,40}(\.\d{0,40})?|\.\d{1,40})([eE][-+]?\d{1,3})?\s*")
+_RATIO = re.compile(r"\s*\+?\d{1,40}\s*/\s*\d{1,40}\s*")
+
+
 def _fraction(name: str, value) -> Fraction:
+    """An exact rate (τ or λ): a number from 0 to ``MAX_RATE`` written as an int, a decimal, a
+    fraction 'p/q' or a float, with a denominator at most ``MAX_DENOMINATOR``. Text is checked
+    before ``Fraction`` reads it (``'1e999999999'`` would otherwise be a billion-digit integer)."""
     from ..algebra.polynomial import as_fraction
 
-    if isinstance(value, bool):
-        raise invalid(name, value, "a number ≥ 0")
+    allowed = (f"a number from 0 to {MAX_RATE}, e.g. 1, 0.5 or 1/2 (finite; denominator at most "
+               f"{MAX_DENOMINATOR:.0e})")
+    if isinstance(value, bool) or (isinstance(value, str) and not (_DECIMAL.fullmatch(value)
+                                                                  or _RATIO.fullmatch(value))):
+        raise invalid(name, _short(value), allowed)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise invalid(name, value, allowed)
     try:
-        x = as_fraction(value)
-    except (ValueError, ZeroDivisionError, TypeError):
-        raise invalid(name, value, "a number ≥ 0") from None
-    if x < 0:
-        raise invalid(name, value, "a number ≥ 0")
+        if isinstance(value, str) and "/" in value:
+            top, _, bottom = value.partition("/")
+            x = Fraction(int(top), int(bottom))
+        elif isinstance(value, str):
+            mantissa, _, exponent = value.strip().lstrip("+").lower().partition("e")
+            if exponent and abs(int(exponent)) > 40:
+                raise ValueError(exponent)
+            x = Fraction(mantissa) * Fraction(10) ** int(exponent or 0)
+        else:
+            x = as_fraction(value)
+    except (ValueError, ZeroDivisionError, TypeError, OverflowError):
+        raise invalid(name, _short(value), allowed) from None
+    if not 0 <= x <= MAX_RATE or x.denominator > MAX_DENOMINATOR:
+        raise invalid(name, _short(value), allowed)
     return x
+
+
+def _short(value, limit: int = 40):
+    """A value as an error message shows it: long text cut (a message stays one short line)."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def json_number(x: Fraction):
+    """An exact rational as JSON writes it: an int; a float when its shortest decimal is exactly x
+    (0.5, 0.1: read back exactly, as ``polynomial.as_fraction`` reads floats); else the text 'p/q'.
+    The one rule of every record (``count --json``, batch lines, sweep stores), so that τ = 1/2 reads
+    0.5 everywhere and τ = 1/3 stays exact."""
+    x = Fraction(x)
+    if x.denominator == 1:
+        return int(x)
+    f = float(x)
+    return f if Fraction(repr(f)) == x else str(x)
 
 
 @dataclass(frozen=True, eq=True)
@@ -127,10 +173,10 @@ class Case:
                 "geometry": self.geometry, "seed": self.seed, "repeats": self.repeats}
 
     def canonical(self) -> dict:
-        """The JSON parameters a sweep keys the case by: τ as an exact string (``'1/2'``); spec,
-        options and weight decay only when set, so that the keys of older stores do not change."""
+        """The JSON parameters a sweep keys the case by: τ and λ exact as ``json_number`` writes them
+        (``0.5``, ``'1/3'``); spec, options and weight decay only when set."""
         out = {"model": self.model, "dims": list(self.dims) if self.dims is not None else None, "bias": self.bias,
-               "flow": self.flow, "tau": str(self.tau), "geometry": self.geometry, "seed": self.seed,
+               "flow": self.flow, "tau": json_number(self.tau), "geometry": self.geometry, "seed": self.seed,
                "repeats": self.repeats}
         if self.phi:
             out["phi"] = list(self.phi)
@@ -139,12 +185,20 @@ class Case:
         if self.options:
             out["options"] = dict(sorted(self.options.items()))
         if self.weight_decay:
-            out["weight_decay"] = str(self.weight_decay)
+            out["weight_decay"] = json_number(self.weight_decay)
         return out
+
+
+def _check_option(key: str, value) -> None:
+    from ..errors import check_option
+
+    check_option(f"options.{key}", value)
 
 
 def _check_model(model, dims, phi, bias):
     from ..models import MODEL_NAMES, check_dims
+
+    NAMED_MODELS = [m for m in MODEL_NAMES if m not in ("polynomial", "spec")]
 
     if phi is not None:
         if isinstance(phi, str):
@@ -157,16 +211,29 @@ def _check_model(model, dims, phi, bias):
             raise invalid("bias", bias, "biases exist for relu and icnn only, not for a user model")
         return "polynomial", None, tuple(phi)
     if model is None:
-        raise invalid("model", model, f"one of {', '.join(m for m in MODEL_NAMES if m != 'polynomial')} "
-                      "(or a user model with --phi)")
-    if model not in MODEL_NAMES:
-        raise invalid("model", model, f"one of {', '.join(MODEL_NAMES)}")
+        raise invalid("model", model, f"one of {', '.join(NAMED_MODELS)} (or a user model with --phi, "
+                      "or a model file with --spec)")
     if model == "polynomial":
         raise invalid("model", model, "a user model needs --phi 'polynomial' (repeatable)")
+    if model == "spec":
+        raise invalid("model", model, "a model file is given with --spec FILE (\"spec\" in a batch line)")
+    if not isinstance(model, str) or model not in MODEL_NAMES:
+        raise invalid("model", _short(model), f"one of {', '.join(NAMED_MODELS)} (or a user model with --phi, "
+                      "or a model file with --spec)")
     if dims is None:
         raise invalid("dims", dims, "the widths are required, e.g. --dims 2,3,2 (output first, input last)")
     if isinstance(dims, (int,)) and not isinstance(dims, bool):
         dims = [dims]
+    if isinstance(dims, str):
+        parts = dims.split(",")
+        if not dims.strip():
+            raise invalid("dims", dims, "comma-separated widths, output first and input last, e.g. 2,3,2; none given")
+        if any(not p.strip() for p in parts):
+            raise invalid("dims", _short(dims), "comma-separated positive integers without an empty entry, e.g. 2,3,2")
+        if len(parts) > 64:
+            raise invalid("dims", _short(dims), "at most 64 widths")
+    elif isinstance(dims, (list, tuple)) and not dims:
+        raise invalid("dims", list(dims), "a list of widths, output first and input last, e.g. [2, 3, 2]; none given")
     return model, tuple(check_dims(dims, 1)), None
 
 
@@ -207,6 +274,8 @@ def make_case(model: str | None = None, dims=None, phi: Sequence[str] | str | No
         options = {}
     if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
         raise invalid("options", options, "a mapping of the model's keyword options")
+    for key, value in options.items():
+        _check_option(key, value)
     if spec is not None and not isinstance(spec, str):
         raise invalid("spec", spec, "the path of a model file")
     if flow not in FLOW_NAMES:
@@ -215,8 +284,8 @@ def make_case(model: str | None = None, dims=None, phi: Sequence[str] | str | No
     weight_decay = _fraction("weight_decay", weight_decay)
     if geometry is not None and geometry not in GEOMETRIES:
         raise invalid("geometry", geometry, f"one of {', '.join(GEOMETRIES)} (or omit it for the model's own)")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise invalid("seed", seed, "a non-negative integer")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise invalid("seed", _short(seed), f"an integer from 0 to 2^63 - 1")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
         raise invalid("repeats", repeats, f"an integer from 1 to {MAX_REPEATS}")
     check_size(model, dims, bias)
@@ -237,5 +306,5 @@ def make_cases(records: Sequence[Mapping[str, Any]]) -> list[Case]:
     return out
 
 
-__all__ = ["Case", "make_case", "make_cases", "check_size", "phi_size", "CASE_FIELDS", "MAX_OUTPUTS",
-           "MAX_PHI_TERMS", "ConservationLawsError"]
+__all__ = ["Case", "make_case", "make_cases", "check_size", "phi_size", "json_number", "CASE_FIELDS",
+           "MAX_OUTPUTS", "MAX_PHI_TERMS", "MAX_RATE", "ConservationLawsError"]

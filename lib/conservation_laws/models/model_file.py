@@ -38,12 +38,16 @@ import sympy
 
 from ..algebra.parsing import parse_polynomial
 from ..algebra.polynomial import Polynomial, from_sympy, symbols_for
-from ..errors import ConservationLawsError, invalid
+from ..errors import ConservationLawsError, check_option, invalid, read_text
 from .base import Block, Model
 from .registry import make_model
 
 MODEL_FILE_KEYS = ("name", "blocks", "phi", "compose", "metric", "shared")
 MAX_PHI_ENTRIES = 20_000
+#: Bounds checked before anything is enumerated: parameters of all blocks (counting itself stops
+#: far lower, at ``models.MAX_PARAMETERS``), and terms of one template (entries × summands).
+MAX_FILE_PARAMETERS = 100_000
+MAX_TEMPLATE_TERMS = 1_000_000
 _INDEX_NAMES = ("i", "j", "k", "l")
 _BRACKET = re.compile(r"\[([^\]]*)\]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -64,22 +68,26 @@ def _read(source) -> tuple[dict, str]:
     text, label = None, str(source)
     looks_like_yaml = "\n" in label or (":" in label and not os.path.exists(label))
     if isinstance(source, os.PathLike) or not looks_like_yaml:
-        try:
-            with open(source, encoding="utf-8") as fh:
-                text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise invalid("spec", str(source), f"a readable UTF-8 YAML file ({getattr(exc, 'strerror', None) or exc})") from None
+        text = read_text(source, "spec", "a readable UTF-8 YAML model file")
     else:
         text, label = str(source), "text"
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise _error("YAML", f"not valid YAML{where} ({getattr(exc, 'problem', None) or exc})") from None
+        raise _error("YAML", yaml_problem(exc)) from None
+    except RecursionError:
+        raise _error("YAML", "it nests too deeply") from None
     if not isinstance(data, dict):
         raise _error("top level", "expected a mapping with keys blocks and phi (or compose)")
     return data, label
+
+
+def yaml_problem(exc) -> str:
+    """A YAML parser error in one line: where, and what (not the parser's multi-line dump)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    what = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"not valid YAML{where} ({what})"
 
 
 def _shape(name: str, value) -> tuple[int, ...]:
@@ -149,6 +157,9 @@ class FileModel(Model):
             if not isinstance(name, str) or not _NAME.fullmatch(name):
                 raise _error(f"blocks.{name}", "a block name is a letter followed by letters, digits or _")
             shapes[name] = _shape(name, shape)
+        total = sum(math.prod(s) for s in shapes.values())
+        if total > MAX_FILE_PARAMETERS:
+            raise _error("blocks", f"{total} parameters in all; at most {MAX_FILE_PARAMETERS} in a model file")
         shared = data.get("shared") or {}
         if not isinstance(shared, dict):
             raise _error("shared", f"{shared!r} is not a mapping from a block to the block whose weights it uses")
@@ -200,6 +211,8 @@ class FileModel(Model):
             raise _error(field, f"index {sorted(both)[0]!r} is both in for and in sum")
         if math.prod(loops.values()) > MAX_PHI_ENTRIES:
             raise _error(f"{field}.for", f"it would give more than {MAX_PHI_ENTRIES} entries")
+        if math.prod(loops.values()) * math.prod(sums.values()) > MAX_TEMPLATE_TERMS:
+            raise _error(f"{field}.sum", f"it would add up more than {MAX_TEMPLATE_TERMS} terms in all")
         out = []
         for combo in itertools.product(*[range(n) for n in loops.values()]):
             values = dict(zip(loops, combo))
@@ -251,6 +264,11 @@ class FileModel(Model):
             if not isinstance(options, dict):
                 raise _error(f"{field}.options", f"{options!r} is not a mapping of model options")
             try:
+                for key, value in options.items():
+                    check_option(str(key), value)
+            except ConservationLawsError as exc:
+                raise _error(f"{field}.options", str(exc)) from None
+            try:
                 m = make_model(part["model"], part.get("dims"), bias=bool(part.get("bias", False)), **options)
             except ConservationLawsError as exc:
                 raise _error(field, str(exc)) from None
@@ -291,12 +309,15 @@ class FileModel(Model):
                              f"{', '.join(b.name for b in self.blocks)})")
             field = f"metric.{name}"
             entries = range(self.offsets[name], self.offsets[name] + math.prod(self.shapes[name]))
-            if value in (None, "euclidean"):
+            if value is None or value == "euclidean":
                 continue
             if value == "mirror":
                 for j in entries:
                     self._mirror[j] = True
                 continue
+            if isinstance(value, str) and _NAME.fullmatch(value.strip()) and value.strip() not in self._index:
+                raise _error(field, f"unknown metric {value.strip()!r}: euclidean, mirror, or a polynomial in the "
+                             f"entries of the blocks (a template in the block's indices i, j, k, l)")
             if isinstance(value, str):
                 shape = self.shapes[name]
                 polys = [self._polynomial(field, _substitute(value, dict(zip(_INDEX_NAMES, e))))

@@ -10,7 +10,10 @@ Spec keys (every value may be a single item or a list; integer ranges may be wri
 ``"1..12"`` (inclusive), ``{"from": 1, "to": 12, "step": 1}`` or an explicit list)::
 
     name: two-layer-linear     # a label (optional)
-    model: linear              # linear | relu | nmf | icnn | product
+    model: linear              # linear | relu | nmf | icnn | product | a block (with options)
+    model_file: gated.yaml     # instead of model/dims: a model file (relative to the spec's folder)
+    options: {heads: 2}        # a block's keyword options (or a list of such mappings)
+    weight_decay: [0, 1/10]    # weight decay λ (also weight_decays)
     dims: [1..4, 1..12, 1..4]  # one range per width: output, hidden..., input   (either this)
     depth: 2                   # number of weight layers q (dims has q + 1 entries) (or this,
     widths: {output: 1..4, hidden: 1..12, input: 1..4}      #  with widths)
@@ -23,12 +26,17 @@ Spec keys (every value may be a single item or a list; integer ranges may be wri
     repeats: 1
     grids: [{...}, {...}]      # optional: several grids, each overriding the keys above
 
-The results store is a JSON-lines file. A case's *key* is the sha256 of its canonical JSON
-parameters together with the library version; each finished case is appended as one line (with
-its key) and flushed at once. A rerun reads the store, skips every key already there and computes
-only the rest, so a killed sweep loses at most the cases in flight; a truncated last line (a crash
-in the middle of a write) is dropped. A case that raises is recorded with status ``failed`` and its
-message; the sweep goes on.
+The results store is a JSON-lines regular file (a directory, a device or a ``/proc`` file is
+refused). A case's *key* is the sha256 of its canonical JSON parameters (with the sha256 of its
+model file's content: an edited model file is counted afresh), the library version and the
+certificate policy (``spec.certificate_policy``); each finished case is appended as one line (with
+its key) and flushed at once. A rerun reads the store line by line (a line over 1 MiB is skipped
+unread), skips every key already there and computes only the rest, so a killed sweep loses at most
+the cases in flight; a truncated last line (a crash in the middle of a write) is dropped, and lines
+that are not records are counted (``ResultStore.skipped_lines``, reported by the ``sweep`` command).
+A case that raises is recorded with status ``failed`` and its message; the sweep goes on. Every
+option and the store are checked, and a ``scheduler`` reached (within ``scheduler_timeout``
+seconds), before the store is created.
 
 Per-case limits.
 * ``case_timeout`` (seconds): the worker runs the count in a helper thread and waits for it at most
@@ -56,11 +64,10 @@ from .cli import add_sweep_parser, main, run_sweep_command
 from .landscape import check_linear_sweep, linear_landscape
 from .runner import (WORKER_GRACE_S, CaseTimeout, compute_case, machine_workers, run_sweep,
                      start_local_cluster)
-from .spec import SPEC_KEYS, SWEEP_MODELS, canonical_case, case_key, expand_spec, load_spec
+from .spec import SPEC_KEYS, SWEEP_MODELS, canonical_case, case_key, certificate_policy, expand_spec, load_spec
 from .store import STATUSES, ResultStore, summarize
 
 __all__ = ["CaseTimeout", "ResultStore", "SPEC_KEYS", "STATUSES", "SWEEP_MODELS", "WORKER_GRACE_S",
-           "add_sweep_parser", "canonical_case", "case_key", "check_linear_sweep", "compute_case", "expand_spec",
-           "linear_landscape", "load_spec", "machine_workers", "main",
-           "run_sweep", "run_sweep_command", "start_local_cluster", "summarize"]
+           "add_sweep_parser", "canonical_case", "case_key", "certificate_policy", "check_linear_sweep",
+           "compute_case", "expand_spec", "linear_landscape", "load_spec", "machine_workers", "main", "run_sweep", "run_sweep_command", "start_local_cluster", "summarize"]
 

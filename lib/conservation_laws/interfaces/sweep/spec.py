@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 from pathlib import Path
 
-from ...errors import invalid
+from ...errors import ConservationLawsError, invalid
 
 SWEEP_MODELS = ("linear", "relu", "nmf", "icnn", "product",  # the models with widths, and the
                 "attention", "conv1d", "conv2d", "softmax", "residual", "transformer")  # blocks (options)
@@ -21,10 +22,30 @@ SPEC_KEYS = ("name", "model", "dims", "depth", "widths", "hidden", "bias", "flow
              "options", "model_file")
 
 
+#: Largest number of cases of one spec, and of integers in one range: a grid past these is a typo
+#: (1..100000 for a width), refused before anything is expanded.
+MAX_CASES = 100_000
+
+
 def _version() -> str:
     from ..._version import __version__
 
     return __version__
+
+
+def certificate_policy() -> dict:
+    """What a stored count's certificate was computed under (part of every key): the failure bound
+    the count is checked to, the bracket depth and the number of attempts of ``lie.count_laws``."""
+    from ...engine.lie import MAX_ATTEMPTS, TARGET_BOUND
+
+    return {"target_failure_bound": TARGET_BOUND, "max_depth": 64, "max_attempts": MAX_ATTEMPTS}
+
+
+def file_sha256(path: str) -> str:
+    """The sha256 of a model file's bytes (a case's key changes when the file does)."""
+    from ...errors import read_text
+
+    return hashlib.sha256(read_text(path, "model_file", "a readable UTF-8 model file").encode()).hexdigest()
 
 
 def _int_values(value, name: str) -> list[int]:
@@ -38,10 +59,12 @@ def _int_values(value, name: str) -> list[int]:
         try:
             if len(parts) == 2:
                 a, b = int(parts[0]), int(parts[1])
-                return list(range(a, b + 1))
-            return [int(value)]
+            else:
+                return [int(value)]
         except ValueError:
             raise invalid(name, value, "an integer or an inclusive range such as '1..12'") from None
+        _check_range(name, value, a, b, 1)
+        return list(range(a, b + 1))
     if isinstance(value, dict):
         extra = set(value) - {"from", "to", "step"}
         if extra or "from" not in value or "to" not in value:
@@ -49,6 +72,7 @@ def _int_values(value, name: str) -> list[int]:
         a, b, s = value["from"], value["to"], value.get("step", 1)
         if not all(isinstance(x, int) and not isinstance(x, bool) for x in (a, b, s)) or s < 1:
             raise invalid(name, value, "integer from/to and a step ≥ 1")
+        _check_range(name, value, a, b, s)
         return list(range(a, b + 1, s))
     if isinstance(value, (list, tuple)):
         out: list[int] = []
@@ -56,6 +80,19 @@ def _int_values(value, name: str) -> list[int]:
             out.extend(_int_values(v, name))
         return out
     raise invalid(name, value, "an integer, a range 'a..b', {from, to, step} or a list of them")
+
+
+def _check_range(name: str, value, a: int, b: int, step: int) -> None:
+    if max(0, (b - a) // step + 1) > MAX_CASES or max(abs(a), abs(b)) > 10**9:
+        raise invalid(name, value, f"a range of at most {MAX_CASES} integers below 10^9")
+
+
+def _check_total(sizes) -> None:
+    total = 1
+    for n in sizes:
+        total *= max(1, n)
+        if total > MAX_CASES:
+            raise invalid("spec", f"{total}+ cases", f"a grid of at most {MAX_CASES} cases (narrow a range)")
 
 
 def _listify(value) -> list:
@@ -70,7 +107,10 @@ def _dims_choices(grid: dict) -> list[list[int]]:
         positions = grid["dims"]
         if not isinstance(positions, (list, tuple)) or not positions:
             raise invalid("dims", positions, "a list with one width (or range of widths) per layer, e.g. [1..4, 1..12, 1..4]")
+        if len(positions) > 64:
+            raise invalid("dims", f"{len(positions)} positions", "at most 64 layers")
         values = [_int_values(p, "dims") for p in positions]
+        _check_total(len(v) for v in values)
         choices = [list(c) for c in itertools.product(*values)]
     elif "widths" in grid:
         widths = grid["widths"]
@@ -85,8 +125,8 @@ def _dims_choices(grid: dict) -> list[list[int]]:
         hid_w = _int_values(widths.get("hidden", []), "widths.hidden")
         choices = []
         for q in depths:
-            if q < 1:
-                raise invalid("depth", q, "a number of weight layers ≥ 1")
+            if not 1 <= q <= 64:
+                raise invalid("depth", q, "a number of weight layers from 1 to 64")
             if q > 1 and not hid_w:
                 raise invalid("widths.hidden", widths.get("hidden"), "hidden widths are needed for depth ≥ 2")
             if q == 1:
@@ -94,7 +134,9 @@ def _dims_choices(grid: dict) -> list[list[int]]:
             elif hidden_mode == "uniform":
                 hidden_choices = [[h] * (q - 1) for h in hid_w]
             else:
+                _check_total([len(hid_w)] * (q - 1) + [len(out_w), len(in_w)])
                 hidden_choices = [list(c) for c in itertools.product(hid_w, repeat=q - 1)]
+            _check_total([len(out_w), len(hidden_choices), len(in_w), len(choices) + 1])
             for o, hid, i in itertools.product(out_w, hidden_choices, in_w):
                 choices.append([o, *hid, i])
     else:
@@ -119,9 +161,18 @@ def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: st
     from ...models import bias_models
 
     if model_file is not None:  # a model file (models: spec.py); it names its own blocks
-        return make_case(spec=model_file, flow=flow, tau=_fraction("tau", tau) if flow == "momentum" else 0,
-                         geometry=geometry, seed=seed, repeats=repeats,
-                         weight_decay=_fraction("weight_decay", weight_decay)).canonical()
+        if not isinstance(model_file, str) or not model_file.strip():
+            raise invalid("model_file", model_file, "the path of a model file (relative to the spec's folder)")
+        digest = file_sha256(model_file)
+        try:
+            out = make_case(spec=model_file, flow=flow, tau=_fraction("tau", tau) if flow == "momentum" else 0,
+                            geometry=geometry, seed=seed, repeats=repeats,
+                            weight_decay=_fraction("weight_decay", weight_decay)).canonical()
+        except ConservationLawsError as exc:
+            text = str(exc)
+            raise ConservationLawsError(text if text.startswith("model file") else f"model_file {model_file!r}: {text}") from None
+        out["model_file_sha256"] = digest  # the key follows the file's content, not its path
+        return out
     if model not in SWEEP_MODELS:
         raise invalid("model", model, f"one of {', '.join(SWEEP_MODELS)} (models with widths)")
     if not isinstance(bias, bool):
@@ -134,8 +185,10 @@ def canonical_case(model: str, dims, flow: str = "gradient", tau=0, geometry: st
 
 
 def case_key(case: dict, version: str | None = None) -> str:
-    """sha256 of the canonical JSON of the case and the library version."""
-    payload = json.dumps({"case": case, "version": version or _version()}, sort_keys=True, separators=(",", ":"))
+    """sha256 of the canonical JSON of the case (a model file's content hash included), the library
+    version and the certificate policy (``certificate_policy``): a change to any of them is a new key."""
+    payload = json.dumps({"case": case, "version": version or _version(), "policy": certificate_policy()},
+                         sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -183,6 +236,8 @@ def expand_spec(spec: dict) -> list[dict]:
         seeds = _int_values(grid.get("seed", 0), "seed")
         repeats = grid.get("repeats", 1)
         dims_list = [None] if model_file is not None else _dims_choices(grid)
+        _check_total(len(x) for x in (models, dims_list, biases, flows, taus, geometries, seeds, decays,
+                                      option_sets))
         for model, dims, bias, flow, tau, geometry, seed, decay, options in itertools.product(
                 models, dims_list, biases, flows, taus, geometries, seeds, decays, option_sets):
             case = canonical_case(model, dims, flow, tau, geometry, bias, seed, repeats, weight_decay=decay,
@@ -195,17 +250,28 @@ def expand_spec(spec: dict) -> list[dict]:
 
 
 def load_spec(path: str | Path) -> dict:
-    """Read a spec from a .json, .yaml or .yml file."""
+    """Read a spec from a .json, .yaml or .yml file (one-line errors). A relative ``model_file``
+    (top level or in a grid) is read from the spec's folder, as a user writing the spec means it."""
     import yaml
 
+    from ...errors import read_text
+    from ...models.model_file import yaml_problem
+
     path = Path(path)
-    if not path.exists():
-        raise invalid("spec", str(path), "an existing YAML or JSON file")
-    text = path.read_text()
+    text = read_text(path, "spec", "a readable UTF-8 YAML or JSON sweep spec")
     try:
         spec = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise invalid("spec", str(path), f"valid {'JSON' if path.suffix == '.json' else 'YAML'} ({e})") from None
+    except json.JSONDecodeError as e:
+        raise invalid("spec", str(path), f"valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except yaml.YAMLError as e:
+        raise invalid("spec", str(path), yaml_problem(e)) from None
+    except RecursionError:
+        raise invalid("spec", str(path), "a spec that does not nest so deeply") from None
     if not isinstance(spec, dict):
         raise invalid("spec", str(path), "a mapping of grid keys (model, dims, flow, ...)")
+    grids = spec.get("grids")
+    for grid in [spec, *(g for g in grids if isinstance(g, dict))] if isinstance(grids, list) else [spec]:
+        mf = grid.get("model_file")
+        if isinstance(mf, str) and mf.strip() and not Path(mf).is_absolute():
+            grid["model_file"] = os.path.abspath(path.parent / mf)
     return spec
