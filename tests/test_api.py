@@ -220,7 +220,7 @@ def test_cli_errors_are_the_apis(capsys):
     """A bad case gives the same one-line message from the CLI and from the API."""
     argv = ["count", "--model", "linear", "--dims", "2,0,2"]
     assert cli.main(argv) == 2
-    message = capsys.readouterr().err.strip().removeprefix("conservation-laws: error: ")
+    message = capsys.readouterr().err.strip().removeprefix("conservation-laws count: error: ")
     with pytest.raises(ConservationLawsError) as err:
         cl.count("linear", dims="2,0,2")
     assert str(err.value) == message

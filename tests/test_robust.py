@@ -117,9 +117,9 @@ def test_sweep_key_follows_the_model_file_content(tmp_path):
     model.write_text(G2.format(n=2))
     spec = tmp_path / "grid.yaml"
     spec.write_text("model_file: g2.yaml\n")
-    before = expand_spec(load_model_file(spec))
+    before = expand_spec(load_spec(spec))
     model.write_text(G2.format(n=1))
-    after = expand_spec(load_model_file(spec))
+    after = expand_spec(load_spec(spec))
     assert case_key(before[0]) != case_key(after[0])
     assert before[0]["model_file_sha256"] != after[0]["model_file_sha256"]
     # and the key changes with the version and the certificate policy
@@ -129,7 +129,7 @@ def test_sweep_key_follows_the_model_file_content(tmp_path):
 def test_sweep_recounts_after_the_model_file_changes(tmp_path, inline):
     """The issue's reproduction end to end: a stored result is not reused for an edited model file."""
     from conservation_laws.engine import lie
-    from conservation_laws.models.model_file import load_spec as load_model
+    from conservation_laws.models.model_file import load_model_file as load_model
     from conservation_laws.interfaces.sweep import run_sweep
 
     model = tmp_path / "g2.yaml"
@@ -140,11 +140,11 @@ def test_sweep_recounts_after_the_model_file_changes(tmp_path, inline):
     for text in (G2.format(n=2), "blocks:\n  U: [2, 2]\n  V: [2, 2]\nphi:\n  - 'U[0,0]*V[0,0]'\n"):
         model.write_text(text)
         expected = lie.count_laws(load_model(model), "gradient").laws  # independent of the sweep
-        [rec] = run_sweep(load_model_file(spec), store, client=inline, progress=False)
+        [rec] = run_sweep(load_spec(spec), store, client=inline, progress=False)
         assert rec["status"] == "ok" and rec["laws"] == expected and not rec["reused"]
         counts.append(rec["laws"])
     assert counts[0] != counts[1]
-    [again] = run_sweep(load_model_file(spec), store, client=inline, progress=False)
+    [again] = run_sweep(load_spec(spec), store, client=inline, progress=False)
     assert again["reused"] and again["laws"] == counts[1]
 
 
@@ -190,7 +190,7 @@ def test_relative_model_file_is_read_from_the_spec_folder(tmp_path, monkeypatch)
     spec = tmp_path / "specs" / "grid.yaml"
     spec.write_text("model_file: ../models/gated.yaml\n")
     monkeypatch.chdir(tmp_path / "models")  # elsewhere: the working directory must not matter
-    [case] = expand_spec(load_model_file(spec))
+    [case] = expand_spec(load_spec(spec))
     assert Path(case["spec"]) == (tmp_path / "models" / "gated.yaml").resolve()
     spec.write_text("model_file: ../models/missing.yaml\n")
     err = bad(["sweep", spec, "--dry-run"], "sweep", "model_file")

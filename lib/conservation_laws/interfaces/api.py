@@ -34,8 +34,10 @@ _MODEL_FILE_SUFFIXES = (".yaml", ".yml")
 
 # --- formatting ---------------------------------------------------------------------------------
 def _number(x: Fraction):
-    """An exact rational as the CLI's JSON writes it: an int when whole, else a float."""
-    return int(x) if x.denominator == 1 else float(x)
+    """An exact rational as the CLI's JSON writes it (``cases.json_number``: one rule everywhere)."""
+    from .cases import json_number
+
+    return json_number(x)
 
 
 def _shown(x: Fraction) -> str:
@@ -455,7 +457,8 @@ def count(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | 
           weight_decay: float | str | Fraction | None = None,
           geometry: str | None = None, bias: bool = False, phi: Sequence[str] | str | None = None,
           option: Mapping[str, Any] | Sequence[str] | None = None, spec: str | os.PathLike | None = None,
-          seed: int = 0, repeats: int = 1, prove: bool = False) -> Count:
+          seed: int = 0, repeats: int = 1, prove: bool = False, max_depth: int = 64,
+          prime: int | None = None) -> Count:
     r"""The number of independent conservation laws of a model under a flow, with its certificate.
 
     A conservation law is a function h of the phase space with X h = ⟨∇h, X⟩ = 0 for every field X
@@ -503,6 +506,12 @@ def count(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | 
         Independent runs; the largest rank is kept.
     prove
         Then try to prove the count by exhibiting N − K exactly verified laws.
+    max_depth
+        Diagnostic (``--max-depth``): stop the bracket construction at this depth; a count cut
+        short is an upper bound only.
+    prime
+        Diagnostic (``--prime``): the exact rank modulo this fixed prime instead of random primes;
+        a fixed prime gives an upper bound only.
 
     Returns
     -------
@@ -534,7 +543,10 @@ def count(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | 
         raise invalid("prove", prove, "True or False")
     from ..engine.lie import count_laws
 
-    lie = count_laws(r.family, seed=r.seed, repeats=r.repeats)
+    for name, value, low, high in (("max_depth", max_depth, 1, 64), ("prime", prime, 2, 2**31 - 1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            raise invalid(name, value, f"an integer from {low} to {high}")
+    lie = count_laws(r.family, seed=r.seed, repeats=r.repeats, max_depth=max_depth, prime=prime)
     if prove:
         from ..engine.darboux import prove_count
 

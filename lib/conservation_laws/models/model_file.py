@@ -133,7 +133,7 @@ class FileModel(Model):
     default_geometry = "mixed"  # the file's own per-block metric
 
     def __init__(self, data: dict, label: str = "mapping"):
-        unknown = sorted(set(data) - set(MODEL_FILE_KEYS))
+        unknown = sorted(set(data) - set(MODEL_FILE_KEYS), key=repr)
         if unknown:
             raise _error("top level", f"unknown key(s) {unknown}; allowed: {list(MODEL_FILE_KEYS)}")
         self.title = str(data.get("name", label))
@@ -199,7 +199,7 @@ class FileModel(Model):
             return [self._polynomial(field, item)]
         if not isinstance(item, dict) or "entry" not in item:
             raise _error(field, f"{item!r} is neither a polynomial string nor a template {{entry, for, sum}}")
-        extra = sorted(set(item) - {"entry", "for", "sum"})
+        extra = sorted(set(item) - {"entry", "for", "sum"}, key=repr)
         if extra:
             raise _error(field, f"unknown key(s) {extra}; a template has entry, for, sum")
         template = item["entry"]
@@ -257,7 +257,7 @@ class FileModel(Model):
             field = f"compose[{n}]"
             if not isinstance(part, dict) or "model" not in part:
                 raise _error(field, f"{part!r} is not a mapping with a model name")
-            extra = sorted(set(part) - {"model", "dims", "options", "prefix", "bias"})
+            extra = sorted(set(part) - {"model", "dims", "options", "prefix", "bias"}, key=repr)
             if extra:
                 raise _error(field, f"unknown key(s) {extra}; allowed: model, dims, options, prefix, bias")
             options = part.get("options") or {}

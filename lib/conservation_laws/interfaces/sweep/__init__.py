@@ -60,7 +60,7 @@ JSON-lines results store), ``landscape`` (reading a linear sweep against ``close
 
 from __future__ import annotations
 
-from .cli import add_sweep_parser, main, run_sweep_command
+from .cli import add_sweep_parser, run_sweep_command
 from .landscape import check_linear_sweep, linear_landscape
 from .runner import (WORKER_GRACE_S, CaseTimeout, compute_case, machine_workers, run_sweep,
                      start_local_cluster)
@@ -69,5 +69,5 @@ from .store import STATUSES, ResultStore, summarize
 
 __all__ = ["CaseTimeout", "ResultStore", "SPEC_KEYS", "STATUSES", "SWEEP_MODELS", "WORKER_GRACE_S",
            "add_sweep_parser", "canonical_case", "case_key", "certificate_policy", "check_linear_sweep",
-           "compute_case", "expand_spec", "linear_landscape", "load_spec", "machine_workers", "main", "run_sweep", "run_sweep_command", "start_local_cluster", "summarize"]
+           "compute_case", "expand_spec", "linear_landscape", "load_spec", "machine_workers", "run_sweep", "run_sweep_command", "start_local_cluster", "summarize"]
 

@@ -146,15 +146,3 @@ def _skipped_note(store: ResultStore) -> str:
     if store.truncated_tail:
         parts.append("a cut last line dropped")
     return f" ({'; '.join(parts)})" if parts else ""
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m conservation_laws.interfaces.sweep SPEC ...`` (the same as ``conservation-laws sweep``, the
-    same one error path)."""
-    from ..cli import main as cli_main
-
-    return cli_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
