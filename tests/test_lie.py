@@ -4,6 +4,7 @@ arithmetic underneath (the validation set is tested in test_validation.py)."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from fractions import Fraction
 
@@ -359,22 +360,82 @@ def test_primes_in_range_lower_bound():
     assert 3.5e7 < lie.PRIMES_IN_RANGE_LOWER <= 105097565 - 54400028
 
 
+def test_check_primes_lower_bound():
+    # Rosser–Schoenfeld: π(x) > x/ln x and π(x) < 1.25506·x/ln x (x ≥ 17)
+    lo = 2**62 / math.log(2**62) - 1.25506 * 2**61 / math.log(2**61)
+    assert 3.8e16 <= lie.PRIMES_IN_CHECK_RANGE_LOWER <= lo
+    # and a direct count on a sample: the density of primes near 2^61.5 is about 1/ln(2^61.5) ≈ 1/42.6
+    rng = np.random.default_rng(3)
+    sample = rng.integers(2**61, 2**62, size=4000)
+    density = sum(lie._is_prime(int(n)) for n in sample) / len(sample)
+    assert abs(density - 1 / math.log(2**61.5)) < 0.01
+
+
 def test_bound_arithmetic():
-    # random prime: unlucky term (⌊B/30⌋ + 1)/Π_eff, Schwartz–Zippel term d/p
-    u, s = lie.check_pass_bound(40, 95.0, 2**30 + 3, fixed_prime=False, excluded=2)
-    assert u == pytest.approx(4 / (lie.PRIMES_IN_RANGE_LOWER - 2))
-    assert s == pytest.approx(40 / 2**30)  # the smallest prime of the range: independent of the draw
-    assert lie.check_pass_bound(40, 95.0, 2**31 - 1, fixed_prime=False, excluded=2) == (u, s)
+    # random prime of [2^61, 2^62): unlucky term (⌊B/61⌋ + 1)/Π_eff, Schwartz–Zippel term (d + 2)/2^61
+    u, s = lie.check_pass_bound(40, 130.0, 2**61 + 3, fixed_prime=False, excluded=2)
+    assert u == pytest.approx(3 / (lie.PRIMES_IN_CHECK_RANGE_LOWER - 2))
+    assert s == pytest.approx(42 / 2**61)  # the smallest prime of the range: independent of the draw
+    assert lie.check_pass_bound(40, 130.0, 2**62 - 57, fixed_prime=False, excluded=2) == (u, s)
+    # one check meets the target even for K·deg in the millions and heights of 10^5 bits
+    u, s = lie.check_pass_bound(10**7, 1e5, 2**61 + 3, fixed_prime=False)
+    assert u + s <= lie.TARGET_BOUND
+    assert u == pytest.approx((1e5 // 61 + 1) / lie.PRIMES_IN_CHECK_RANGE_LOWER)
     # fixed prime: unlucky 0 if 2^B < p, else 1
-    assert lie.check_pass_bound(3, 10.0, 2**31 - 1, fixed_prime=True) == (0.0, pytest.approx(3 / (2**31 - 1)))
+    assert lie.check_pass_bound(3, 10.0, 2**31 - 1, fixed_prime=True) == (0.0, pytest.approx(5 / (2**31 - 1)))
     assert lie.check_pass_bound(3, 40.0, 2**31 - 1, fixed_prime=True)[0] == 1.0
-    assert lie.check_pass_bound(30, 1.0, 7, fixed_prime=True) == (0.0, 1.0)  # d/p capped at 1
+    assert lie.check_pass_bound(30, 1.0, 7, fixed_prime=True) == (0.0, 1.0)  # (d + 2)/p capped at 1
     # independent primes multiply (u + s); one fixed prime keeps its unlucky term once
     terms = [(1e-6, 2e-6), (1e-6, 3e-6)]
     assert lie.combine_check_bounds(terms, fixed_prime=False) == pytest.approx(3e-6 * 4e-6)
     assert lie.combine_check_bounds(terms, fixed_prime=True) == pytest.approx(1e-6 + 6e-12)
     assert lie.combine_check_bounds([], fixed_prime=False) == 1.0
     assert lie.combine_check_bounds([(0.7, 0.6)], fixed_prime=False) == 1.0
+
+
+def test_one_check_suffices():
+    res = count_laws("linear", "momentum", tau=1, dims=[3, 3, 3])
+    assert res.laws == 3 and res.certificate == "probabilistic" and res.checks == 1
+    assert all(2**61 <= q < 2**62 and lie._is_prime(q) for q in res.check_primes)
+    gens = [g for g in vector_fields(make_model("linear", [3, 3, 3]), "momentum", tau=1).generators
+            if not g.is_zero()]
+    d, B = lie.check_bound_terms(gens, res.words)
+    u, s = lie.check_pass_bound(d, B, res.check_primes[0], fixed_prime=False, excluded=lie.excluded_primes(gens))
+    assert res.failure_bound == pytest.approx(u + s) and res.failure_bound <= lie.TARGET_BOUND
+
+
+def test_wide_mulmod_and_sums_are_exact():
+    rng = random.Random(11)
+    for p in (random.Random(1).choice([2**61 + 15, 2**62 - 57]), lie.random_check_prime(rng), 2**31 - 1, 7):
+        a = [rng.randrange(p) for _ in range(300)] + [p - 1, 0]
+        b = [rng.randrange(p) for _ in range(300)] + [p - 1, p - 1]
+        got = lie._mulmod_wide(np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), p)
+        assert got.tolist() == [x * y % p for x, y in zip(a, b)]
+        index = np.array([rng.randrange(5) for _ in a], dtype=np.int64)
+        sums = lie._summed_mod(index, np.array(a, dtype=np.int64), 5, p)
+        assert sums.tolist() == [sum(x for x, i in zip(a, index) if i == k) % p for k in range(5)]
+
+
+def test_integer_brackets_match_exact_brackets_and_switch_to_big_integers():
+    rng = random.Random(2)
+    for _ in range(20):
+        N = rng.randint(2, 4)
+        X, Y = _random_field(rng, N, 6, 3), _random_field(rng, N, 6, 3)
+        exact = X.bracket(Y)
+        fast = bracket(ModularField.from_integer(X), ModularField.from_integer(Y))
+        LX = lie._integer_size(X)[2] * lie._integer_size(Y)[2]
+        got = {(int(k), tuple(int(v) for v in m if v != N)): int(c) for k, m, c in zip(fast.comp, fast.mono, fast.coef)}
+        want = {(k, m): c * LX for k, poly in enumerate(exact.components) for m, c in poly.items()}
+        assert got == want
+    # coefficients near 2^40: a double bracket's sums exceed int64, so Python integers take over
+    X = VectorField((Polynomial({(0, 1): Fraction(2**40 + 1)}), Polynomial({(0,): Fraction(3**25)})))
+    Y = VectorField((Polynomial({(1, 1): Fraction(2**41)}), Polynomial({(0, 0): Fraction(1)})))
+    iX = ModularField.from_integer(X)
+    z = bracket(iX, bracket(iX, ModularField.from_integer(Y)))
+    exact = X.bracket(X.bracket(Y))
+    got = {(int(k), tuple(int(v) for v in m if v != 2)): int(c) for k, m, c in zip(z.comp, z.mono, z.coef)}
+    want = {(k, m): int(c) for k, poly in enumerate(exact.components) for m, c in poly.items()}
+    assert got == want and max(abs(c) for c in want.values()) > 2**63
 
 
 def test_word_bounds_dominate_the_integer_fields():

@@ -6,7 +6,8 @@ N − K, with K = dim Lie(W)(ξ) (Frobenius). K is computed by the bracket const
 
     V_1 = span W,   V_{k+1} = V_k + [W, V_k],   stop when no new direction appears,
 
-evaluated at one random point ξ0 of F_p^N (p a random prime below 2^31), with exact rank mod p.
+evaluated at one random point ξ0 of F_p^N (p a random prime below 2^31), with exact rank mod p, and
+certified by one check mod a random prime of about 62 bits (below).
 
 Why it is fast. Brackets are *expanded only for the survivors*: the value of a candidate
 [g, b] at ξ0 is Db(ξ0)·g(ξ0) − Dg(ξ0)·b(ξ0), a pair of matrix–vector products once the Jacobians
@@ -33,34 +34,43 @@ its *word*: which generator applied to which earlier kept field), K = K_computed
   exact. Proof: on an open set where F is independent let M be the C^∞-module spanned by F. Then
   ad_g(a f) = g(a) f + a [g, f] ∈ M, so ad_g maps M into M; every g is in M; Lie(W) is spanned by
   the iterated brackets ad_{g_1} ⋯ ad_{g_{k−1}} g_k, which therefore lie in M.
-* (c) The check. After F is fixed (as words) a fresh prime p1, uniform among the primes of
-  [2^30, 2^31) (rejection sampling; those dividing a denominator of the generators excluded), and a
-  fresh point ξ1 uniform in F_{p1}^N are drawn; the words are re-expanded mod p1 and the run is
-  accepted iff F(ξ1) has rank K and each of the G·(K + 1) values g(ξ1), [g, f](ξ1) =
-  Df(ξ1) g(ξ1) − Dg(ξ1) f(ξ1) (from Jacobians, as in the run) lies in span F(ξ1), tested by a
-  sketch: its residual modulo span F(ξ1) times s = 2 uniform vectors drawn after ξ1 must vanish
-  (computed as g·(Dfᵀ W') − f·(Dgᵀ W'), never forming the values). Suppose the count is wrong.
-  By (b) some h among these fails membership generically, so a fixed (K + 1)-minor P_h of the
-  integer matrix [F | h] is a non-zero integer polynomial. For the check to accept, either p1 divides every coefficient of P_h (unlucky prime),
-  or P_h mod p1 is a non-zero polynomial that vanishes at ξ1 (Schwartz–Zippel), or P_h(ξ1) ≠ 0
-  (so h(ξ1) has a non-zero residual) and the sketch misses it (probability p1^−2). Hence
+* (c) The check. The run expands its kept fields over Z (the integer fields L·g of the generators,
+  L the lcm of their denominators, and their brackets: same spans). After F is fixed (as words) a fresh
+  prime p1, uniform among the primes of CHECK_PRIME_RANGE = [2^61, 2^62) (rejection sampling), a fresh
+  point ξ1 uniform in F_{p1}^N and uniform coefficients r_g, s_g (one per generator g) and c_f (one
+  per kept field f) are drawn. By bilinearity of the bracket, with γ = Σ r_g g, φ = Σ c_f f, σ = Σ s_g g,
 
-      Pr[accept | count wrong] ≤ (⌊B/30⌋ + 1) / Π_eff + d / p1 + p1^−2
-                               ≤ (⌊B/30⌋ + 1) / Π_eff + d / 2^30 + 2^−60,
+      h = Σ_{g, f} r_g c_f [g, f](ξ1) + σ(ξ1) = Dφ(ξ1)·γ(ξ1) − Dγ(ξ1)·φ(ξ1) + σ(ξ1),
+
+  one row computed from the values and directional derivatives of the integer fields at ξ1 mod p1 (no
+  bracket is expanded, no field re-expanded), and the run is accepted iff rank [F(ξ1); h] ≤ K (FLINT's
+  exact rank mod p1). Suppose the count is wrong. By (b) some h0 among the g and [g, f] fails
+  membership generically, so a fixed (K + 1)-minor P_{h0} (columns S) of the integer matrix [F | h0]
+  is a non-zero integer polynomial. The same minor of [F | h], Q(ξ, r, c, s) = Σ r_g c_f P_{[g,f]} +
+  Σ s_g P_g, is then a non-zero polynomial of degree ≤ d + 2 whose coefficients include those of
+  P_{h0}. For the check to accept, Q(ξ1, r, c, s) = 0 mod p1: either p1 divides every coefficient of
+  P_{h0} (unlucky prime), or Q mod p1 is a non-zero polynomial vanishing at the uniform (ξ1, r, c, s)
+  (Schwartz–Zippel). Hence
+
+      Pr[accept | count wrong] ≤ (⌊B/61⌋ + 1) / Π_eff + (d + 2) / p1
+                               ≤ (⌊B/61⌋ + 1) / Π_eff + (d + 2) / 2^61,
 
   with d = Σ_F deg f + max_h deg h and B = Σ_F log2‖f‖_1 + max_h log2‖h‖_1. Here deg and ‖·‖_1 (sum
-  of |coefficients| of the integer field) are bounded along the words, never read off the modular
-  fields: deg[g, f] ≤ deg g + deg f − 1 and ‖[g, f]‖_1 ≤ (deg g + deg f)‖g‖_1‖f‖_1; a minor obeys
-  ‖det‖_1 ≤ Π (column norms) (a permanent bound) and deg det ≤ Σ (column degrees); a non-zero
-  integer c has at most log2|c|/30 prime factors ≥ 2^30. Π_eff is a proved lower bound on the
-  number of admissible primes: π(2^31) − π(2^30) > 2^31/ln 2^31 − 1.25506·2^30/ln 2^30
-  (Rosser–Schoenfeld) minus the primes dividing the generators' denominators.
-* (d) Margin. Checks at independent (p1, ξ1) multiply their bounds; passes are added until the
-  product is ≤ ``TARGET_BOUND`` (1e-9), stopping at the first check that does not accept. For this
-  sequential rule to be sound the per-check factor must not depend on the draws: d/p1 is replaced
-  by d/2^30 (p1 ≥ 2^30). With a prime fixed by the caller (``prime=``) nothing is
-  random about it: its unlucky term is 0 if 2^B < p (no coefficient can be divisible by p), else 1,
-  and only the Schwartz–Zippel factors multiply, so a tiny prime gets a large, honest bound.
+  of |coefficients| of the integer field) are bounded along the words: deg[g, f] ≤ deg g + deg f − 1
+  and ‖[g, f]‖_1 ≤ (deg g + deg f)‖g‖_1‖f‖_1; a minor obeys ‖det‖_1 ≤ Π (column norms) (a permanent
+  bound) and deg det ≤ Σ (column degrees); a non-zero integer c has at most log2|c|/61 prime factors
+  ≥ 2^61. Π_eff is a proved lower bound on the number of primes of the range,
+  π(2^62) − π(2^61) > 2^62/ln 2^62 − 1.25506·2^61/ln 2^61 > 3.8·10^16 (Rosser–Schoenfeld), minus the
+  primes dividing the generators' denominators (a safe margin: the draw need not avoid them). For a
+  ladder count with K·deg in the tens of thousands and B in the hundreds of thousands of bits the
+  bound is below 10^−12: one check suffices (``TARGET_BOUND`` = 1e-9).
+* (d) Margin. Should one check not reach ``TARGET_BOUND`` (astronomical d or B), checks at independent
+  (p1, ξ1) multiply their bounds, added until the product is ≤ ``TARGET_BOUND``, stopping at the first
+  check that does not accept (rank < K: "degenerate"). For this sequential rule to be sound the
+  per-check factor must not depend on the draws: (d + 2)/p1 is replaced by (d + 2)/2^61. With a prime
+  fixed by the caller (``prime=``) nothing is random about it: its unlucky term is 0 if 2^B < p (no
+  coefficient can be divisible by p), else 1, and only the Schwartz–Zippel factors (d + 2)/p multiply,
+  so a tiny prime gets a large, honest bound.
 * A run stopped by ``max_depth`` before stabilising is reported "upper bound only", never with a
   probability; so is a run whose check found a missed direction three times.
 * Deterministically, when the family has a single non-zero generator g (gradient flow of a
@@ -101,6 +111,11 @@ PRIME_RANGE = (2**30, 2**31)  # primes p with 2^30 ≤ p < 2^31: products of two
 #: A proved lower bound on the number of primes in PRIME_RANGE (Rosser–Schoenfeld 1962:
 #: x/ln x < π(x) < 1.25506·x/ln x for x ≥ 17), rounded down with a margin for float rounding.
 PRIMES_IN_RANGE_LOWER = int(2**31 / math.log(2**31) - 1.25506 * 2**30 / math.log(2**30)) - 1000
+#: The check's primes: 2^61 ≤ p < 2^62, so that one check bounds the failure probability far below 1e-9.
+CHECK_PRIME_RANGE = (2**61, 2**62)
+#: A proved lower bound on the number of primes in CHECK_PRIME_RANGE (Rosser–Schoenfeld, as above):
+#: 2^62/ln 2^62 − 1.25506·2^61/ln 2^61 > 3.88·10^16, rounded down to 3.8·10^16.
+PRIMES_IN_CHECK_RANGE_LOWER = 38_000_000_000_000_000
 #: The certified failure bound a probabilistic count is driven below (independent checks multiply).
 TARGET_BOUND = 1e-9
 #: Most independent checks of one run; most runs (a check that finds a missed direction reruns).
@@ -122,21 +137,22 @@ def random_prime(rng) -> int:
 
 
 def _is_prime(n: int) -> bool:
-    """Primality for n < 3 215 031 751 (what ``sympy.isprime`` says, without importing sympy at start-up).
+    """Primality for n < 3.3·10^24 (word-size primes included), without importing sympy.
 
-    Miller–Rabin with the bases 2, 3, 5, 7 is deterministic below 3 215 031 751.
+    Miller–Rabin with the twelve prime bases 2, …, 37 is deterministic below 3 317 044 064 679 887 385 961 981.
     """
-    if n >= 3_215_031_751:
+    if n >= 3_317_044_064_679_887_385_961_981:
         return bool(sympy.isprime(n))
     if n < 2:
         return False
-    for q in (2, 3, 5, 7):
+    bases = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
+    for q in bases:
         if n % q == 0:
             return n == q
     d, r = n - 1, 0
     while d % 2 == 0:
         d, r = d // 2, r + 1
-    for a in (2, 3, 5, 7):
+    for a in bases:
         x = pow(a, d, n)
         if x in (1, n - 1):
             continue
@@ -147,6 +163,51 @@ def _is_prime(n: int) -> bool:
         else:
             return False
     return True
+
+
+def random_check_prime(rng) -> int:
+    """A prime uniformly distributed among the primes of CHECK_PRIME_RANGE = [2^61, 2^62) (rejection sampling).
+
+    ``rng`` is a ``numpy.random.Generator`` or a ``random.Random``. The check's arithmetic mod such a
+    prime is exact (``_mulmod_wide``; ranks by FLINT's ``nmod_mat``, which takes word-size moduli).
+    """
+    lo, hi = CHECK_PRIME_RANGE
+    while True:
+        n = int(rng.integers(lo, hi)) if isinstance(rng, np.random.Generator) else rng.randrange(lo, hi)
+        if _is_prime(n):
+            return n
+
+
+def _mulmod_wide(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
+    """a·b mod p elementwise for residues in [0, p), p < 2^62, exactly.
+
+    The quotient q = ⌊ab/p⌋ is computed in extended precision (64-bit mantissa: its error is at most
+    one), and ab − qp, an integer of absolute value below 2p < 2^63, is computed in wrapping int64
+    arithmetic, hence exactly; a last ``% p`` corrects the quotient's error. Where the platform's long
+    double is not extended (fewer than 63 mantissa bits) Python integers do the work.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if p < 2**31:
+        return a * b % p
+    if not _EXTENDED:
+        return (a.astype(object) * b.astype(object) % p).astype(np.int64)
+    q = (a.astype(np.longdouble) * b.astype(np.longdouble) / p).astype(np.int64)
+    with np.errstate(over="ignore"):
+        r = a * b - q * p
+    return r % p
+
+
+_EXTENDED = np.finfo(np.longdouble).nmant >= 63
+
+
+def _summed_mod(index: np.ndarray, values: np.ndarray, size: int, p: int) -> np.ndarray:
+    """out[i] = Σ_{index[t] = i} values[t] mod p, exactly for residues below 2^62 (sums of 31-bit halves)."""
+    lo = np.zeros(size, dtype=np.int64)
+    hi = np.zeros(size, dtype=np.int64)
+    np.add.at(lo, index, values & 0x7FFFFFFF)
+    np.add.at(hi, index, values >> 31)
+    return (_mulmod_wide(hi % p, np.full(size, 2**31 % p, dtype=np.int64), p) + lo % p) % p
 
 
 def _mulmod(A: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
@@ -186,9 +247,11 @@ class ModularField:
     """A polynomial vector field mod p as flat arrays of terms: component, monomial, coefficient.
 
     A monomial is a row of sorted variable indices, padded with the sentinel N (whose value is 1).
+    With p = 0 the coefficients are exact integers (int64 while ``bracket`` can prove that no sum
+    overflows, Python integers beyond): the engine's integer fields, reduced mod any prime by ``reduced``.
     """
 
-    __slots__ = ("comp", "mono", "coef", "N", "p", "degree")
+    __slots__ = ("comp", "mono", "coef", "N", "p", "degree", "norm")
 
     def __init__(self, comp: np.ndarray, mono: np.ndarray, coef: np.ndarray, N: int, p: int):
         self.N, self.p = N, p
@@ -199,6 +262,33 @@ class ModularField:
             mono = mono[:, : int(used.nonzero()[0].max()) + 1] if used.any() else mono[:, :0]
         self.comp, self.mono, self.coef = comp, mono, coef
         self.degree = int((mono != N).sum(axis=1).max()) if len(coef) and mono.shape[1] else 0
+        # ‖X‖_1 of an integer field (a float: it only decides whether int64 sums are safe, with margin)
+        self.norm = float(np.abs(coef).sum()) if p == 0 and len(coef) else 0.0
+
+    @classmethod
+    def from_integer(cls, field: VectorField) -> "ModularField":
+        """The integer field L·X, L the lcm of X's denominators (exact; p = 0)."""
+        L = 1
+        for poly in field.components:
+            for c in poly.values():
+                L = L * c.denominator // math.gcd(L, c.denominator)
+        rows = [(k, m, c.numerator * (L // c.denominator)) for k, poly in enumerate(field.components)
+                for m, c in poly.items()]
+        width = max((len(m) for _, m, _ in rows), default=0)
+        N = field.dimension
+        comp = np.array([k for k, _, _ in rows], dtype=np.int64)
+        mono = np.full((len(rows), width), N, dtype=np.int64)
+        for i, (_, m, _) in enumerate(rows):
+            mono[i, : len(m)] = m
+        coefs = [c for _, _, c in rows]
+        small = all(abs(c) < 2**62 for c in coefs)
+        coef = np.array(coefs, dtype=np.int64 if small else object)
+        return cls(comp, mono.reshape(len(rows), width), coef, N, 0)
+
+    def reduced(self, p: int) -> "ModularField":
+        """This integer field mod p (p < 2^62)."""
+        coef = self.coef % p
+        return ModularField(self.comp, self.mono, coef.astype(np.int64) if coef.dtype == object else coef, self.N, p)
 
     @classmethod
     def from_exact(cls, field: VectorField, p: int) -> "ModularField":
@@ -316,13 +406,20 @@ def _derivative_products(X: ModularField, Y: ModularField) -> tuple[np.ndarray, 
     dmono = ymono[keep].reshape(len(t_rep), L - 1)
     mono = np.concatenate([X.mono[x_idx], dmono], axis=1)
     mono.sort(axis=1)
-    coef = X.coef[x_idx] * Y.coef[t_rep] % p
-    return Y.comp[t_rep], mono, coef
+    coef = X.coef[x_idx] * Y.coef[t_rep]
+    return Y.comp[t_rep], mono, (coef % p if p else coef)
 
 
 def bracket(X: ModularField, Y: ModularField) -> ModularField:
-    """[X, Y] = ∂Y·X − ∂X·Y, i.e. component k: Σ_j X_j ∂_j Y_k − Y_j ∂_j X_k, mod p."""
+    """[X, Y] = ∂Y·X − ∂X·Y, i.e. component k: Σ_j X_j ∂_j Y_k − Y_j ∂_j X_k, mod p (exactly over Z if p = 0).
+
+    Over Z every partial sum of the terms is at most (deg X + deg Y)·‖X‖_1·‖Y‖_1 in absolute value;
+    when that bound is not below 2^62 the coefficients are Python integers (no overflow, ever).
+    """
     N, p = X.N, X.p
+    if p == 0 and (max(X.degree, 1) + max(Y.degree, 1)) * X.norm * Y.norm >= 2.0**62:
+        X = ModularField(X.comp, X.mono, X.coef.astype(object), N, 0)
+        Y = ModularField(Y.comp, Y.mono, Y.coef.astype(object), N, 0)
     c1, m1, k1 = _derivative_products(X, Y)
     c2, m2, k2 = _derivative_products(Y, X)
     width = max(m1.shape[1] if len(k1) else 0, m2.shape[1] if len(k2) else 0)
@@ -333,14 +430,18 @@ def bracket(X: ModularField, Y: ModularField) -> ModularField:
 
     comp = np.concatenate([c1, c2])
     mono = np.concatenate([pad(m1, len(k1)), pad(m2, len(k2))])
-    coef = np.concatenate([k1, (p - k2) % p])
+    coef = np.concatenate([k1, (p - k2) % p if p else -k2])
     if len(coef) == 0:
         return ModularField(comp, mono.reshape(0, width), coef, N, p)
     key = np.concatenate([comp[:, None], mono], axis=1)
     uniq, inverse = np.unique(key, axis=0, return_inverse=True)
-    summed = np.zeros(len(uniq), dtype=np.int64)
+    summed = np.zeros(len(uniq), dtype=coef.dtype)
     np.add.at(summed, inverse.ravel(), coef)
-    return ModularField(uniq[:, 0].copy(), uniq[:, 1:].copy(), summed % p, N, p)
+    if p:
+        summed %= p
+    elif summed.dtype == object and (not len(summed) or max(abs(int(c)) for c in summed) < 2**62):
+        summed = summed.astype(np.int64)
+    return ModularField(uniq[:, 0].copy(), uniq[:, 1:].copy(), summed, N, p)
 
 
 class _EchelonBasis:
@@ -491,14 +592,15 @@ def single_threaded_blas():
 
 
 def _reduce_generators(gens: list[VectorField], rng: np.random.Generator, prime: int | None):
-    """(p, generators mod p): p fixed, or drawn uniformly among the primes not dividing a denominator."""
+    """(p, integer generators L·g): p fixed, or drawn uniformly among the primes dividing no L."""
+    ints = [ModularField.from_integer(g) for g in gens]
+    lcms = [_integer_size(g)[2] for g in gens]
     while True:
         p = prime or random_prime(rng)
-        try:
-            return p, [ModularField.from_exact(g, p) for g in gens]
-        except ArithmeticError:
-            if prime:
-                raise invalid("prime", prime, "a prime that divides no denominator of the fields") from None
+        if all(L % p for L in lcms):
+            return p, ints
+        if prime:
+            raise invalid("prime", prime, "a prime that divides no denominator of the fields")
 
 
 def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, prime: int | None) -> LieResult:
@@ -506,7 +608,10 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     t0 = time.perf_counter()
     N = family.N
     gens = [g for g in family.generators if not g.is_zero()]
-    p, mods = _reduce_generators(gens, rng, prime)
+    # the integer fields L·g (same spans as g): brackets are expanded over Z, once, and reduced mod the
+    # run's prime for its values; the check reuses them mod its own prime (no re-expansion)
+    p, ints = _reduce_generators(gens, rng, prime)
+    mods = [f.reduced(p) for f in ints]
     point = [int(x) for x in rng.integers(1, p, size=N)]
     point_ext = np.array(point + [1], dtype=np.int64)
 
@@ -527,6 +632,8 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
 
     basis = _EchelonBasis(N, p)
     frontier: list[ModularField] = []
+    frontier_int: list[ModularField] = []  # the same fields over Z
+    kept_int: list[ModularField] = []  # every kept field over Z, in the order of ``words``
     frontier_ids: list[int] = []  # index in ``words`` of each frontier field
     words: list[tuple[int, int]] = []  # kept fields: (generator, parent kept field or −1)
     tested = expanded = 0
@@ -546,6 +653,8 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     # depth 1: the generators themselves
     def keep_generator(i: int) -> None:
         frontier.append(mods[i])
+        frontier_int.append(ints[i])
+        kept_int.append(ints[i])
         frontier_ids.append(len(words))
         words.append((i, -1))
 
@@ -560,7 +669,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
             stabilised = False
             break
         depth += 1
-        new_frontier, new_ids = [], []
+        new_frontier, new_int, new_ids = [], [], []
         # The candidates [g, b] of a group of survivors b, in the order of one b at a time (hence the
         # same decisions). Each is first tested by its sketch, the product of its residual with two
         # random vectors W (drawn after the group is fixed): c·W' with W' = basis.sketch_matrix(W), and
@@ -571,6 +680,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
             if basis.rank >= N:
                 break
             group = frontier[start : start + chunk]
+            group_int = frontier_int[start : start + chunk]
             group_ids = frontier_ids[start : start + chunk]
             W = sketch_rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64)
             Wp = basis.sketch_matrix(W)
@@ -606,25 +716,29 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
                 np.add.at(row, r, p - v * bval[c] % p)  # − Dg·b
                 rows[k] = row % p
 
-            def keep_bracket(i: int, group=group, group_ids=group_ids) -> None:
+            def keep_bracket(i: int, group_int=group_int, group_ids=group_ids) -> None:
                 nonlocal expanded
-                new = bracket(mods[i % G], group[i // G])
+                new = bracket(ints[i % G], group_int[i // G])
                 expanded += 1
-                new_frontier.append(new)
+                new_int.append(new)
+                kept_int.append(new)
+                new_frontier.append(new.reduced(p))
                 new_ids.append(len(words))
                 words.append((i % G, group_ids[i // G]))
 
             absorb_rows(rows, live, keep_bracket)
-        frontier, frontier_ids = new_frontier, new_ids
+        frontier, frontier_int, frontier_ids = new_frontier, new_int, new_ids
         rank_by_depth.append(basis.rank)
     K = basis.rank
-    return LieResult(
+    result = LieResult(
         dimension=N, rank=K, laws=N - K, depth=depth, stabilised=stabilised or K == N, prime=p, point=point,
         failure_bound=1.0, repeats=1,
         seconds=time.perf_counter() - t0,
         brackets_expanded=expanded, candidates_tested=tested, rank_by_depth=rank_by_depth,
         variable_names=list(family.variable_names), words=words,
     )
+    result._fields = kept_int  # for the check (dropped once the count is certified)
+    return result
 
 
 # --- the certificate (module docstring, (b)–(d)) ---------------------------------------------------
@@ -691,25 +805,29 @@ def check_bound_terms(gens: list[VectorField], words: list[tuple[int, int]], siz
 
 
 def excluded_primes(gens: list[VectorField], sizes=None) -> int:
-    """At most this many primes ≥ 2^30 divide a denominator of the generators (rejected draws)."""
+    """At most this many primes of CHECK_PRIME_RANGE divide a denominator of the generators.
+
+    The check works with the integer fields L·g, so no prime needs to be rejected; ``check_pass_bound``
+    still subtracts these from the count of primes (a smaller denominator: a larger, safe bound).
+    """
     sizes = sizes or [_integer_size(g) for g in gens]
-    return sum(int(math.log2(s[2]) // 30) for s in sizes)
+    return sum(int(math.log2(s[2]) // 61) for s in sizes)
 
 
 def check_pass_bound(degree: int, height_bits: float, p: int, fixed_prime: bool, excluded: int = 0) -> tuple[float, float]:
-    """(unlucky-prime term, Schwartz–Zippel + sketch term) of one check at prime p (module docstring).
+    """(unlucky-prime term, Schwartz–Zippel term) of one check at prime p (module docstring, (c)).
 
-    Random prime: (⌊B/30⌋ + 1) / (PRIMES_IN_RANGE_LOWER − excluded) and d/2^30 (the smallest prime
-    of the range, so that the bound does not depend on the draw and the number of checks is fixed
-    in advance). Fixed prime p: the unlucky term is 0 if 2^B < p (every coefficient of P_h is then
-    smaller than p in absolute value), else 1, and the Schwartz–Zippel term is d/p. The second term
-    also carries the sketch's miss probability p^(−s) (s = ``_SKETCH_VECTORS``).
+    Random prime (uniform in CHECK_PRIME_RANGE): (⌊B/61⌋ + 1) / (PRIMES_IN_CHECK_RANGE_LOWER − excluded)
+    and (d + 2)/2^61 (the smallest prime of the range, so that the bound does not depend on the draw).
+    Fixed prime p: the unlucky term is 0 if 2^B < p (every coefficient of the minor is then smaller
+    than p in absolute value), else 1, and the Schwartz–Zippel term is (d + 2)/p. The "+ 2" is the
+    degree of the check's random combination in its coefficients (r_g c_f).
     """
     if fixed_prime:
         unlucky = 0.0 if height_bits < math.log2(p) - 1e-9 else 1.0
-        return min(1.0, unlucky), min(1.0, degree / p + float(p) ** -_SKETCH_VECTORS)
-    unlucky = (int(height_bits // 30) + 1) / (PRIMES_IN_RANGE_LOWER - excluded)
-    return min(1.0, unlucky), min(1.0, degree / PRIME_RANGE[0] + float(PRIME_RANGE[0]) ** -_SKETCH_VECTORS)
+        return min(1.0, unlucky), min(1.0, (degree + 2) / p)
+    unlucky = (int(height_bits // 61) + 1) / (PRIMES_IN_CHECK_RANGE_LOWER - excluded)
+    return min(1.0, unlucky), min(1.0, (degree + 2) / CHECK_PRIME_RANGE[0])
 
 
 def combine_check_bounds(terms: list[tuple[float, float]], fixed_prime: bool) -> float:
@@ -721,78 +839,88 @@ def combine_check_bounds(terms: list[tuple[float, float]], fixed_prime: bool) ->
     return min(1.0, math.prod(min(1.0, u + s) for u, s in terms))
 
 
-def _bracket_sketches(gen_vals_T, gen_jac_all, fval, fjac, Wp, p) -> np.ndarray:
-    """[g, f](ξ)·W' for every generator g (G × s), mod p, from sparse Jacobians, never forming [g, f](ξ).
-
-    [g, f](ξ) = Df·g − Dg·f, so [g, f](ξ)·W' = g·(Dfᵀ W') − f·(Dgᵀ W').
-    """
-    G, N = gen_vals_T.shape
-    fr, fc, fv = fjac
-    DfW = np.zeros((N, Wp.shape[1]), dtype=np.int64)
-    if len(fr):
-        np.add.at(DfW, fc, fv[:, None] * Wp[fr] % p)
-    out = _mulmod(gen_vals_T, DfW % p, p)
-    gid, jr, jc, jv = gen_jac_all
-    if len(gid):
-        second = np.zeros_like(out)
-        np.add.at(second, gid, (jv * fval[jc] % p)[:, None] * Wp[jr] % p)
-        out = (out - second) % p
-    return out
+def _stacked_terms(fields: list[ModularField], p: int):
+    """The terms of ``fields`` (integer fields) side by side, coefficients mod p: (field, comp, mono, coef)."""
+    width = max((f.mono.shape[1] for f in fields), default=0)
+    N = fields[0].N if fields else 0
+    fid = np.concatenate([np.full(f.n_terms, i, dtype=np.int64) for i, f in enumerate(fields)] or [np.zeros(0, np.int64)])
+    comp = np.concatenate([f.comp for f in fields] or [np.zeros(0, np.int64)])
+    mono = np.concatenate([np.pad(f.mono, ((0, 0), (0, width - f.mono.shape[1])), constant_values=N)
+                           for f in fields] or [np.zeros((0, width), np.int64)])
+    coef = np.concatenate([(f.coef % p).astype(np.int64) for f in fields] or [np.zeros(0, np.int64)])
+    return fid, comp, mono, coef
 
 
-def _basis_of(rows: np.ndarray, N: int, p: int) -> _EchelonBasis | None:
-    """The reduced echelon basis of ``rows`` mod p (FLINT's rref), or None if they are dependent."""
-    from flint import nmod_mat
+def _terms_at(terms, point_ext: np.ndarray, p: int, direction_ext: np.ndarray | None = None):
+    """Per term: its value c·m(ξ) and, with a direction u, its derivative c·Dm(ξ)·u, both mod p."""
+    _, _, mono, coef = terms
+    L = mono.shape[1]
+    vals = [point_ext[mono[:, l]] for l in range(L)]
+    prefix = [np.ones(len(coef), dtype=np.int64)]
+    for l in range(L):
+        prefix.append(_mulmod_wide(prefix[-1], vals[l], p))
+    value = _mulmod_wide(coef, prefix[-1], p)
+    if direction_ext is None:
+        return value, None
+    deriv = np.zeros(len(coef), dtype=np.int64)
+    suffix = np.ones(len(coef), dtype=np.int64)
+    for l in range(L - 1, -1, -1):
+        other = _mulmod_wide(prefix[l], suffix, p)
+        deriv = (deriv + _mulmod_wide(other, direction_ext[mono[:, l]], p)) % p
+        suffix = _mulmod_wide(suffix, vals[l], p)
+    return value, _mulmod_wide(coef, deriv, p)
 
-    basis = _EchelonBasis(N, p)
-    if not len(rows):
-        return basis
-    R, rank = nmod_mat(len(rows), N, (rows % p).ravel().tolist(), p).rref()
-    if rank < len(rows):
-        return None
-    A = np.fromiter((int(x) for x in R.entries()), dtype=np.int64, count=rank * N).reshape(rank, N)
-    pivots = [int(np.flatnonzero(r)[0]) for r in A]
-    basis._rows[:rank] = A
-    basis.pivots = pivots
-    basis._is_pivot[pivots] = True
-    return basis
+
+def integer_fields(gens: list[VectorField], words: list[tuple[int, int]]) -> list[ModularField]:
+    """The kept fields of ``words`` as integer fields (generators L·g, brackets expanded over Z)."""
+    ints = [ModularField.from_integer(g) for g in gens]
+    kept: list[ModularField] = []
+    for gen, parent in words:
+        kept.append(ints[gen] if parent < 0 else bracket(ints[gen], kept[parent]))
+    return kept
 
 
 def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, rng: np.random.Generator,
-                prime: int | None = None) -> tuple[str, int]:
+                prime: int | None = None, fields: list[ModularField] | None = None) -> tuple[str, int]:
     """One check of the lemma at a fresh (p1, ξ1): ("accepted" | "degenerate" | "missed", p1).
 
-    "degenerate": F(ξ1) has rank < K (no information); "missed": some g or [g, f] is independent of
-    F at ξ1, which proves that K_true > K_computed (its (K+1)-minor is non-zero). Membership is
-    tested by a sketch: the residual of each value modulo span F(ξ1) times ``_SKETCH_VECTORS``
-    uniform vectors drawn after ξ1; a non-zero residual passes with probability p1^(−s) only.
+    With F(ξ1) the K × N values of the kept (integer) fields, uniform coefficients r_g, c_f, s_g and
+    γ = Σ r_g g, φ = Σ c_f f, σ = Σ s_g g, the one extra row is, by bilinearity of the bracket,
+
+        h = Σ_g Σ_f r_g c_f [g, f](ξ1) + σ(ξ1) = Dφ(ξ1)·γ(ξ1) − Dγ(ξ1)·φ(ξ1) + σ(ξ1),
+
+    computed from the fields' values and directional derivatives at ξ1 (no bracket is formed). The check
+    accepts iff rank [F(ξ1); h] ≤ K (FLINT's exact rank mod p1). "missed": rank K + 1, which proves
+    K_true > K_computed (a (K+1)-minor of fields of Lie(W) is non-zero); "degenerate": rank < K.
+    ``fields``: the run's integer fields (else they are expanded from the words).
     """
-    p, mods = _reduce_generators(gens, rng, prime)
-    kept: list[ModularField] = []
-    for gen, parent in words:
-        kept.append(mods[gen] if parent < 0 else bracket(mods[gen], kept[parent]))
-    ext = np.array([int(x) for x in rng.integers(0, p, size=N)] + [1], dtype=np.int64)
-    G = len(mods)
-    gen_vals_T = np.zeros((G, N), dtype=np.int64)
-    gid, jr, jc, jv = [], [], [], []
-    for i, g in enumerate(mods):
-        gen_vals_T[i], (r, c, v) = g.value_and_sparse_jacobian(ext)
-        gid.append(np.full(len(r), i, dtype=np.int64))
-        jr.append(r), jc.append(c), jv.append(v)
-    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))
-    gen_jac_all = (cat(gid), cat(jr), cat(jc), cat(jv))
-    values = [f.value_and_sparse_jacobian(ext) for f in kept]
-    basis = _basis_of(np.array([val for val, _ in values], dtype=np.int64).reshape(len(values), N), N, p)
-    if basis is None:
-        return "degenerate", p
-    W = rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64)  # drawn after every value is fixed
-    Wp = basis.sketch_matrix(W)
-    if G and _mulmod(gen_vals_T, Wp, p).any():
+    from flint import nmod_mat
+
+    p = prime or random_check_prime(rng)
+    kept = fields if fields is not None else integer_fields(gens, words)
+    gints = [ModularField.from_integer(g) for g in gens]
+    K, G = len(kept), len(gints)
+    point_ext = np.append(rng.integers(0, p, size=N, dtype=np.int64), 1)
+    r, c, s = (rng.integers(0, p, size=n, dtype=np.int64) for n in (G, K, G))
+    gterms, fterms = _stacked_terms(gints, p), _stacked_terms(kept, p)
+    # generators: γ(ξ1), σ(ξ1)
+    gval, _ = _terms_at(gterms, point_ext, p)
+    gamma = _summed_mod(gterms[1], _mulmod_wide(gval, r[gterms[0]], p), N, p)
+    sigma = _summed_mod(gterms[1], _mulmod_wide(gval, s[gterms[0]], p), N, p)
+    # kept fields: F(ξ1), φ(ξ1) and Dφ(ξ1)·γ
+    fval, fdir = _terms_at(fterms, point_ext, p, np.append(gamma, 0))
+    values = _summed_mod(fterms[0] * N + fterms[1], fval, K * N, p).reshape(K, N)
+    phi = _summed_mod(fterms[1], _mulmod_wide(fval, c[fterms[0]], p), N, p)
+    dphi_gamma = _summed_mod(fterms[1], _mulmod_wide(fdir, c[fterms[0]], p), N, p)
+    # Dγ(ξ1)·φ = Σ_g r_g Dg(ξ1)·φ
+    _, gdir = _terms_at(gterms, point_ext, p, np.append(phi, 0))
+    dgamma_phi = _summed_mod(gterms[1], _mulmod_wide(gdir, r[gterms[0]], p), N, p)
+    h = (dphi_gamma - dgamma_phi + sigma) % p
+    rows = np.concatenate([values, h[None, :]])
+    rank = nmod_mat(K + 1, N, rows.ravel().tolist(), p).rank() if N else 0
+    if rank > K:
         return "missed", p
-    for val, jac in values:
-        if G and _bracket_sketches(gen_vals_T, gen_jac_all, val, jac, Wp, p).any():
-            return "missed", p
-    return "accepted", p
+    return ("accepted" if rank == K else "degenerate"), p
 
 
 def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, prime: int | None = None,
@@ -800,19 +928,23 @@ def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, 
     """Independent checks of ``result`` until the proved bound is ≤ ``target`` (module docstring).
 
     Returns (status, bound, primes of the accepted checks); status is "accepted" (bound proved),
-    "missed" (the run was wrong: rerun) or "exhausted" (no check could conclude). The checks run in
-    sequence and stop at the first one that does not accept ("degenerate": F(ξ1) lost rank), so the
-    bound reported after j accepted checks is that of the event "the first j checks accept", whose
-    per-check factor does not depend on the draws.
+    "missed" (the run was wrong: rerun) or "exhausted" (no check could conclude). With random primes
+    of CHECK_PRIME_RANGE one check suffices unless B or d are astronomically large; the checks run in
+    sequence and stop at the first one that does not accept, so the bound reported after j accepted
+    checks is that of the event "the first j checks accept", whose per-check factor does not depend
+    on the draws.
     """
     gens = [g for g in family.generators if not g.is_zero()]
     sizes = [_integer_size(g) for g in gens]
     degree, height = check_bound_terms(gens, result.words, sizes)
     excluded = excluded_primes(gens, sizes)
+    fields = getattr(result, "_fields", None)
+    if fields is None or len(fields) != len(result.words):
+        fields = integer_fields(gens, result.words)
     terms: list[tuple[float, float]] = []
     primes: list[int] = []
     for child in seq.spawn(MAX_CHECKS):
-        status, p = verify_once(gens, result.words, family.N, np.random.default_rng(child), prime)
+        status, p = verify_once(gens, result.words, family.N, np.random.default_rng(child), prime, fields)
         if status == "missed":
             return "missed", 1.0, primes
         if status == "degenerate":
@@ -968,7 +1100,7 @@ def check_matches(result: LieResult, family: FieldFamily) -> None:
                       f"(fingerprint {family_fingerprint(family)[:12]})")
     if (not 2 <= result.prime < 2**31 or not _is_prime(result.prime) or len(result.point) != family.N
             or any(not 0 <= x < result.prime for x in result.point)
-            or any(not 2 <= q < 2**31 for q in result.check_primes)):
+            or any(not 2 <= q < 2**62 for q in result.check_primes)):
         raise invalid("lie", f"prime {result.prime}", "a count whose prime and point come from lie.count_laws")
 
 
@@ -1012,6 +1144,7 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
             if rerun.rank > best.rank:
                 best = rerun
                 status = _certify(best, family, root.spawn(1)[0], prime, target)
+    best.__dict__.pop("_fields", None)  # the integer fields served the check; a result stays small
     best.repeats, best.fingerprint, best.seed = repeats, fingerprint, seed
     best.seconds = time.perf_counter() - t0
     record = _log_record(best)
