@@ -34,12 +34,10 @@ import os
 import re
 from typing import Any, Mapping
 
-import sympy
-
 from .errors import ConservationLawsError, invalid
 from .models import Block, Model, make_model
-from .parsing import parse_polynomial
-from .polynomial import Polynomial, from_sympy, symbols_for
+from .parsing import parse_polynomial_exact
+from .polynomial import Polynomial
 
 SPEC_KEYS = ("name", "blocks", "phi", "compose", "metric", "shared")
 MAX_PHI_ENTRIES = 20_000
@@ -214,7 +212,7 @@ class SpecModel(Model):
             if loose:
                 raise _error(field, f"index {loose[0]!r} in {text!r} is in neither for nor sum")
         try:
-            expr, names = parse_polynomial(text)
+            poly, names = parse_polynomial_exact(text)
         except ConservationLawsError as exc:
             raise _error(field, str(exc).replace("phi=", "", 1)) from None
         for name in names:
@@ -226,9 +224,8 @@ class SpecModel(Model):
             idx = name.partition("[")[2].rstrip("]")
             raise _error(field, f"{name} does not fit the shape {list(self.shapes[base])} of {base} "
                          f"(indices {idx or 'none'}; one per axis, from 0)")
-        syms = symbols_for(self._names)
-        sub = {sympy.Symbol(n, real=True): syms[self._index[n]] for n in names}
-        return from_sympy(expr.xreplace(sub), syms)
+        where = [self._index[n] for n in names]  # straight to the model's coordinates (no sympy)
+        return Polynomial({tuple(sorted(where[i] for i in m)): c for m, c in poly.items()})
 
     # --- compose: the union of named models' φ -------------------------------------------------
     def _init_compose(self, data: dict) -> None:
