@@ -554,3 +554,17 @@ def test_tau_without_friction_is_an_error_in_the_api(flow):
     with pytest.raises(ConservationLawsError, match="friction"):
         Flow(flow, Fraction(1, 2))
     assert Flow(flow, 0).tau == 0 and Flow("momentum", 1).tau == 1
+
+
+def test_small_and_flint_ranks_agree():
+    rng = np.random.default_rng(4)
+    for p in (lie.random_check_prime(rng), 2**31 - 1, 5):
+        for n, m, r in ((6, 9, 4), (10, 10, 10), (30, 200, 17), (3, 2, 1)):
+            # a rank-r product, built with exact arithmetic (Python integers)
+            L = [[int(x) for x in row] for row in rng.integers(0, p, (n, r))]
+            R = [[int(x) for x in row] for row in rng.integers(0, p, (r, m))]
+            rows = np.array([[sum(a * b for a, b in zip(Li, col)) % p for col in zip(*R)] for Li in L], dtype=np.int64)
+            small = lie._rank_mod(rows, p)
+            from flint import nmod_mat
+
+            assert small == nmod_mat(n, m, rows.ravel().tolist(), p).rank() <= r

@@ -333,7 +333,7 @@ def _model_options_help() -> str:
     return "Model options: " + " ".join(parts)
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Count and list the conservation laws of gradient, mirror and momentum "
                      "flows (Marcotte, Gribonval, Peyré, ICML 2024).",
                      epilog="Exit codes: 0 success, 1 some batch lines failed, 2 bad input.")
@@ -371,14 +371,16 @@ def make_parser() -> argparse.ArgumentParser:
     l.add_argument("--latex", action="store_true", help="print the laws in LaTeX")
     l.add_argument("--all", action="store_true", help="also list the laws outside the minimal basis (functions of it)")
     l.set_defaults(func=_cmd_laws)
-    from .sweep import add_sweep_parser  # `sweep`: a grid of counts on Dask (lib/conservation_laws/sweep.py)
+    if argv is None or not argv or argv[0] not in ("count", "laws"):  # start-up: `sweep` imports its own modules
+        from .sweep import add_sweep_parser  # `sweep`: a grid of counts on Dask (lib/conservation_laws/sweep.py)
 
-    add_sweep_parser(sub)
+        add_sweep_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = make_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser(argv)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -871,6 +871,36 @@ def _terms_at(terms, point_ext: np.ndarray, p: int, direction_ext: np.ndarray | 
     return value, _mulmod_wide(coef, deriv, p)
 
 
+def _rank_mod(rows: np.ndarray, p: int) -> int:
+    """The exact rank of an integer matrix mod p (p < 2^62): FLINT's ``nmod_mat``, or Python integers
+    for a small matrix (a start-up saving: FLINT is then not imported)."""
+    n, m = rows.shape
+    if not n or not m:
+        return 0
+    if n * m > 4096:
+        from flint import nmod_mat
+
+        return nmod_mat(n, m, rows.ravel().tolist(), p).rank()
+    M = [[int(x) % p for x in row] for row in rows.tolist()]
+    rank = 0
+    for col in range(m):
+        pivot = next((i for i in range(rank, n) if M[i][col]), None)
+        if pivot is None:
+            continue
+        M[rank], M[pivot] = M[pivot], M[rank]
+        inv = pow(M[rank][col], -1, p)
+        top = [x * inv % p for x in M[rank]]
+        M[rank] = top
+        for i in range(rank + 1, n):
+            f = M[i][col]
+            if f:
+                M[i] = [(x - f * t) % p for x, t in zip(M[i], top)]
+        rank += 1
+        if rank == n:
+            break
+    return rank
+
+
 def integer_fields(gens: list[VectorField], words: list[tuple[int, int]]) -> list[ModularField]:
     """The kept fields of ``words`` as integer fields (generators L·g, brackets expanded over Z)."""
     ints = [ModularField.from_integer(g) for g in gens]
@@ -894,8 +924,6 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
     K_true > K_computed (a (K+1)-minor of fields of Lie(W) is non-zero); "degenerate": rank < K.
     ``fields``: the run's integer fields (else they are expanded from the words).
     """
-    from flint import nmod_mat
-
     p = prime or random_check_prime(rng)
     kept = fields if fields is not None else integer_fields(gens, words)
     gints = [ModularField.from_integer(g) for g in gens]
@@ -917,7 +945,7 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
     dgamma_phi = _summed_mod(gterms[1], _mulmod_wide(gdir, r[gterms[0]], p), N, p)
     h = (dphi_gamma - dgamma_phi + sigma) % p
     rows = np.concatenate([values, h[None, :]])
-    rank = nmod_mat(K + 1, N, rows.ravel().tolist(), p).rank() if N else 0
+    rank = _rank_mod(rows, p)
     if rank > K:
         return "missed", p
     return ("accepted" if rank == K else "degenerate"), p
