@@ -180,8 +180,25 @@ def _parse_batch_line(text: str) -> tuple[dict, dict]:
     return make_case(**args), labels
 
 
+class _NoBar(list):
+    """What ``_run_batch`` uses of tqdm when there is no bar (start-up: tqdm is not imported)."""
+
+    @staticmethod
+    def write(text: str, file=None) -> None:
+        print(text, file=file)
+
+    def close(self) -> None:
+        pass
+
+
 def _run_batch(path: str, as_json: bool, progress: bool, prove: bool = False) -> int:
-    from tqdm import tqdm
+    if progress:
+        from tqdm import tqdm
+    else:
+        def tqdm(jobs, **_):
+            return _NoBar(jobs)
+
+        tqdm.write = _NoBar.write
 
     try:
         if path == "-":
