@@ -568,3 +568,18 @@ def test_small_and_flint_ranks_agree():
             from flint import nmod_mat
 
             assert small == nmod_mat(n, m, rows.ravel().tolist(), p).rank() <= r
+
+
+def test_memory_estimate_refuses_up_front(monkeypatch):
+    from conservation_laws import models
+
+    big = make_model("linear", [32, 32, 32])  # D = 2048: beyond the old 2000-parameter guard
+    monkeypatch.setattr(models, "available_memory", lambda: 24 * 2**30)
+    big.check_countable(2 * big.D + 1)  # N = 4097 fits in 24 GiB
+    assert models.count_memory_estimate(4097) == 200 * 2**20 + 100 * 4097**2
+    monkeypatch.setattr(models, "available_memory", lambda: 2**30)
+    with pytest.raises(ConservationLawsError, match=r"needs about 1\.8 GiB of memory \(estimate\) and 1\.0 GiB") as err:
+        count_laws("linear", "momentum", tau=1, dims=[32, 32, 32])
+    assert "\n" not in str(err.value)
+    monkeypatch.setattr(models, "available_memory", lambda: None)  # unknown: no refusal
+    big.check_countable(10**6)

@@ -25,7 +25,7 @@ from . import __version__
 from .cases import MAX_OUTPUTS, MAX_PHI_TERMS, Case, make_case, phi_size  # noqa: F401 (phi_size: API)
 from .errors import ConservationLawsError, invalid
 from .flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
-from .models import BLOCK_MODELS, GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES, MODEL_OPTIONS, make_model
+from .models import BLOCK_MODELS, GEOMETRIES, MODEL_NAMES, MODEL_OPTIONS, make_model
 
 PROG = "conservation-laws"
 #: Keys a batch line may hold: the case, plus labels that are echoed back.
@@ -317,7 +317,8 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
                    help="a model option (repeatable), e.g. --option heads=2 --option head_width=3; lists as 3,3")
     g.add_argument("--spec", metavar="FILE", help="a model file (YAML: blocks, phi, metric; see the README)")
     g.add_argument("--dims", help="comma-separated widths, output first and input last, e.g. 2,3,2 "
-                   f"(product: D); at most {MAX_PARAMETERS} parameters, {MAX_OUTPUTS} entries of φ")
+                   f"(product: D); at most {MAX_OUTPUTS} entries of φ, and a count whose estimated memory exceeds "
+                   "the machine's available memory is refused up front")
     g.add_argument("--bias", action="store_true", help="hidden biases (relu, icnn)")
     g.add_argument("--phi", action="append", metavar="POLY",
                    help="a user model: one entry of φ as a polynomial (repeatable), e.g. --phi 'u1*v1 + u2*v2'; "

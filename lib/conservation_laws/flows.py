@@ -219,7 +219,8 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
     """The family W = {χ_0, χ_1, …} of the flow (module docstring), as exact polynomial fields."""
     if isinstance(flow, str):
         flow = Flow(flow, tau, geometry, weight_decay=weight_decay)
-    model.check_countable()
+    # the coordinates of the count: (time, θ, v) under momentum, (s, θ) for GF with decay, θ otherwise
+    model.check_countable(2 * model.D + 1 if flow.is_momentum else model.D + (1 if flow.weight_decay else 0))
     geometry = flow.geometry or geometry or model.default_geometry
     mirror = model.mirror_mask(base_geometry(geometry))
     _check_decay_geometry(flow, geometry, mirror)
