@@ -583,3 +583,30 @@ def test_memory_estimate_refuses_up_front(monkeypatch):
     assert "\n" not in str(err.value)
     monkeypatch.setattr(models, "available_memory", lambda: None)  # unknown: no refusal
     big.check_countable(10**6)
+
+
+def test_block_additions_keep_the_basis_and_its_sketch_matrix():
+    """add_block (the construction's elimination) gives the same reduced echelon basis as adding the
+    rows one at a time, and keeps the tracked sketch matrix equal to sketch_matrix(W)."""
+    rng = np.random.default_rng(8)
+    p, N = 2**31 - 1, 30
+    W = rng.integers(0, p, (N, 2))
+    one, blocks = _EchelonBasis(N, p), _EchelonBasis(N, p)
+    blocks.track_sketch(W)
+    base = rng.integers(0, p, (20, N))
+    for start in range(0, 60, 12):
+        rows = _mulmod(rng.integers(0, p, (12, 20)), base, p)  # rank ≤ 20 in all
+        for r in one.reduce(rows):
+            one.add(one.reduce(r[None, :])[0])
+        reduced = blocks.reduce(rows)
+        free = np.flatnonzero(~blocks._is_pivot)
+        chosen, E, piv = lie._independent_rows(reduced[:, free], p)
+        if chosen:
+            full = np.zeros((len(chosen), N), dtype=np.int64)
+            full[:, free] = E
+            blocks.add_block(full, free[piv])
+        assert np.array_equal(blocks.Wp, blocks.sketch_matrix(W))
+    assert one.rank == blocks.rank == 20
+    order = np.argsort(one.pivots), np.argsort(blocks.pivots)
+    assert sorted(one.pivots) == sorted(blocks.pivots)
+    assert np.array_equal(one.rows[order[0]], blocks.rows[order[1]])

@@ -237,6 +237,29 @@ def _mulmod(A: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
     return ((P2 % p) * (2**32 % p) + (P1 % p) * 65536 + P0 % p) % p
 
 
+def _coo(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int], p: int):
+    """A scipy CSR matrix of residues mod p (duplicates summed, then reduced), split in 16-bit halves."""
+    from scipy.sparse import csr_matrix
+
+    M = csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.int64)
+    M.sum_duplicates()
+    M.data %= p
+    lo = csr_matrix((M.data & 0xFFFF, M.indices, M.indptr), shape=shape)
+    hi = csr_matrix((M.data >> 16, M.indices, M.indptr), shape=shape)
+    return lo, hi
+
+
+def _sparse_mulmod(M, B: np.ndarray, p: int) -> np.ndarray:
+    """(M @ B) mod p for M from ``_coo`` and residues B < 2^31, exactly: each half's products are below
+    2^47, so a row of up to 2^16 entries sums below 2^63 in int64."""
+    lo, hi = M
+    if lo.shape[0] == 0 or B.shape[1] == 0:
+        return np.zeros((lo.shape[0], B.shape[1]), dtype=np.int64)
+    if lo.shape[1] >= 2**16:  # a row could hold more than 2^16 entries: the dense exact product
+        return _mulmod((hi.toarray() * 65536 + lo.toarray()) % p, B, p)
+    return ((np.asarray(hi @ B) % p) * 65536 + np.asarray(lo @ B) % p) % p
+
+
 _FLOAT_INNER_LIMIT = 2**19  # exactness of the float64 path (see _mulmod)
 _FLOAT_MIN_WORK = 32_768  # below this many multiply-adds the int64 path is as fast
 _CANDIDATE_ROWS = 2048  # bracket candidates tested together against the span
@@ -507,6 +530,37 @@ class _EchelonBasis:
         """Rows of C whose residual modulo the span has a non-zero product with W (see sketch_matrix)."""
         return _mulmod(C % self.p, self.sketch_matrix(W), self.p).any(axis=1)
 
+    def track_sketch(self, W: np.ndarray) -> None:
+        """Keep W' = ``sketch_matrix(W)`` up to date through ``add_block`` (W fixed, N × s)."""
+        self._W = W % self.p
+        self.Wp = self.sketch_matrix(W)
+
+    def add_block(self, E: np.ndarray, pivots: np.ndarray) -> None:
+        """Add rows E (zero on the current pivot columns, in reduced echelon form on their own
+        ``pivots``: E[:, pivots] = I): the old rows lose their entries on the new pivot columns.
+
+        A tracked sketch matrix follows: with x = residual(c) before the block, the residual after it
+        is x − x[pivots]·E, and x[j] = c[j] − c[old pivots]·R[:, j], so
+        W'_new = W' − M[:, pivots]·(E W) with M[pivots] = I and M[old pivots] = −R[:, pivots].
+        """
+        p, k, r = self.p, self.rank, len(E)
+        if getattr(self, "_W", None) is not None:
+            EW = _mulmod(E % p, self._W, p)
+            Wp = self.Wp
+            Wp[pivots] = (Wp[pivots] - EW) % p
+            if k:
+                Wp[self.pivots] = (Wp[self.pivots] + _mulmod(self._rows[:k][:, pivots] % p, EW, p)) % p
+        if k:
+            cols = np.flatnonzero(E.any(axis=0))
+            f = self._rows[:k][:, pivots]
+            hit = np.flatnonzero(f.any(axis=1))
+            if len(hit):
+                upd = _mulmod(f[hit] % p, E[:, cols], p)
+                self._rows[np.ix_(hit, cols)] = (self._rows[np.ix_(hit, cols)] - upd) % p
+        self._rows[k : k + r] = E % p
+        self.pivots.extend(int(c) for c in pivots)
+        self._is_pivot[pivots] = True
+
     def add(self, r: np.ndarray) -> bool:
         """Add a reduced row if non-zero; returns whether it was independent."""
         nz = np.flatnonzero(r)
@@ -528,6 +582,37 @@ class _EchelonBasis:
         self.pivots.append(c)
         self._is_pivot[c] = True
         return True
+
+
+def _independent_rows(rows: np.ndarray, p: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The rows, in order, that are independent of the rows before them (mod p), and the reduced
+    echelon form E of their span with its pivot columns (E[:, piv] = I): Gaussian elimination, one row
+    at a time against the few rows already chosen."""
+    n, m = rows.shape
+    E = np.zeros((min(n, m), m), dtype=np.int64)
+    piv: list[int] = []
+    chosen: list[int] = []
+    for j in range(n):
+        if len(piv) >= m:
+            break
+        r = rows[j] % p
+        if piv:
+            r = (r - _mulmod(r[piv][None, :], E[: len(piv)], p)[0]) % p
+        nz = np.flatnonzero(r)
+        if not len(nz):
+            continue
+        c = int(nz[0])
+        r = r * pow(int(r[c]), -1, p) % p
+        k = len(piv)
+        if k:
+            f = E[:k, c].copy()
+            hit = np.flatnonzero(f)
+            if len(hit):
+                E[hit] = (E[hit] - (f[hit, None] * r[None, :]) % p) % p
+        E[k] = r
+        piv.append(c)
+        chosen.append(j)
+    return chosen, E[: len(piv)], np.array(piv, dtype=np.int64)
 
 
 CERTIFICATES = ("proved", "probabilistic", "upper bound only")
@@ -629,6 +714,9 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     with_entries = np.flatnonzero(counts)
     seg_starts = (np.cumsum(counts) - counts)[with_entries]
     gen_vals_T = np.ascontiguousarray(gen_vals.T)
+    gid_all = np.repeat(np.arange(G, dtype=np.int64), counts)  # the generator of each Jacobian entry
+    nz_r, nz_c = np.nonzero(gen_vals_T)
+    gen_vals_sparse = _coo(nz_r, nz_c, gen_vals_T[nz_r, nz_c], (G, N), p)
 
     basis = _EchelonBasis(N, p)
     frontier: list[ModularField] = []
@@ -638,17 +726,23 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     words: list[tuple[int, int]] = []  # kept fields: (generator, parent kept field or −1)
     tested = expanded = 0
     sketch_rng = np.random.default_rng(int(rng.integers(2**63)))
+    basis.track_sketch(sketch_rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64))
 
     def absorb_rows(rows: np.ndarray, indices, on_new) -> None:
         """Add, in order, the rows independent of the span; ``on_new(index)`` for each one kept."""
+        # one product against the whole basis, then the greedy selection among the reduced rows (on the
+        # free columns only), then one block update of the basis: the same choices as adding the rows
+        # one at a time, without a pass over the basis per row
         reduced = basis.reduce(rows)
-        since = basis.rank
-        for j, i in enumerate(indices):
-            row = basis.reduce(reduced[j : j + 1], since)[0] if basis.rank > since else reduced[j]
-            if basis.add(row):
-                on_new(int(i))
-                if basis.rank >= N:
-                    return
+        free = np.flatnonzero(~basis._is_pivot)
+        chosen, E, piv = _independent_rows(reduced[:, free], p)
+        if not chosen:
+            return
+        block = np.zeros((len(chosen), N), dtype=np.int64)
+        block[:, free] = E
+        basis.add_block(block, free[piv])
+        for j in chosen:
+            on_new(int(indices[j]))
 
     # depth 1: the generators themselves
     def keep_generator(i: int) -> None:
@@ -682,26 +776,25 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
             group = frontier[start : start + chunk]
             group_int = frontier_int[start : start + chunk]
             group_ids = frontier_ids[start : start + chunk]
-            W = sketch_rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64)
-            Wp = basis.sketch_matrix(W)
-            sketch = np.empty((len(group) * G, _SKETCH_VECTORS), dtype=np.int64)
+            Wp = basis.Wp  # kept up to date by add_block (the sketch only filters: the check certifies)
+            S = _SKETCH_VECTORS
             data = []
-            # Dbᵀ W' of every b of the group side by side, so that g·(Dbᵀ W') for every g and b is one
-            # wide (BLAS) product instead of one skinny int64 product per b
-            DbW = np.zeros((N, len(group) * _SKETCH_VECTORS), dtype=np.int64)
-            seconds = []
+            # Dbᵀ W' of every b of the group side by side, and the values b(ξ0) side by side: the two
+            # halves of every sketch are then sparse products with the generators (few entries each)
+            DbW = np.zeros((N, len(group) * S), dtype=np.int64)
+            B = np.zeros((N, len(group)), dtype=np.int64)
             for j, b in enumerate(group):
                 bval, (br, bc, bv) = b.value_and_sparse_jacobian(point_ext)
                 data.append((bval, br, bc, bv))
-                np.add.at(DbW[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS], bc, bv[:, None] * Wp[br] % p)
-                second = np.zeros((G, _SKETCH_VECTORS), dtype=np.int64)
-                if len(with_entries):
-                    terms = (jv * bval[jc] % p)[:, None] * Wp[jr] % p
-                    second[with_entries] = np.add.reduceat(terms, seg_starts, axis=0) % p
-                seconds.append(second)
-            first = _mulmod(gen_vals_T, DbW % p, p)
-            for j, second in enumerate(seconds):
-                sketch[j * G : (j + 1) * G] = (first[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS] - second) % p
+                B[:, j] = bval
+                np.add.at(DbW[:, j * S : (j + 1) * S], bc, bv[:, None] * Wp[br] % p)
+            # g·(Dbᵀ W') for every g and b: the sparse generator values times DbW
+            first = _sparse_mulmod(gen_vals_sparse, DbW % p, p).reshape(G, len(group), S)
+            # b·(Dgᵀ W') for every g and b: M_s[g, c] = Σ_r Dg[r, c] W'[r, s], times the values b(ξ0)
+            second = np.empty((G, len(group), S), dtype=np.int64)
+            for t in range(S):
+                second[:, :, t] = _sparse_mulmod(_coo(gid_all, jc, jv * Wp[jr, t] % p, (G, N), p), B, p)
+            sketch = ((first - second) % p).transpose(1, 0, 2).reshape(len(group) * G, S)
             tested += len(sketch)
             live = np.flatnonzero(sketch.any(axis=1))
             if not len(live):
