@@ -12,14 +12,17 @@ certified by one check mod a random prime of about 62 bits (below).
 Why it is fast. Brackets are *expanded only for the survivors*: the value of a candidate
 [g, b] at ξ0 is Db(ξ0)·g(ξ0) − Dg(ξ0)·b(ξ0), a pair of matrix–vector products once the Jacobians
 of the survivor b and of the generator g at ξ0 are known. Only a candidate whose value is
-independent of the current span is expanded as a polynomial field (it is needed for the next
-round). Independence is tested against a reduced row-echelon basis: first by a random sketch (a
-candidate c is kept for exact elimination iff the residual of c modulo the span has a non-zero
-product with two random vectors, computed from the sparse Jacobians in O(N) per candidate instead
-of O(N·K)), then exactly, by incremental elimination, for the few candidates that pass. Large
-products mod p run through float64 BLAS, exactly (``_mulmod``). Pruning dependent candidates is
-legitimate: near a generic point, a field whose value lies in the span of the kept fields is a
-combination of them with smooth coefficients, so its brackets add nothing new.
+independent of the current span is expanded as a polynomial field (over Z, once: it is needed for
+the next round and by the check). Independence is tested against a reduced row-echelon basis:
+first by a random sketch (a candidate c is kept for exact elimination iff the residual of c modulo
+the span has a non-zero product with two random vectors W; c·W' = g·(Dbᵀ W') − b·(Dgᵀ W') for all
+g and b of a group are two sparse products with the generators' values and Jacobians, and W' is
+updated with the basis instead of recomputed), then exactly for the few candidates that pass: one
+reduction of the group's survivors against the basis, a greedy selection among them, and one block
+update of the basis. Large products mod p run through float64 BLAS, exactly (``_mulmod``). Pruning
+dependent candidates is legitimate: near a generic point, a field whose value lies in the span of
+the kept fields is a combination of them with smooth coefficients, so its brackets add nothing new.
+The sketch only filters; a direction it wrongly drops is caught by the check below.
 
 What is certified: the lemma behind every count.
 Write F = (f_1, …, f_K) for the kept fields of a run (generators and brackets [g, f], each known by
