@@ -292,6 +292,9 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
         g = gradient(p, D)
         comps = [zero] * (D + 1)
         for j in range(D):
+            if not g[j]:  # most partial derivatives vanish: no shifted copy of an empty polynomial
+                comps.append(zero)
+                continue
             gj = _shift(g[j], 1)
             if gj and any_mirror and not at_position and flow.kind == "nesterov" and not mirror[j]:
                 gj = gj * X(time)  # the whole force was multiplied by t

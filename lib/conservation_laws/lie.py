@@ -679,10 +679,10 @@ def single_threaded_blas():
     return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
-def _reduce_generators(gens: list[VectorField], rng: np.random.Generator, prime: int | None):
+def _reduce_generators(gens: list[VectorField], rng: np.random.Generator, prime: int | None, sizes=None):
     """(p, integer generators L·g): p fixed, or drawn uniformly among the primes dividing no L."""
     ints = [ModularField.from_integer(g) for g in gens]
-    lcms = [_integer_size(g)[2] for g in gens]
+    lcms = [s[2] for s in (sizes or [_integer_size(g) for g in gens])]
     while True:
         p = prime or random_prime(rng)
         if all(L % p for L in lcms):
@@ -698,7 +698,8 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     gens = [g for g in family.generators if not g.is_zero()]
     # the integer fields L·g (same spans as g): brackets are expanded over Z, once, and reduced mod the
     # run's prime for its values; the check reuses them mod its own prime (no re-expansion)
-    p, ints = _reduce_generators(gens, rng, prime)
+    sizes = [_integer_size(g) for g in gens]
+    p, ints = _reduce_generators(gens, rng, prime, sizes)
     mods = [f.reduced(p) for f in ints]
     point = [int(x) for x in rng.integers(1, p, size=N)]
     point_ext = np.array(point + [1], dtype=np.int64)
@@ -833,7 +834,8 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
         brackets_expanded=expanded, candidates_tested=tested, rank_by_depth=rank_by_depth,
         variable_names=list(family.variable_names), words=words,
     )
-    result._fields = kept_int  # for the check (dropped once the count is certified)
+    # for the check (dropped once the count is certified): the kept and the generators' integer fields
+    result._fields, result._gen_fields, result._sizes = kept_int, ints, sizes
     return result
 
 
@@ -1007,7 +1009,8 @@ def integer_fields(gens: list[VectorField], words: list[tuple[int, int]]) -> lis
 
 
 def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, rng: np.random.Generator,
-                prime: int | None = None, fields: list[ModularField] | None = None) -> tuple[str, int]:
+                prime: int | None = None, fields: list[ModularField] | None = None,
+                gen_fields: list[ModularField] | None = None) -> tuple[str, int]:
     """One check of the lemma at a fresh (p1, ξ1): ("accepted" | "degenerate" | "missed", p1).
 
     With F(ξ1) the K × N values of the kept (integer) fields, uniform coefficients r_g, c_f, s_g and
@@ -1022,7 +1025,7 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
     """
     p = prime or random_check_prime(rng)
     kept = fields if fields is not None else integer_fields(gens, words)
-    gints = [ModularField.from_integer(g) for g in gens]
+    gints = gen_fields if gen_fields is not None else [ModularField.from_integer(g) for g in gens]
     K, G = len(kept), len(gints)
     point_ext = np.append(rng.integers(0, p, size=N, dtype=np.int64), 1)
     r, c, s = (rng.integers(0, p, size=n, dtype=np.int64) for n in (G, K, G))
@@ -1059,7 +1062,7 @@ def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, 
     on the draws.
     """
     gens = [g for g in family.generators if not g.is_zero()]
-    sizes = [_integer_size(g) for g in gens]
+    sizes = getattr(result, "_sizes", None) or [_integer_size(g) for g in gens]
     degree, height = check_bound_terms(gens, result.words, sizes)
     excluded = excluded_primes(gens, sizes)
     fields = getattr(result, "_fields", None)
@@ -1068,7 +1071,8 @@ def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, 
     terms: list[tuple[float, float]] = []
     primes: list[int] = []
     for child in seq.spawn(MAX_CHECKS):
-        status, p = verify_once(gens, result.words, family.N, np.random.default_rng(child), prime, fields)
+        status, p = verify_once(gens, result.words, family.N, np.random.default_rng(child), prime, fields,
+                                getattr(result, "_gen_fields", None))
         if status == "missed":
             return "missed", 1.0, primes
         if status == "degenerate":
@@ -1286,7 +1290,8 @@ def _count_family(family: FieldFamily, fingerprint: str, seed: int, repeats: int
             if rerun.rank > best.rank:
                 best = rerun
                 status = _certify(best, family, root.spawn(1)[0], prime, target)
-    best.__dict__.pop("_fields", None)  # the integer fields served the check; a result stays small
+    for key in ("_fields", "_gen_fields", "_sizes"):  # they served the check; a result stays small
+        best.__dict__.pop(key, None)
     return best
 
 
