@@ -266,6 +266,7 @@ def _sparse_mulmod(M, B: np.ndarray, p: int) -> np.ndarray:
 _FLOAT_INNER_LIMIT = 2**19  # exactness of the float64 path (see _mulmod)
 _FLOAT_MIN_WORK = 32_768  # below this many multiply-adds the int64 path is as fast
 _CANDIDATE_ROWS = 2048  # bracket candidates tested together against the span
+_MIN_GROUP = 16  # at least this many survivors b per group (each group costs a pass over the basis)
 _SKETCH_VECTORS = 2  # random vectors of the membership sketch (miss probability p^-2 per test)
 
 
@@ -773,7 +774,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
         # random vectors W (drawn after the group is fixed): c·W' with W' = basis.sketch_matrix(W), and
         # c = Db·g − Dg·b, so c·W' = g·(Dbᵀ W') − b·(Dgᵀ W'), all from the sparse Jacobians. Only the
         # candidates that pass are formed and eliminated exactly.
-        chunk = max(1, _CANDIDATE_ROWS // max(G, 1))
+        chunk = max(_MIN_GROUP, _CANDIDATE_ROWS // max(G, 1))
         for start in range(0, len(frontier), chunk):
             if basis.rank >= N:
                 break
