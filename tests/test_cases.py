@@ -42,7 +42,7 @@ def test_the_set_of_models_with_biases_has_one_home():
     (dict(model="linear", dims=[2, 2, 2], options={"width": 3}), "options"),
     (dict(model="nmf", dims=[2, 2, 2, 2]), "dims"),  # make_model's own check (NMF has three widths)
     (dict(phi=["x"], bias=True), "bias"),
-    (dict(model="linear", dims=[40, 40, 40]), "dims"),  # the size guard
+    (dict(model="linear", dims=[1, 40000, 1]), "dims"),  # the memory estimate (N = 80000: about 600 GiB)
 ])
 def test_make_case_rejects_with_the_field_name(fields, bad):
     with pytest.raises(ConservationLawsError, match=f"^{bad}="):

@@ -72,7 +72,7 @@ BAD = [
     ("count", "--model", "linear", "--dims", "2,2,2", "--flow", "momentum", "--tau=-1"),
     ("count", "--phi", "sin(x)"),
     ("count", "--phi", '__import__("os")'),
-    ("count", "--model", "linear", "--dims", "40,40,40"),
+    ("count", "--model", "linear", "--dims", "1,40000,1"),  # refused up front by the memory estimate
     ("count", "--model", "linear"),
 ]
 # more, in process (same code path, one process for all)

@@ -4,6 +4,7 @@ arithmetic underneath (the validation set is tested in test_validation.py)."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import time
 from fractions import Fraction
@@ -14,6 +15,7 @@ import pytest
 from conservation_laws.errors import ConservationLawsError
 from conservation_laws.flows import vector_fields
 from conservation_laws.engine import lie
+from conservation_laws.algebra import modular
 from conservation_laws.algebra.modular import mulmod, random_prime
 from conservation_laws.engine.lie import TARGET_BOUND, ModularField, _EchelonBasis, bracket, count_laws
 from conservation_laws.models import make_model
@@ -187,7 +189,7 @@ def test_bad_inputs_raise_library_error():
     with pytest.raises(ConservationLawsError):
         count_laws("linear", "sideways", dims=[2, 2, 2])
     with pytest.raises(ConservationLawsError):
-        count_laws("linear", "gradient", dims=[40, 40, 40])
+        count_laws("linear", "gradient", dims=[1, 40000, 1])  # refused up front: the memory estimate
 
 
 # --- the arithmetic underneath ----------------------------------------------------------------------
@@ -359,25 +361,85 @@ def test_same_seed_same_draws_and_independent_streams():
 
 def test_primes_in_range_lower_bound():
     # π(2^31) = 105097565 and π(2^30) = 54400028 (tables of the prime-counting function)
-    assert 3.5e7 < lie.PRIMES_IN_RANGE_LOWER <= 105097565 - 54400028
+    assert 3.5e7 < modular.PRIMES_IN_RANGE_LOWER <= 105097565 - 54400028
+
+
+def test_check_primes_lower_bound():
+    # Rosser–Schoenfeld: π(x) > x/ln x and π(x) < 1.25506·x/ln x (x ≥ 17)
+    lo = 2**62 / math.log(2**62) - 1.25506 * 2**61 / math.log(2**61)
+    assert 3.8e16 <= modular.PRIMES_IN_CHECK_RANGE_LOWER <= lo
+    # and a direct count on a sample: the density of primes near 2^61.5 is about 1/ln(2^61.5) ≈ 1/42.6
+    rng = np.random.default_rng(3)
+    sample = rng.integers(2**61, 2**62, size=4000)
+    density = sum(modular.is_prime(int(n)) for n in sample) / len(sample)
+    assert abs(density - 1 / math.log(2**61.5)) < 0.01
 
 
 def test_bound_arithmetic():
-    # random prime: unlucky term (⌊B/30⌋ + 1)/Π_eff, Schwartz–Zippel term d/p
-    u, s = lie.check_pass_bound(40, 95.0, 2**30 + 3, fixed_prime=False, excluded=2)
-    assert u == pytest.approx(4 / (lie.PRIMES_IN_RANGE_LOWER - 2))
-    assert s == pytest.approx(40 / 2**30)  # the smallest prime of the range: independent of the draw
-    assert lie.check_pass_bound(40, 95.0, 2**31 - 1, fixed_prime=False, excluded=2) == (u, s)
+    # random prime of [2^61, 2^62): unlucky term (⌊B/61⌋ + 1)/Π_eff, Schwartz–Zippel term (d + 2)/2^61
+    u, s = lie.check_pass_bound(40, 130.0, 2**61 + 3, fixed_prime=False, excluded=2)
+    assert u == pytest.approx(3 / (modular.PRIMES_IN_CHECK_RANGE_LOWER - 2))
+    assert s == pytest.approx(42 / 2**61)  # the smallest prime of the range: independent of the draw
+    assert lie.check_pass_bound(40, 130.0, 2**62 - 57, fixed_prime=False, excluded=2) == (u, s)
+    # one check meets the target even for K·deg in the millions and heights of 10^5 bits
+    u, s = lie.check_pass_bound(10**7, 1e5, 2**61 + 3, fixed_prime=False)
+    assert u + s <= lie.TARGET_BOUND
+    assert u == pytest.approx((1e5 // 61 + 1) / modular.PRIMES_IN_CHECK_RANGE_LOWER)
     # fixed prime: unlucky 0 if 2^B < p, else 1
-    assert lie.check_pass_bound(3, 10.0, 2**31 - 1, fixed_prime=True) == (0.0, pytest.approx(3 / (2**31 - 1)))
+    assert lie.check_pass_bound(3, 10.0, 2**31 - 1, fixed_prime=True) == (0.0, pytest.approx(5 / (2**31 - 1)))
     assert lie.check_pass_bound(3, 40.0, 2**31 - 1, fixed_prime=True)[0] == 1.0
-    assert lie.check_pass_bound(30, 1.0, 7, fixed_prime=True) == (0.0, 1.0)  # d/p capped at 1
+    assert lie.check_pass_bound(30, 1.0, 7, fixed_prime=True) == (0.0, 1.0)  # (d + 2)/p capped at 1
     # independent primes multiply (u + s); one fixed prime keeps its unlucky term once
     terms = [(1e-6, 2e-6), (1e-6, 3e-6)]
     assert lie.combine_check_bounds(terms, fixed_prime=False) == pytest.approx(3e-6 * 4e-6)
     assert lie.combine_check_bounds(terms, fixed_prime=True) == pytest.approx(1e-6 + 6e-12)
     assert lie.combine_check_bounds([], fixed_prime=False) == 1.0
     assert lie.combine_check_bounds([(0.7, 0.6)], fixed_prime=False) == 1.0
+
+
+def test_one_check_suffices():
+    res = count_laws("linear", "momentum", tau=1, dims=[3, 3, 3])
+    assert res.laws == 3 and res.certificate == "probabilistic" and res.checks == 1
+    assert all(2**61 <= q < 2**62 and modular.is_prime(q) for q in res.check_primes)
+    gens = [g for g in vector_fields(make_model("linear", [3, 3, 3]), "momentum", tau=1).generators
+            if not g.is_zero()]
+    d, B = lie.check_bound_terms(gens, res.words)
+    u, s = lie.check_pass_bound(d, B, res.check_primes[0], fixed_prime=False, excluded=lie.excluded_primes(gens))
+    assert res.failure_bound == pytest.approx(u + s) and res.failure_bound <= lie.TARGET_BOUND
+
+
+def test_wide_mulmod_and_sums_are_exact():
+    rng = random.Random(11)
+    for p in (random.Random(1).choice([2**61 + 15, 2**62 - 57]), modular.random_check_prime(rng), 2**31 - 1, 7):
+        a = [rng.randrange(p) for _ in range(300)] + [p - 1, 0]
+        b = [rng.randrange(p) for _ in range(300)] + [p - 1, p - 1]
+        got = modular.mulmod_wide(np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), p)
+        assert got.tolist() == [x * y % p for x, y in zip(a, b)]
+        index = np.array([rng.randrange(5) for _ in a], dtype=np.int64)
+        sums = modular.summed_mod(index, np.array(a, dtype=np.int64), 5, p)
+        assert sums.tolist() == [sum(x for x, i in zip(a, index) if i == k) % p for k in range(5)]
+
+
+def test_integer_brackets_match_exact_brackets_and_switch_to_big_integers():
+    rng = random.Random(2)
+    for _ in range(20):
+        N = rng.randint(2, 4)
+        X, Y = _random_field(rng, N, 6, 3), _random_field(rng, N, 6, 3)
+        exact = X.bracket(Y)
+        fast = bracket(ModularField.from_integer(X), ModularField.from_integer(Y))
+        LX = lie._integer_size(X)[2] * lie._integer_size(Y)[2]
+        got = {(int(k), tuple(int(v) for v in m if v != N)): int(c) for k, m, c in zip(fast.comp, fast.mono, fast.coef)}
+        want = {(k, m): c * LX for k, poly in enumerate(exact.components) for m, c in poly.items()}
+        assert got == want
+    # coefficients near 2^40: a double bracket's sums exceed int64, so Python integers take over
+    X = VectorField((Polynomial({(0, 1): Fraction(2**40 + 1)}), Polynomial({(0,): Fraction(3**25)})))
+    Y = VectorField((Polynomial({(1, 1): Fraction(2**41)}), Polynomial({(0, 0): Fraction(1)})))
+    iX = ModularField.from_integer(X)
+    z = bracket(iX, bracket(iX, ModularField.from_integer(Y)))
+    exact = X.bracket(X.bracket(Y))
+    got = {(int(k), tuple(int(v) for v in m if v != 2)): int(c) for k, m, c in zip(z.comp, z.mono, z.coef)}
+    want = {(k, m): int(c) for k, poly in enumerate(exact.components) for m, c in poly.items()}
+    assert got == want and max(abs(c) for c in want.values()) > 2**63
 
 
 def test_word_bounds_dominate_the_integer_fields():
@@ -489,3 +551,59 @@ def test_tau_without_friction_is_an_error_in_the_api(flow):
     with pytest.raises(ConservationLawsError, match="friction"):
         Flow(flow, Fraction(1, 2))
     assert Flow(flow, 0).tau == 0 and Flow("momentum", 1).tau == 1
+
+
+def test_small_and_flint_ranks_agree():
+    rng = np.random.default_rng(4)
+    for p in (modular.random_check_prime(rng), 2**31 - 1, 5):
+        for n, m, r in ((6, 9, 4), (10, 10, 10), (30, 200, 17), (3, 2, 1)):
+            # a rank-r product, built with exact arithmetic (Python integers)
+            L = [[int(x) for x in row] for row in rng.integers(0, p, (n, r))]
+            R = [[int(x) for x in row] for row in rng.integers(0, p, (r, m))]
+            rows = np.array([[sum(a * b for a, b in zip(Li, col)) % p for col in zip(*R)] for Li in L], dtype=np.int64)
+            small = lie._rank_mod(rows, p)
+            from flint import nmod_mat
+
+            assert small == nmod_mat(n, m, rows.ravel().tolist(), p).rank() <= r
+
+
+def test_memory_estimate_refuses_up_front(monkeypatch):
+    from conservation_laws.models import base as models
+
+    big = make_model("linear", [32, 32, 32])  # D = 2048: beyond the old 2000-parameter guard
+    monkeypatch.setattr(models, "available_memory", lambda: 24 * 2**30)
+    big.check_countable(2 * big.D + 1)  # N = 4097 fits in 24 GiB
+    assert models.count_memory_estimate(4097) == 200 * 2**20 + 100 * 4097**2
+    monkeypatch.setattr(models, "available_memory", lambda: 2**30)
+    with pytest.raises(ConservationLawsError, match=r"needs about 1\.8 GiB of memory \(estimate\) and 1\.0 GiB") as err:
+        count_laws("linear", "momentum", tau=1, dims=[32, 32, 32])
+    assert "\n" not in str(err.value)
+    monkeypatch.setattr(models, "available_memory", lambda: None)  # unknown: no refusal
+    big.check_countable(10**6)
+
+
+def test_block_additions_keep_the_basis_and_its_sketch_matrix():
+    """add_block (the construction's elimination) gives the same reduced echelon basis as adding the
+    rows one at a time, and keeps the tracked sketch matrix equal to sketch_matrix(W)."""
+    rng = np.random.default_rng(8)
+    p, N = 2**31 - 1, 30
+    W = rng.integers(0, p, (N, 2))
+    one, blocks = _EchelonBasis(N, p), _EchelonBasis(N, p)
+    blocks.track_sketch(W)
+    base = rng.integers(0, p, (20, N))
+    for start in range(0, 60, 12):
+        rows = _mulmod(rng.integers(0, p, (12, 20)), base, p)  # rank ≤ 20 in all
+        for r in one.reduce(rows):
+            one.add(one.reduce(r[None, :])[0])
+        reduced = blocks.reduce(rows)
+        free = np.flatnonzero(~blocks._is_pivot)
+        chosen, E, piv = lie._independent_rows(reduced[:, free], p)
+        if chosen:
+            full = np.zeros((len(chosen), N), dtype=np.int64)
+            full[:, free] = E
+            blocks.add_block(full, free[piv])
+        assert np.array_equal(blocks.Wp, blocks.sketch_matrix(W))
+    assert one.rank == blocks.rank == 20
+    order = np.argsort(one.pivots), np.argsort(blocks.pivots)
+    assert sorted(one.pivots) == sorted(blocks.pivots)
+    assert np.array_equal(one.rows[order[0]], blocks.rows[order[1]])

@@ -5,6 +5,7 @@ scalar (checked numerically against numpy's pinv), count as many laws as gradien
 geometry, and the simulation right-hand side must equal −J⁺∇f computed directly.
 """
 
+import json
 import subprocess
 import sys
 
@@ -63,7 +64,7 @@ def test_natural_flow_errors():
     with pytest.raises(ConservationLawsError, match="friction"):
         Flow("natural", 1)
     with pytest.raises(ConservationLawsError, match="at most"):
-        vector_fields(make_model("linear", [3, 3, 3]), "natural")
+        natural_forces(make_model("linear", [3, 3, 3]).phi_polynomials(), [False] * 18, 18)
     with pytest.raises(ConservationLawsError, match="geometry"):
         Flow("natural", 0, "hyperbolic")
 
@@ -130,3 +131,39 @@ def test_drift_invariants_are_invariant_and_rewrite_the_laws(flow, tau):
     law = {"momentum": time if tau else 1, "nesterov": time**3}[flow] * model.paper_laws("momentum")[0]
     assert time not in sympy.cancel(sympy.expand(law.subs(sub))).free_symbols
     assert time in sympy.cancel(sympy.expand(model.paper_laws("gradient")[0].subs(sub))).free_symbols
+
+
+@pytest.mark.parametrize("name,dims,bias", [("relu", [2, 3, 2], False), ("linear", [3, 3, 3], False),
+                                            ("nmf", [3, 3, 3], False), ("icnn", [3, 2, 3], True)])
+def test_many_outputs_count_through_the_gradient_flow_identity(name, dims, bias):
+    """d > 8 outputs: no natural fields are built; the family is the gradient-flow fields of the same
+    geometry (the same module), and the certificate names that route."""
+    model = make_model(name, dims, bias=bias)
+    family = vector_fields(model, "natural")
+    assert len(model.phi_polynomials()) > 8
+    assert family.natural_route == "gradient-flow identity" and family.natural_rank is None
+    gf = vector_fields(model, Flow("gradient", 0, family.geometry))
+    assert [f.components for f in family.forces] == [f.components for f in gf.forces]
+    res = count_laws(model, "natural")
+    assert res.laws == count_laws(model, "gradient").laws
+    assert "identity with gradient flow" in res.certificate_how and res.certificate in ("proved", "probabilistic")
+
+
+def test_small_natural_counts_are_cross_checked_by_the_direct_fields():
+    family = vector_fields(make_model("linear", [2, 2, 2]), "natural")
+    assert family.natural_route == "direct"
+    res = count_laws(family)
+    assert res.laws == 3 and "cross-checked by the direct construction" in res.certificate_how
+    from conservation_laws.engine.lie import family_fingerprint
+
+    assert res.fingerprint == family_fingerprint(family)  # a count of this family, whichever route
+
+
+def test_cli_natural_flow_with_many_outputs():
+    run = [sys.executable, "-m", "conservation_laws.interfaces.cli", "count", "--model", "relu", "--dims", "2,3,2",
+           "--flow", "natural", "--json"]
+    out = subprocess.run(run, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rec = json.loads(out.stdout)
+    assert rec["laws"] == count_laws(make_model("relu", [2, 3, 2]), "gradient").laws
+    assert "identity with gradient flow" in rec["certificate_how"]

@@ -106,3 +106,29 @@ def test_limits_leave_ordinary_input_alone():
     assert names == ["x", "y"]
     expr, _ = parse_polynomial("0^0 * x + (x - x)^0")
     assert sympy.expand(expr - sympy.Symbol("x", real=True) - 1) == 0
+
+
+def test_large_sums_parse_straight_to_exact_polynomials():
+    from fractions import Fraction
+
+    from conservation_laws.algebra.parsing import parse_polynomial_exact, parse_polynomials_exact
+
+    n = 1500  # 3000 variables, far beyond what a recursion on the length could take
+    poly, names = parse_polynomial_exact(" + ".join(f"{i + 1}/7*a{i}*b{i}" for i in range(n)))
+    assert names == [v for i in range(n) for v in (f"a{i}", f"b{i}")]
+    assert poly == {(2 * i, 2 * i + 1): Fraction(i + 1, 7) for i in range(n)}
+    polys, shared = parse_polynomials_exact(["x*y - y*x + z", "(z - 1)^3"])
+    assert shared == ["x", "y", "z"]
+    assert polys[0] == {(2,): 1}
+    assert polys[1] == {(2, 2, 2): 1, (2, 2): -3, (2,): 3, (): -1}  # binomial coefficients
+
+
+def test_user_model_with_a_thousand_products_counts_like_the_built_in():
+    from conservation_laws.engine.lie import count_laws
+
+    n = 1000
+    user = make_model("polynomial", phi=[" + ".join(f"a{i}*b{i}" for i in range(n))])
+    built_in = make_model("linear", [1, n, 1])
+    res = count_laws(user, "gradient")
+    assert res.laws == 2 * n - 1 == count_laws(built_in, "gradient").laws
+    assert len(user.describe()) < 400

@@ -361,7 +361,7 @@ def test_sweep_weight_decays():
 
     cases = expand_spec({"model": "linear", "dims": [2, 2, 2], "flows": ["gradient", "momentum"],
                          "tau": 3, "weight_decays": [0, 2]})
-    assert [c.get("weight_decay") for c in cases] == [None, "2", None, "2"]
+    assert [c.get("weight_decay") for c in cases] == [None, 2, None, 2]  # one number rule (cases.json_number)
     laws = [compute_case(c)["laws"] for c in cases]
     assert laws == [two_layer_linear("gradient", 2, 2, 2)] * 2 + [two_layer_linear("momentum", 2, 2, 2)] * 2
     with pytest.raises(ConservationLawsError, match="weight_decay"):

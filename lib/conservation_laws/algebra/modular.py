@@ -34,21 +34,22 @@ def random_prime(rng) -> int:
 
 
 def is_prime(n: int) -> bool:
-    """Primality for n < 3 215 031 751 (what ``sympy.isprime`` says, without importing sympy at start-up).
+    """Primality for n < 3.3·10^24 (word-size primes included), without importing sympy.
 
-    Miller–Rabin with the bases 2, 3, 5, 7 is deterministic below 3 215 031 751.
+    Miller–Rabin with the twelve prime bases 2, …, 37 is deterministic below 3 317 044 064 679 887 385 961 981.
     """
-    if n >= 3_215_031_751:
+    if n >= 3_317_044_064_679_887_385_961_981:
         return bool(sympy.isprime(n))
     if n < 2:
         return False
-    for q in (2, 3, 5, 7):
+    bases = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
+    for q in bases:
         if n % q == 0:
             return n == q
     d, r = n - 1, 0
     while d % 2 == 0:
         d, r = d // 2, r + 1
-    for a in (2, 3, 5, 7):
+    for a in bases:
         x = pow(a, d, n)
         if x in (1, n - 1):
             continue
@@ -86,3 +87,79 @@ def mulmod(A: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
     P2 = (A1 @ B1).astype(np.int64)
     P1 = ((A0 + A1) @ (B0 + B1)).astype(np.int64) - P0 - P2
     return ((P2 % p) * (2**32 % p) + (P1 % p) * 65536 + P0 % p) % p
+
+
+#: The check's primes: 2^61 ≤ p < 2^62, so that one check bounds the failure probability far below 1e-9.
+CHECK_PRIME_RANGE = (2**61, 2**62)
+#: A proved lower bound on the number of primes in CHECK_PRIME_RANGE (Rosser–Schoenfeld 1962:
+#: x/ln x < π(x) < 1.25506·x/ln x for x ≥ 17): 2^62/ln 2^62 − 1.25506·2^61/ln 2^61 > 3.88·10^16,
+#: rounded down to 3.8·10^16.
+PRIMES_IN_CHECK_RANGE_LOWER = 38_000_000_000_000_000
+
+
+def random_check_prime(rng) -> int:
+    """A prime uniformly distributed among the primes of CHECK_PRIME_RANGE = [2^61, 2^62) (rejection sampling).
+
+    ``rng`` is a ``numpy.random.Generator`` or a ``random.Random``. The check's arithmetic mod such a
+    prime is exact (``mulmod_wide``; ranks by FLINT's ``nmod_mat``, which takes word-size moduli).
+    """
+    lo, hi = CHECK_PRIME_RANGE
+    while True:
+        n = int(rng.integers(lo, hi)) if isinstance(rng, np.random.Generator) else rng.randrange(lo, hi)
+        if is_prime(n):
+            return n
+
+
+def mulmod_wide(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
+    """a·b mod p elementwise for residues in [0, p), p < 2^62, exactly.
+
+    The quotient q = ⌊ab/p⌋ is computed in extended precision (64-bit mantissa: its error is at most
+    one), and ab − qp, an integer of absolute value below 2p < 2^63, is computed in wrapping int64
+    arithmetic, hence exactly; a last ``% p`` corrects the quotient's error. Where the platform's long
+    double is not extended (fewer than 63 mantissa bits) Python integers do the work.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if p < 2**31:
+        return a * b % p
+    if not _EXTENDED:
+        return (a.astype(object) * b.astype(object) % p).astype(np.int64)
+    q = (a.astype(np.longdouble) * b.astype(np.longdouble) / p).astype(np.int64)
+    with np.errstate(over="ignore"):
+        r = a * b - q * p
+    return r % p
+
+
+_EXTENDED = np.finfo(np.longdouble).nmant >= 63
+
+
+def summed_mod(index: np.ndarray, values: np.ndarray, size: int, p: int) -> np.ndarray:
+    """out[i] = Σ_{index[t] = i} values[t] mod p, exactly for residues below 2^62 (sums of 31-bit halves)."""
+    lo = np.zeros(size, dtype=np.int64)
+    hi = np.zeros(size, dtype=np.int64)
+    np.add.at(lo, index, values & 0x7FFFFFFF)
+    np.add.at(hi, index, values >> 31)
+    return (mulmod_wide(hi % p, np.full(size, 2**31 % p, dtype=np.int64), p) + lo % p) % p
+
+
+def coo_mod(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int], p: int):
+    """A scipy CSR matrix of residues mod p (duplicates summed, then reduced), split in 16-bit halves."""
+    from scipy.sparse import csr_matrix
+
+    M = csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.int64)
+    M.sum_duplicates()
+    M.data %= p
+    lo = csr_matrix((M.data & 0xFFFF, M.indices, M.indptr), shape=shape)
+    hi = csr_matrix((M.data >> 16, M.indices, M.indptr), shape=shape)
+    return lo, hi
+
+
+def sparse_mulmod(M, B: np.ndarray, p: int) -> np.ndarray:
+    """(M @ B) mod p for M from ``coo_mod`` and residues B < 2^31, exactly: each half's products are below
+    2^47, so a row of up to 2^16 entries sums below 2^63 in int64."""
+    lo, hi = M
+    if lo.shape[0] == 0 or B.shape[1] == 0:
+        return np.zeros((lo.shape[0], B.shape[1]), dtype=np.int64)
+    if lo.shape[1] >= 2**16:  # a row could hold more than 2^16 entries: the dense exact product
+        return mulmod((hi.toarray() * 65536 + lo.toarray()) % p, B, p)
+    return ((np.asarray(hi @ B) % p) * 65536 + np.asarray(lo @ B) % p) % p

@@ -8,7 +8,13 @@
 
 Any input ends in a value or in one ``ConservationLawsError`` line: the length, the nesting depth
 (parentheses and unary signs), and bounds on the degree and the number of monomials are checked
-while parsing, before sympy expands anything.
+while parsing, before anything is expanded.
+
+The parser builds the library's exact sparse polynomials (``polynomial.Polynomial``) directly: no
+sympy, no symbol objects, sums accumulated in place. Sums and products are loops; only a parenthesis
+or a unary sign recurses, at most ``MAX_NESTING`` levels deep, so the length of the input never
+deepens the stack. ``parse_polynomial`` / ``parse_polynomials`` still return sympy expressions for
+display; ``parse_polynomial_exact`` / ``parse_polynomials_exact`` are what models use.
 """
 
 from __future__ import annotations
@@ -18,12 +24,9 @@ import re
 from fractions import Fraction
 from typing import Sequence
 
-import sympy
-from sympy import QQ
-from sympy.polys.rings import ring
-
+from .._lazy import sympy
 from ..errors import ConservationLawsError
-from .polynomial import symbols_for
+from .polynomial import Polynomial, symbols_for
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\[\s*\d+(?:\s*,\s*\d+)*\s*\])?)"
@@ -107,13 +110,12 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.names: list[str] = []
+        self.index: dict[str, int] = {}
         for kind, val, _ in self.tokens:
             name = re.sub(r"\s+", "", val) if kind == "name" else None
-            if name and name not in self.names:
+            if name and name not in self.index:
+                self.index[name] = len(self.names)
                 self.names.append(name)
-        # exact arithmetic in a sparse polynomial ring over Q (fast; sympy.expand is not)
-        self.ring, *gens = ring(symbols_for(self.names) or [sympy.Dummy("c")], QQ)
-        self.gens = dict(zip(self.names, gens))
 
     def error(self, why: str) -> ConservationLawsError:
         return ConservationLawsError(f"phi={_shown(self.text)} is not a polynomial: {why}")
@@ -139,22 +141,24 @@ class _Parser:
             raise self.error(f"it may expand to {size.terms} monomials (at position {pos}); at most {MAX_TERMS}")
         return size
 
-    def parse(self) -> sympy.Expr:
+    def parse(self) -> Polynomial:
+        """The polynomial, over the variables ``self.names`` (index i is ``names[i]``)."""
         if not self.tokens:
             raise self.error("it is empty")
         e, _ = self.expr()
         if self.i != len(self.tokens):
             _, val, pos = self.peek()
             raise self.error(f"unexpected {val!r} at position {pos}")
-        return e.as_expr() if self.names else sympy.Rational(str(e.LC)) if e else sympy.Integer(0)
+        return e
 
     def expr(self):
         e, size = self.term()
+        e = Polynomial(e)  # accumulated in place: a long sum costs its length, not its length squared
         while self.peek()[1] in ("+", "-"):
             op, pos = self.take()[1:]
             t, s = self.term()
             size = self.check(size.plus(s), pos)
-            e = e + t if op == "+" else e - t
+            _accumulate(e, t, 1 if op == "+" else -1)
         return e, size
 
     def term(self):
@@ -163,9 +167,9 @@ class _Parser:
             op, pos = self.take()[1:]
             f, s = self.factor()
             if op == "/":
-                if not f.is_ground or not f:
+                if set(f) - {()} or not f:
                     raise self.error("division is allowed by non-zero numbers only")
-                e = e * self.ring(1 / f.LC)
+                e = e * (1 / f[()])
             else:
                 size = self.check(size.times(s), pos)  # before the product is computed
                 e = e * f
@@ -189,19 +193,21 @@ class _Parser:
                 raise self.error(f"exponents must be integers from 0 to {MAX_EXPONENT} (got {val!r} at position {pos})")
             k = int(val)  # 0^0 = 1, the convention of polynomial algebra
             size = self.check(size.power(k), pos)  # before the power is computed
-            return (base ** k if k else self.ring.one), size
+            out = Polynomial.constant(1)
+            for _ in range(k):
+                out = out * base
+            return out, size
         return base, size
 
     def atom(self):
         kind, val, pos = self.take()
         if kind == "number":
-            q = Fraction(val)
-            return self.ring(QQ(q.numerator, q.denominator)), _Size(0, 1, frozenset())
+            return Polynomial.constant(Fraction(val)), _Size(0, 1, frozenset())
         if kind == "name":
             if self.peek()[1] == "(":
                 raise self.error(f"{val}(...) looks like a function call; only +, -, *, ^ and parentheses are allowed")
             name = re.sub(r"\s+", "", val)
-            return self.gens[name], _Size(1, 1, frozenset([name]))
+            return Polynomial.variable(self.index[name]), _Size(1, 1, frozenset([name]))
         if val == "(":
             self.enter(pos)
             e = self.expr()
@@ -214,26 +220,65 @@ class _Parser:
         raise self.error(f"unexpected {val!r} at position {pos}")
 
 
-def parse_polynomial(text: str) -> tuple[sympy.Expr, list[str]]:
-    """Parse one polynomial; return it and its variable names in order of appearance."""
+def _accumulate(acc: Polynomial, other: Polynomial, sign: int) -> None:
+    """acc += sign·other, in place (zero coefficients dropped)."""
+    for m, c in other.items():
+        v = acc.get(m, 0) + (c if sign > 0 else -c)
+        if v:
+            acc[m] = v
+        else:
+            acc.pop(m, None)
+
+
+def parse_polynomial_exact(text: str) -> tuple[Polynomial, list[str]]:
+    """Parse one polynomial into an exact :class:`Polynomial`; variable i is ``names[i]``, in order of appearance.
+
+    >>> parse_polynomial_exact("2*u1^2 - 3/2*v[0, 1]")
+    ({(0, 0): Fraction(2, 1), (1,): Fraction(-3, 2)}, ['u1', 'v[0,1]'])
+    """
     if not isinstance(text, str):
         raise ConservationLawsError(f"phi={_shown(repr(text))} is not a polynomial: expected a string")
     p = _Parser(text)
     return p.parse(), p.names
 
 
-def parse_polynomials(texts: Sequence[str], variables: Sequence[str] | None = None) -> tuple[list[sympy.Expr], list[str]]:
-    """Parse several polynomials sharing their variables (in order of first appearance unless given)."""
-    exprs, names = [], []
+def parse_polynomials_exact(texts: Sequence[str], variables: Sequence[str] | None = None) -> tuple[list[Polynomial], list[str]]:
+    """Parse several polynomials sharing their variables (in order of first appearance unless given),
+    as exact :class:`Polynomial` over the shared variable list (no sympy)."""
+    parsed, names, index = [], [], {}
     for t in texts:
-        e, ns = parse_polynomial(t)
-        exprs.append(e)
-        names += [n for n in ns if n not in names]
+        poly, ns = parse_polynomial_exact(t)
+        for n in ns:
+            if n not in index:
+                index[n] = len(names)
+                names.append(n)
+        parsed.append((poly, ns))
     if variables is not None:
         missing = [n for n in names if n not in variables]
         if missing:
             raise ConservationLawsError(f"phi uses undeclared variables {missing}; declared: {list(variables)}")
         names = list(variables)
+        index = {n: i for i, n in enumerate(names)}
     if not names:
         raise ConservationLawsError(f"phi={list(texts)!r} is invalid: it has no variables")
-    return exprs, names
+    out = []
+    for poly, ns in parsed:
+        where = [index[n] for n in ns]
+        out.append(Polynomial({tuple(sorted(where[i] for i in m)): c for m, c in poly.items()}))
+    return out, names
+
+
+def parse_polynomial(text: str) -> tuple[sympy.Expr, list[str]]:
+    """Parse one polynomial; return it as a sympy expression and its variable names in order of appearance."""
+    poly, names = parse_polynomial_exact(text)
+    if not names:
+        c = poly.get((), Fraction(0))
+        return sympy.Rational(c.numerator, c.denominator), names
+    return poly.to_sympy(symbols_for(names)), names
+
+
+def parse_polynomials(texts: Sequence[str], variables: Sequence[str] | None = None) -> tuple[list[sympy.Expr], list[str]]:
+    """Parse several polynomials sharing their variables (in order of first appearance unless given)."""
+    polys, names = parse_polynomials_exact(texts, variables)
+    syms = symbols_for(names)
+    return [p.to_sympy(syms) for p in polys], names

@@ -6,19 +6,23 @@ N − K, with K = dim Lie(W)(ξ) (Frobenius). K is computed by the bracket const
 
     V_1 = span W,   V_{k+1} = V_k + [W, V_k],   stop when no new direction appears,
 
-evaluated at one random point ξ0 of F_p^N (p a random prime below 2^31), with exact rank mod p.
+evaluated at one random point ξ0 of F_p^N (p a random prime below 2^31), with exact rank mod p, and
+certified by one check mod a random prime of about 62 bits (below).
 
 Why it is fast. Brackets are *expanded only for the survivors*: the value of a candidate
 [g, b] at ξ0 is Db(ξ0)·g(ξ0) − Dg(ξ0)·b(ξ0), a pair of matrix–vector products once the Jacobians
 of the survivor b and of the generator g at ξ0 are known. Only a candidate whose value is
-independent of the current span is expanded as a polynomial field (it is needed for the next
-round). Independence is tested against a reduced row-echelon basis: first by a random sketch (a
-candidate c is kept for exact elimination iff the residual of c modulo the span has a non-zero
-product with two random vectors, computed from the sparse Jacobians in O(N) per candidate instead
-of O(N·K)), then exactly, by incremental elimination, for the few candidates that pass. Large
-products mod p run through float64 BLAS, exactly (``mulmod``). Pruning dependent candidates is
-legitimate: near a generic point, a field whose value lies in the span of the kept fields is a
-combination of them with smooth coefficients, so its brackets add nothing new.
+independent of the current span is expanded as a polynomial field (over Z, once: it is needed for
+the next round and by the check). Independence is tested against a reduced row-echelon basis:
+first by a random sketch (a candidate c is kept for exact elimination iff the residual of c modulo
+the span has a non-zero product with two random vectors W; c·W' = g·(Dbᵀ W') − b·(Dgᵀ W') for all
+g and b of a group are two sparse products with the generators' values and Jacobians, and W' is
+updated with the basis instead of recomputed), then exactly for the few candidates that pass: one
+reduction of the group's survivors against the basis, a greedy selection among them, and one block
+update of the basis. Large products mod p run through float64 BLAS, exactly (``mulmod``). Pruning
+dependent candidates is legitimate: near a generic point, a field whose value lies in the span of
+the kept fields is a combination of them with smooth coefficients, so its brackets add nothing new.
+The sketch only filters; a direction it wrongly drops is caught by the check below.
 
 What is certified: the lemma behind every count.
 Write F = (f_1, …, f_K) for the kept fields of a run (generators and brackets [g, f], each known by
@@ -33,34 +37,43 @@ its *word*: which generator applied to which earlier kept field), K = K_computed
   exact. Proof: on an open set where F is independent let M be the C^∞-module spanned by F. Then
   ad_g(a f) = g(a) f + a [g, f] ∈ M, so ad_g maps M into M; every g is in M; Lie(W) is spanned by
   the iterated brackets ad_{g_1} ⋯ ad_{g_{k−1}} g_k, which therefore lie in M.
-* (c) The check. After F is fixed (as words) a fresh prime p1, uniform among the primes of
-  [2^30, 2^31) (rejection sampling; those dividing a denominator of the generators excluded), and a
-  fresh point ξ1 uniform in F_{p1}^N are drawn; the words are re-expanded mod p1 and the run is
-  accepted iff F(ξ1) has rank K and each of the G·(K + 1) values g(ξ1), [g, f](ξ1) =
-  Df(ξ1) g(ξ1) − Dg(ξ1) f(ξ1) (from Jacobians, as in the run) lies in span F(ξ1), tested by a
-  sketch: its residual modulo span F(ξ1) times s = 2 uniform vectors drawn after ξ1 must vanish
-  (computed as g·(Dfᵀ W') − f·(Dgᵀ W'), never forming the values). Suppose the count is wrong.
-  By (b) some h among these fails membership generically, so a fixed (K + 1)-minor P_h of the
-  integer matrix [F | h] is a non-zero integer polynomial. For the check to accept, either p1 divides every coefficient of P_h (unlucky prime),
-  or P_h mod p1 is a non-zero polynomial that vanishes at ξ1 (Schwartz–Zippel), or P_h(ξ1) ≠ 0
-  (so h(ξ1) has a non-zero residual) and the sketch misses it (probability p1^−2). Hence
+* (c) The check. The run expands its kept fields over Z (the integer fields L·g of the generators,
+  L the lcm of their denominators, and their brackets: same spans). After F is fixed (as words) a fresh
+  prime p1, uniform among the primes of CHECK_PRIME_RANGE = [2^61, 2^62) (rejection sampling), a fresh
+  point ξ1 uniform in F_{p1}^N and uniform coefficients r_g, s_g (one per generator g) and c_f (one
+  per kept field f) are drawn. By bilinearity of the bracket, with γ = Σ r_g g, φ = Σ c_f f, σ = Σ s_g g,
 
-      Pr[accept | count wrong] ≤ (⌊B/30⌋ + 1) / Π_eff + d / p1 + p1^−2
-                               ≤ (⌊B/30⌋ + 1) / Π_eff + d / 2^30 + 2^−60,
+      h = Σ_{g, f} r_g c_f [g, f](ξ1) + σ(ξ1) = Dφ(ξ1)·γ(ξ1) − Dγ(ξ1)·φ(ξ1) + σ(ξ1),
+
+  one row computed from the values and directional derivatives of the integer fields at ξ1 mod p1 (no
+  bracket is expanded, no field re-expanded), and the run is accepted iff rank [F(ξ1); h] ≤ K (FLINT's
+  exact rank mod p1). Suppose the count is wrong. By (b) some h0 among the g and [g, f] fails
+  membership generically, so a fixed (K + 1)-minor P_{h0} (columns S) of the integer matrix [F | h0]
+  is a non-zero integer polynomial. The same minor of [F | h], Q(ξ, r, c, s) = Σ r_g c_f P_{[g,f]} +
+  Σ s_g P_g, is then a non-zero polynomial of degree ≤ d + 2 whose coefficients include those of
+  P_{h0}. For the check to accept, Q(ξ1, r, c, s) = 0 mod p1: either p1 divides every coefficient of
+  P_{h0} (unlucky prime), or Q mod p1 is a non-zero polynomial vanishing at the uniform (ξ1, r, c, s)
+  (Schwartz–Zippel). Hence
+
+      Pr[accept | count wrong] ≤ (⌊B/61⌋ + 1) / Π_eff + (d + 2) / p1
+                               ≤ (⌊B/61⌋ + 1) / Π_eff + (d + 2) / 2^61,
 
   with d = Σ_F deg f + max_h deg h and B = Σ_F log2‖f‖_1 + max_h log2‖h‖_1. Here deg and ‖·‖_1 (sum
-  of |coefficients| of the integer field) are bounded along the words, never read off the modular
-  fields: deg[g, f] ≤ deg g + deg f − 1 and ‖[g, f]‖_1 ≤ (deg g + deg f)‖g‖_1‖f‖_1; a minor obeys
-  ‖det‖_1 ≤ Π (column norms) (a permanent bound) and deg det ≤ Σ (column degrees); a non-zero
-  integer c has at most log2|c|/30 prime factors ≥ 2^30. Π_eff is a proved lower bound on the
-  number of admissible primes: π(2^31) − π(2^30) > 2^31/ln 2^31 − 1.25506·2^30/ln 2^30
-  (Rosser–Schoenfeld) minus the primes dividing the generators' denominators.
-* (d) Margin. Checks at independent (p1, ξ1) multiply their bounds; passes are added until the
-  product is ≤ ``TARGET_BOUND`` (1e-9), stopping at the first check that does not accept. For this
-  sequential rule to be sound the per-check factor must not depend on the draws: d/p1 is replaced
-  by d/2^30 (p1 ≥ 2^30). With a prime fixed by the caller (``prime=``) nothing is
-  random about it: its unlucky term is 0 if 2^B < p (no coefficient can be divisible by p), else 1,
-  and only the Schwartz–Zippel factors multiply, so a tiny prime gets a large, honest bound.
+  of |coefficients| of the integer field) are bounded along the words: deg[g, f] ≤ deg g + deg f − 1
+  and ‖[g, f]‖_1 ≤ (deg g + deg f)‖g‖_1‖f‖_1; a minor obeys ‖det‖_1 ≤ Π (column norms) (a permanent
+  bound) and deg det ≤ Σ (column degrees); a non-zero integer c has at most log2|c|/61 prime factors
+  ≥ 2^61. Π_eff is a proved lower bound on the number of primes of the range,
+  π(2^62) − π(2^61) > 2^62/ln 2^62 − 1.25506·2^61/ln 2^61 > 3.8·10^16 (Rosser–Schoenfeld), minus the
+  primes dividing the generators' denominators (a safe margin: the draw need not avoid them). For a
+  ladder count with K·deg in the tens of thousands and B in the hundreds of thousands of bits the
+  bound is below 10^−12: one check suffices (``TARGET_BOUND`` = 1e-9).
+* (d) Margin. Should one check not reach ``TARGET_BOUND`` (astronomical d or B), checks at independent
+  (p1, ξ1) multiply their bounds, added until the product is ≤ ``TARGET_BOUND``, stopping at the first
+  check that does not accept (rank < K: "degenerate"). For this sequential rule to be sound the
+  per-check factor must not depend on the draws: (d + 2)/p1 is replaced by (d + 2)/2^61. With a prime
+  fixed by the caller (``prime=``) nothing is random about it: its unlucky term is 0 if 2^B < p (no
+  coefficient can be divisible by p), else 1, and only the Schwartz–Zippel factors (d + 2)/p multiply,
+  so a tiny prime gets a large, honest bound.
 * A run stopped by ``max_depth`` before stabilising is reported "upper bound only", never with a
   probability; so is a run whose check found a missed direction three times.
 * Deterministically, when the family has a single non-zero generator g (gradient flow of a
@@ -96,7 +109,9 @@ import numpy as np
 from ..errors import invalid
 from ..flows import FieldFamily, Flow, TimeCoordinate, lifted_fields, vector_fields
 from ..models import Model, make_model
-from ..algebra.modular import PRIME_RANGE, PRIMES_IN_RANGE_LOWER, is_prime, mulmod, random_prime  # noqa: F401
+from ..algebra.modular import (CHECK_PRIME_RANGE, PRIME_RANGE, PRIMES_IN_CHECK_RANGE_LOWER,  # noqa: F401
+                               PRIMES_IN_RANGE_LOWER, coo_mod, is_prime, mulmod, mulmod_wide, random_check_prime,
+                               random_prime, sparse_mulmod, summed_mod)
 from ..algebra.polynomial import VectorField
 
 #: The certified failure bound a probabilistic count is driven below (independent checks multiply).
@@ -107,6 +122,7 @@ MAX_ATTEMPTS = 3
 
 
 _CANDIDATE_ROWS = 2048  # bracket candidates tested together against the span
+_MIN_GROUP = 16  # at least this many survivors b per group (each group costs a pass over the basis)
 _SKETCH_VECTORS = 2  # random vectors of the membership sketch (miss probability p^-2 per test)
 
 
@@ -114,9 +130,11 @@ class ModularField:
     """A polynomial vector field mod p as flat arrays of terms: component, monomial, coefficient.
 
     A monomial is a row of sorted variable indices, padded with the sentinel N (whose value is 1).
+    With p = 0 the coefficients are exact integers (int64 while ``bracket`` can prove that no sum
+    overflows, Python integers beyond): the engine's integer fields, reduced mod any prime by ``reduced``.
     """
 
-    __slots__ = ("comp", "mono", "coef", "N", "p", "degree")
+    __slots__ = ("comp", "mono", "coef", "N", "p", "degree", "norm")
 
     def __init__(self, comp: np.ndarray, mono: np.ndarray, coef: np.ndarray, N: int, p: int):
         self.N, self.p = N, p
@@ -127,6 +145,33 @@ class ModularField:
             mono = mono[:, : int(used.nonzero()[0].max()) + 1] if used.any() else mono[:, :0]
         self.comp, self.mono, self.coef = comp, mono, coef
         self.degree = int((mono != N).sum(axis=1).max()) if len(coef) and mono.shape[1] else 0
+        # ‖X‖_1 of an integer field (a float: it only decides whether int64 sums are safe, with margin)
+        self.norm = float(np.abs(coef).sum()) if p == 0 and len(coef) else 0.0
+
+    @classmethod
+    def from_integer(cls, field: VectorField) -> "ModularField":
+        """The integer field L·X, L the lcm of X's denominators (exact; p = 0)."""
+        L = 1
+        for poly in field.components:
+            for c in poly.values():
+                L = L * c.denominator // math.gcd(L, c.denominator)
+        rows = [(k, m, c.numerator * (L // c.denominator)) for k, poly in enumerate(field.components)
+                for m, c in poly.items()]
+        width = max((len(m) for _, m, _ in rows), default=0)
+        N = field.dimension
+        comp = np.array([k for k, _, _ in rows], dtype=np.int64)
+        mono = np.full((len(rows), width), N, dtype=np.int64)
+        for i, (_, m, _) in enumerate(rows):
+            mono[i, : len(m)] = m
+        coefs = [c for _, _, c in rows]
+        small = all(abs(c) < 2**62 for c in coefs)
+        coef = np.array(coefs, dtype=np.int64 if small else object)
+        return cls(comp, mono.reshape(len(rows), width), coef, N, 0)
+
+    def reduced(self, p: int) -> "ModularField":
+        """This integer field mod p (p < 2^62)."""
+        coef = self.coef % p
+        return ModularField(self.comp, self.mono, coef.astype(np.int64) if coef.dtype == object else coef, self.N, p)
 
     @classmethod
     def from_exact(cls, field: VectorField, p: int) -> "ModularField":
@@ -244,13 +289,20 @@ def _derivative_products(X: ModularField, Y: ModularField) -> tuple[np.ndarray, 
     dmono = ymono[keep].reshape(len(t_rep), L - 1)
     mono = np.concatenate([X.mono[x_idx], dmono], axis=1)
     mono.sort(axis=1)
-    coef = X.coef[x_idx] * Y.coef[t_rep] % p
-    return Y.comp[t_rep], mono, coef
+    coef = X.coef[x_idx] * Y.coef[t_rep]
+    return Y.comp[t_rep], mono, (coef % p if p else coef)
 
 
 def bracket(X: ModularField, Y: ModularField) -> ModularField:
-    """[X, Y] = ∂Y·X − ∂X·Y, i.e. component k: Σ_j X_j ∂_j Y_k − Y_j ∂_j X_k, mod p."""
+    """[X, Y] = ∂Y·X − ∂X·Y, i.e. component k: Σ_j X_j ∂_j Y_k − Y_j ∂_j X_k, mod p (exactly over Z if p = 0).
+
+    Over Z every partial sum of the terms is at most (deg X + deg Y)·‖X‖_1·‖Y‖_1 in absolute value;
+    when that bound is not below 2^62 the coefficients are Python integers (no overflow, ever).
+    """
     N, p = X.N, X.p
+    if p == 0 and (max(X.degree, 1) + max(Y.degree, 1)) * X.norm * Y.norm >= 2.0**62:
+        X = ModularField(X.comp, X.mono, X.coef.astype(object), N, 0)
+        Y = ModularField(Y.comp, Y.mono, Y.coef.astype(object), N, 0)
     c1, m1, k1 = _derivative_products(X, Y)
     c2, m2, k2 = _derivative_products(Y, X)
     width = max(m1.shape[1] if len(k1) else 0, m2.shape[1] if len(k2) else 0)
@@ -261,14 +313,18 @@ def bracket(X: ModularField, Y: ModularField) -> ModularField:
 
     comp = np.concatenate([c1, c2])
     mono = np.concatenate([pad(m1, len(k1)), pad(m2, len(k2))])
-    coef = np.concatenate([k1, (p - k2) % p])
+    coef = np.concatenate([k1, (p - k2) % p if p else -k2])
     if len(coef) == 0:
         return ModularField(comp, mono.reshape(0, width), coef, N, p)
     key = np.concatenate([comp[:, None], mono], axis=1)
     uniq, inverse = np.unique(key, axis=0, return_inverse=True)
-    summed = np.zeros(len(uniq), dtype=np.int64)
+    summed = np.zeros(len(uniq), dtype=coef.dtype)
     np.add.at(summed, inverse.ravel(), coef)
-    return ModularField(uniq[:, 0].copy(), uniq[:, 1:].copy(), summed % p, N, p)
+    if p:
+        summed %= p
+    elif summed.dtype == object and (not len(summed) or max(abs(int(c)) for c in summed) < 2**62):
+        summed = summed.astype(np.int64)
+    return ModularField(uniq[:, 0].copy(), uniq[:, 1:].copy(), summed, N, p)
 
 
 class _EchelonBasis:
@@ -334,6 +390,37 @@ class _EchelonBasis:
         """Rows of C whose residual modulo the span has a non-zero product with W (see sketch_matrix)."""
         return mulmod(C % self.p, self.sketch_matrix(W), self.p).any(axis=1)
 
+    def track_sketch(self, W: np.ndarray) -> None:
+        """Keep W' = ``sketch_matrix(W)`` up to date through ``add_block`` (W fixed, N × s)."""
+        self._W = W % self.p
+        self.Wp = self.sketch_matrix(W)
+
+    def add_block(self, E: np.ndarray, pivots: np.ndarray) -> None:
+        """Add rows E (zero on the current pivot columns, in reduced echelon form on their own
+        ``pivots``: E[:, pivots] = I): the old rows lose their entries on the new pivot columns.
+
+        A tracked sketch matrix follows: with x = residual(c) before the block, the residual after it
+        is x − x[pivots]·E, and x[j] = c[j] − c[old pivots]·R[:, j], so
+        W'_new = W' − M[:, pivots]·(E W) with M[pivots] = I and M[old pivots] = −R[:, pivots].
+        """
+        p, k, r = self.p, self.rank, len(E)
+        if getattr(self, "_W", None) is not None:
+            EW = mulmod(E % p, self._W, p)
+            Wp = self.Wp
+            Wp[pivots] = (Wp[pivots] - EW) % p
+            if k:
+                Wp[self.pivots] = (Wp[self.pivots] + mulmod(self._rows[:k][:, pivots] % p, EW, p)) % p
+        if k:
+            cols = np.flatnonzero(E.any(axis=0))
+            f = self._rows[:k][:, pivots]
+            hit = np.flatnonzero(f.any(axis=1))
+            if len(hit):
+                upd = mulmod(f[hit] % p, E[:, cols], p)
+                self._rows[np.ix_(hit, cols)] = (self._rows[np.ix_(hit, cols)] - upd) % p
+        self._rows[k : k + r] = E % p
+        self.pivots.extend(int(c) for c in pivots)
+        self._is_pivot[pivots] = True
+
     def add(self, r: np.ndarray) -> bool:
         """Add a reduced row if non-zero; returns whether it was independent."""
         nz = np.flatnonzero(r)
@@ -355,6 +442,37 @@ class _EchelonBasis:
         self.pivots.append(c)
         self._is_pivot[c] = True
         return True
+
+
+def _independent_rows(rows: np.ndarray, p: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The rows, in order, that are independent of the rows before them (mod p), and the reduced
+    echelon form E of their span with its pivot columns (E[:, piv] = I): Gaussian elimination, one row
+    at a time against the few rows already chosen."""
+    n, m = rows.shape
+    E = np.zeros((min(n, m), m), dtype=np.int64)
+    piv: list[int] = []
+    chosen: list[int] = []
+    for j in range(n):
+        if len(piv) >= m:
+            break
+        r = rows[j] % p
+        if piv:
+            r = (r - mulmod(r[piv][None, :], E[: len(piv)], p)[0]) % p
+        nz = np.flatnonzero(r)
+        if not len(nz):
+            continue
+        c = int(nz[0])
+        r = r * pow(int(r[c]), -1, p) % p
+        k = len(piv)
+        if k:
+            f = E[:k, c].copy()
+            hit = np.flatnonzero(f)
+            if len(hit):
+                E[hit] = (E[hit] - (f[hit, None] * r[None, :]) % p) % p
+        E[k] = r
+        piv.append(c)
+        chosen.append(j)
+    return chosen, E[: len(piv)], np.array(piv, dtype=np.int64)
 
 
 CERTIFICATES = ("proved", "probabilistic", "upper bound only")
@@ -443,15 +561,16 @@ def single_threaded_blas():
     return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
-def _reduce_generators(gens: list[VectorField], rng: np.random.Generator, prime: int | None):
-    """(p, generators mod p): p fixed, or drawn uniformly among the primes not dividing a denominator."""
+def _reduce_generators(gens: list[VectorField], rng: np.random.Generator, prime: int | None, sizes=None):
+    """(p, integer generators L·g): p fixed, or drawn uniformly among the primes dividing no L."""
+    ints = [ModularField.from_integer(g) for g in gens]
+    lcms = [s[2] for s in (sizes or [_integer_size(g) for g in gens])]
     while True:
         p = prime or random_prime(rng)
-        try:
-            return p, [ModularField.from_exact(g, p) for g in gens]
-        except ArithmeticError:
-            if prime:
-                raise invalid("prime", prime, "a prime that divides no denominator of the fields") from None
+        if all(L % p for L in lcms):
+            return p, ints
+        if prime:
+            raise invalid("prime", prime, "a prime that divides no denominator of the fields")
 
 
 def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, prime: int | None) -> LieResult:
@@ -459,7 +578,11 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     t0 = time.perf_counter()
     N = family.N
     gens = [g for g in family.generators if not g.is_zero()]
-    p, mods = _reduce_generators(gens, rng, prime)
+    # the integer fields L·g (same spans as g): brackets are expanded over Z, once, and reduced mod the
+    # run's prime for its values; the check reuses them mod its own prime (no re-expansion)
+    sizes = [_integer_size(g) for g in gens]
+    p, ints = _reduce_generators(gens, rng, prime, sizes)
+    mods = [f.reduced(p) for f in ints]
     point = [int(x) for x in rng.integers(1, p, size=N)]
     point_ext = np.array(point + [1], dtype=np.int64)
 
@@ -477,28 +600,41 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     with_entries = np.flatnonzero(counts)
     seg_starts = (np.cumsum(counts) - counts)[with_entries]
     gen_vals_T = np.ascontiguousarray(gen_vals.T)
+    gid_all = np.repeat(np.arange(G, dtype=np.int64), counts)  # the generator of each Jacobian entry
+    nz_r, nz_c = np.nonzero(gen_vals_T)
+    gen_vals_sparse = coo_mod(nz_r, nz_c, gen_vals_T[nz_r, nz_c], (G, N), p)
 
     basis = _EchelonBasis(N, p)
     frontier: list[ModularField] = []
+    frontier_int: list[ModularField] = []  # the same fields over Z
+    kept_int: list[ModularField] = []  # every kept field over Z, in the order of ``words``
     frontier_ids: list[int] = []  # index in ``words`` of each frontier field
     words: list[tuple[int, int]] = []  # kept fields: (generator, parent kept field or −1)
     tested = expanded = 0
     sketch_rng = np.random.default_rng(int(rng.integers(2**63)))
+    basis.track_sketch(sketch_rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64))
 
     def absorb_rows(rows: np.ndarray, indices, on_new) -> None:
         """Add, in order, the rows independent of the span; ``on_new(index)`` for each one kept."""
+        # one product against the whole basis, then the greedy selection among the reduced rows (on the
+        # free columns only), then one block update of the basis: the same choices as adding the rows
+        # one at a time, without a pass over the basis per row
         reduced = basis.reduce(rows)
-        since = basis.rank
-        for j, i in enumerate(indices):
-            row = basis.reduce(reduced[j : j + 1], since)[0] if basis.rank > since else reduced[j]
-            if basis.add(row):
-                on_new(int(i))
-                if basis.rank >= N:
-                    return
+        free = np.flatnonzero(~basis._is_pivot)
+        chosen, E, piv = _independent_rows(reduced[:, free], p)
+        if not chosen:
+            return
+        block = np.zeros((len(chosen), N), dtype=np.int64)
+        block[:, free] = E
+        basis.add_block(block, free[piv])
+        for j in chosen:
+            on_new(int(indices[j]))
 
     # depth 1: the generators themselves
     def keep_generator(i: int) -> None:
         frontier.append(mods[i])
+        frontier_int.append(ints[i])
+        kept_int.append(ints[i])
         frontier_ids.append(len(words))
         words.append((i, -1))
 
@@ -513,38 +649,38 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
             stabilised = False
             break
         depth += 1
-        new_frontier, new_ids = [], []
+        new_frontier, new_int, new_ids = [], [], []
         # The candidates [g, b] of a group of survivors b, in the order of one b at a time (hence the
         # same decisions). Each is first tested by its sketch, the product of its residual with two
         # random vectors W (drawn after the group is fixed): c·W' with W' = basis.sketch_matrix(W), and
         # c = Db·g − Dg·b, so c·W' = g·(Dbᵀ W') − b·(Dgᵀ W'), all from the sparse Jacobians. Only the
         # candidates that pass are formed and eliminated exactly.
-        chunk = max(1, _CANDIDATE_ROWS // max(G, 1))
+        chunk = max(_MIN_GROUP, _CANDIDATE_ROWS // max(G, 1))
         for start in range(0, len(frontier), chunk):
             if basis.rank >= N:
                 break
             group = frontier[start : start + chunk]
+            group_int = frontier_int[start : start + chunk]
             group_ids = frontier_ids[start : start + chunk]
-            W = sketch_rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64)
-            Wp = basis.sketch_matrix(W)
-            sketch = np.empty((len(group) * G, _SKETCH_VECTORS), dtype=np.int64)
+            Wp = basis.Wp  # kept up to date by add_block (the sketch only filters: the check certifies)
+            S = _SKETCH_VECTORS
             data = []
-            # Dbᵀ W' of every b of the group side by side, so that g·(Dbᵀ W') for every g and b is one
-            # wide (BLAS) product instead of one skinny int64 product per b
-            DbW = np.zeros((N, len(group) * _SKETCH_VECTORS), dtype=np.int64)
-            seconds = []
+            # Dbᵀ W' of every b of the group side by side, and the values b(ξ0) side by side: the two
+            # halves of every sketch are then sparse products with the generators (few entries each)
+            DbW = np.zeros((N, len(group) * S), dtype=np.int64)
+            B = np.zeros((N, len(group)), dtype=np.int64)
             for j, b in enumerate(group):
                 bval, (br, bc, bv) = b.value_and_sparse_jacobian(point_ext)
                 data.append((bval, br, bc, bv))
-                np.add.at(DbW[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS], bc, bv[:, None] * Wp[br] % p)
-                second = np.zeros((G, _SKETCH_VECTORS), dtype=np.int64)
-                if len(with_entries):
-                    terms = (jv * bval[jc] % p)[:, None] * Wp[jr] % p
-                    second[with_entries] = np.add.reduceat(terms, seg_starts, axis=0) % p
-                seconds.append(second)
-            first = mulmod(gen_vals_T, DbW % p, p)
-            for j, second in enumerate(seconds):
-                sketch[j * G : (j + 1) * G] = (first[:, j * _SKETCH_VECTORS : (j + 1) * _SKETCH_VECTORS] - second) % p
+                B[:, j] = bval
+                np.add.at(DbW[:, j * S : (j + 1) * S], bc, bv[:, None] * Wp[br] % p)
+            # g·(Dbᵀ W') for every g and b: the sparse generator values times DbW
+            first = sparse_mulmod(gen_vals_sparse, DbW % p, p).reshape(G, len(group), S)
+            # b·(Dgᵀ W') for every g and b: M_s[g, c] = Σ_r Dg[r, c] W'[r, s], times the values b(ξ0)
+            second = np.empty((G, len(group), S), dtype=np.int64)
+            for t in range(S):
+                second[:, :, t] = sparse_mulmod(coo_mod(gid_all, jc, jv * Wp[jr, t] % p, (G, N), p), B, p)
+            sketch = ((first - second) % p).transpose(1, 0, 2).reshape(len(group) * G, S)
             tested += len(sketch)
             live = np.flatnonzero(sketch.any(axis=1))
             if not len(live):
@@ -559,25 +695,30 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
                 np.add.at(row, r, p - v * bval[c] % p)  # − Dg·b
                 rows[k] = row % p
 
-            def keep_bracket(i: int, group=group, group_ids=group_ids) -> None:
+            def keep_bracket(i: int, group_int=group_int, group_ids=group_ids) -> None:
                 nonlocal expanded
-                new = bracket(mods[i % G], group[i // G])
+                new = bracket(ints[i % G], group_int[i // G])
                 expanded += 1
-                new_frontier.append(new)
+                new_int.append(new)
+                kept_int.append(new)
+                new_frontier.append(new.reduced(p))
                 new_ids.append(len(words))
                 words.append((i % G, group_ids[i // G]))
 
             absorb_rows(rows, live, keep_bracket)
-        frontier, frontier_ids = new_frontier, new_ids
+        frontier, frontier_int, frontier_ids = new_frontier, new_int, new_ids
         rank_by_depth.append(basis.rank)
     K = basis.rank
-    return LieResult(
+    result = LieResult(
         dimension=N, rank=K, laws=N - K, depth=depth, stabilised=stabilised or K == N, prime=p, point=point,
         failure_bound=1.0, repeats=1,
         seconds=time.perf_counter() - t0,
         brackets_expanded=expanded, candidates_tested=tested, rank_by_depth=rank_by_depth,
         variable_names=list(family.variable_names), words=words,
     )
+    # for the check (dropped once the count is certified): the kept and the generators' integer fields
+    result._fields, result._gen_fields, result._sizes = kept_int, ints, sizes
+    return result
 
 
 # --- the certificate (module docstring, (b)–(d)) ---------------------------------------------------
@@ -644,25 +785,29 @@ def check_bound_terms(gens: list[VectorField], words: list[tuple[int, int]], siz
 
 
 def excluded_primes(gens: list[VectorField], sizes=None) -> int:
-    """At most this many primes ≥ 2^30 divide a denominator of the generators (rejected draws)."""
+    """At most this many primes of CHECK_PRIME_RANGE divide a denominator of the generators.
+
+    The check works with the integer fields L·g, so no prime needs to be rejected; ``check_pass_bound``
+    still subtracts these from the count of primes (a smaller denominator: a larger, safe bound).
+    """
     sizes = sizes or [_integer_size(g) for g in gens]
-    return sum(int(math.log2(s[2]) // 30) for s in sizes)
+    return sum(int(math.log2(s[2]) // 61) for s in sizes)
 
 
 def check_pass_bound(degree: int, height_bits: float, p: int, fixed_prime: bool, excluded: int = 0) -> tuple[float, float]:
-    """(unlucky-prime term, Schwartz–Zippel + sketch term) of one check at prime p (module docstring).
+    """(unlucky-prime term, Schwartz–Zippel term) of one check at prime p (module docstring, (c)).
 
-    Random prime: (⌊B/30⌋ + 1) / (PRIMES_IN_RANGE_LOWER − excluded) and d/2^30 (the smallest prime
-    of the range, so that the bound does not depend on the draw and the number of checks is fixed
-    in advance). Fixed prime p: the unlucky term is 0 if 2^B < p (every coefficient of P_h is then
-    smaller than p in absolute value), else 1, and the Schwartz–Zippel term is d/p. The second term
-    also carries the sketch's miss probability p^(−s) (s = ``_SKETCH_VECTORS``).
+    Random prime (uniform in CHECK_PRIME_RANGE): (⌊B/61⌋ + 1) / (PRIMES_IN_CHECK_RANGE_LOWER − excluded)
+    and (d + 2)/2^61 (the smallest prime of the range, so that the bound does not depend on the draw).
+    Fixed prime p: the unlucky term is 0 if 2^B < p (every coefficient of the minor is then smaller
+    than p in absolute value), else 1, and the Schwartz–Zippel term is (d + 2)/p. The "+ 2" is the
+    degree of the check's random combination in its coefficients (r_g c_f).
     """
     if fixed_prime:
         unlucky = 0.0 if height_bits < math.log2(p) - 1e-9 else 1.0
-        return min(1.0, unlucky), min(1.0, degree / p + float(p) ** -_SKETCH_VECTORS)
-    unlucky = (int(height_bits // 30) + 1) / (PRIMES_IN_RANGE_LOWER - excluded)
-    return min(1.0, unlucky), min(1.0, degree / PRIME_RANGE[0] + float(PRIME_RANGE[0]) ** -_SKETCH_VECTORS)
+        return min(1.0, unlucky), min(1.0, (degree + 2) / p)
+    unlucky = (int(height_bits // 61) + 1) / (PRIMES_IN_CHECK_RANGE_LOWER - excluded)
+    return min(1.0, unlucky), min(1.0, (degree + 2) / CHECK_PRIME_RANGE[0])
 
 
 def combine_check_bounds(terms: list[tuple[float, float]], fixed_prime: bool) -> float:
@@ -674,78 +819,117 @@ def combine_check_bounds(terms: list[tuple[float, float]], fixed_prime: bool) ->
     return min(1.0, math.prod(min(1.0, u + s) for u, s in terms))
 
 
-def _bracket_sketches(gen_vals_T, gen_jac_all, fval, fjac, Wp, p) -> np.ndarray:
-    """[g, f](ξ)·W' for every generator g (G × s), mod p, from sparse Jacobians, never forming [g, f](ξ).
-
-    [g, f](ξ) = Df·g − Dg·f, so [g, f](ξ)·W' = g·(Dfᵀ W') − f·(Dgᵀ W').
-    """
-    G, N = gen_vals_T.shape
-    fr, fc, fv = fjac
-    DfW = np.zeros((N, Wp.shape[1]), dtype=np.int64)
-    if len(fr):
-        np.add.at(DfW, fc, fv[:, None] * Wp[fr] % p)
-    out = mulmod(gen_vals_T, DfW % p, p)
-    gid, jr, jc, jv = gen_jac_all
-    if len(gid):
-        second = np.zeros_like(out)
-        np.add.at(second, gid, (jv * fval[jc] % p)[:, None] * Wp[jr] % p)
-        out = (out - second) % p
-    return out
+def _stacked_terms(fields: list[ModularField], p: int):
+    """The terms of ``fields`` (integer fields) side by side, coefficients mod p: (field, comp, mono, coef)."""
+    width = max((f.mono.shape[1] for f in fields), default=0)
+    N = fields[0].N if fields else 0
+    fid = np.concatenate([np.full(f.n_terms, i, dtype=np.int64) for i, f in enumerate(fields)] or [np.zeros(0, np.int64)])
+    comp = np.concatenate([f.comp for f in fields] or [np.zeros(0, np.int64)])
+    mono = np.concatenate([np.pad(f.mono, ((0, 0), (0, width - f.mono.shape[1])), constant_values=N)
+                           for f in fields] or [np.zeros((0, width), np.int64)])
+    coef = np.concatenate([(f.coef % p).astype(np.int64) for f in fields] or [np.zeros(0, np.int64)])
+    return fid, comp, mono, coef
 
 
-def _basis_of(rows: np.ndarray, N: int, p: int) -> _EchelonBasis | None:
-    """The reduced echelon basis of ``rows`` mod p (FLINT's rref), or None if they are dependent."""
-    from flint import nmod_mat
+def _terms_at(terms, point_ext: np.ndarray, p: int, direction_ext: np.ndarray | None = None):
+    """Per term: its value c·m(ξ) and, with a direction u, its derivative c·Dm(ξ)·u, both mod p."""
+    _, _, mono, coef = terms
+    L = mono.shape[1]
+    vals = [point_ext[mono[:, l]] for l in range(L)]
+    prefix = [np.ones(len(coef), dtype=np.int64)]
+    for l in range(L):
+        prefix.append(mulmod_wide(prefix[-1], vals[l], p))
+    value = mulmod_wide(coef, prefix[-1], p)
+    if direction_ext is None:
+        return value, None
+    deriv = np.zeros(len(coef), dtype=np.int64)
+    suffix = np.ones(len(coef), dtype=np.int64)
+    for l in range(L - 1, -1, -1):
+        other = mulmod_wide(prefix[l], suffix, p)
+        deriv = (deriv + mulmod_wide(other, direction_ext[mono[:, l]], p)) % p
+        suffix = mulmod_wide(suffix, vals[l], p)
+    return value, mulmod_wide(coef, deriv, p)
 
-    basis = _EchelonBasis(N, p)
-    if not len(rows):
-        return basis
-    R, rank = nmod_mat(len(rows), N, (rows % p).ravel().tolist(), p).rref()
-    if rank < len(rows):
-        return None
-    A = np.fromiter((int(x) for x in R.entries()), dtype=np.int64, count=rank * N).reshape(rank, N)
-    pivots = [int(np.flatnonzero(r)[0]) for r in A]
-    basis._rows[:rank] = A
-    basis.pivots = pivots
-    basis._is_pivot[pivots] = True
-    return basis
+
+def _rank_mod(rows: np.ndarray, p: int) -> int:
+    """The exact rank of an integer matrix mod p (p < 2^62): FLINT's ``nmod_mat``, or Python integers
+    for a small matrix (a start-up saving: FLINT is then not imported)."""
+    n, m = rows.shape
+    if not n or not m:
+        return 0
+    if n * m > 4096:
+        from flint import nmod_mat
+
+        return nmod_mat(n, m, rows.ravel().tolist(), p).rank()
+    M = [[int(x) % p for x in row] for row in rows.tolist()]
+    rank = 0
+    for col in range(m):
+        pivot = next((i for i in range(rank, n) if M[i][col]), None)
+        if pivot is None:
+            continue
+        M[rank], M[pivot] = M[pivot], M[rank]
+        inv = pow(M[rank][col], -1, p)
+        top = [x * inv % p for x in M[rank]]
+        M[rank] = top
+        for i in range(rank + 1, n):
+            f = M[i][col]
+            if f:
+                M[i] = [(x - f * t) % p for x, t in zip(M[i], top)]
+        rank += 1
+        if rank == n:
+            break
+    return rank
+
+
+def integer_fields(gens: list[VectorField], words: list[tuple[int, int]]) -> list[ModularField]:
+    """The kept fields of ``words`` as integer fields (generators L·g, brackets expanded over Z)."""
+    ints = [ModularField.from_integer(g) for g in gens]
+    kept: list[ModularField] = []
+    for gen, parent in words:
+        kept.append(ints[gen] if parent < 0 else bracket(ints[gen], kept[parent]))
+    return kept
 
 
 def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, rng: np.random.Generator,
-                prime: int | None = None) -> tuple[str, int]:
+                prime: int | None = None, fields: list[ModularField] | None = None,
+                gen_fields: list[ModularField] | None = None) -> tuple[str, int]:
     """One check of the lemma at a fresh (p1, ξ1): ("accepted" | "degenerate" | "missed", p1).
 
-    "degenerate": F(ξ1) has rank < K (no information); "missed": some g or [g, f] is independent of
-    F at ξ1, which proves that K_true > K_computed (its (K+1)-minor is non-zero). Membership is
-    tested by a sketch: the residual of each value modulo span F(ξ1) times ``_SKETCH_VECTORS``
-    uniform vectors drawn after ξ1; a non-zero residual passes with probability p1^(−s) only.
+    With F(ξ1) the K × N values of the kept (integer) fields, uniform coefficients r_g, c_f, s_g and
+    γ = Σ r_g g, φ = Σ c_f f, σ = Σ s_g g, the one extra row is, by bilinearity of the bracket,
+
+        h = Σ_g Σ_f r_g c_f [g, f](ξ1) + σ(ξ1) = Dφ(ξ1)·γ(ξ1) − Dγ(ξ1)·φ(ξ1) + σ(ξ1),
+
+    computed from the fields' values and directional derivatives at ξ1 (no bracket is formed). The check
+    accepts iff rank [F(ξ1); h] ≤ K (FLINT's exact rank mod p1). "missed": rank K + 1, which proves
+    K_true > K_computed (a (K+1)-minor of fields of Lie(W) is non-zero); "degenerate": rank < K.
+    ``fields``: the run's integer fields (else they are expanded from the words).
     """
-    p, mods = _reduce_generators(gens, rng, prime)
-    kept: list[ModularField] = []
-    for gen, parent in words:
-        kept.append(mods[gen] if parent < 0 else bracket(mods[gen], kept[parent]))
-    ext = np.array([int(x) for x in rng.integers(0, p, size=N)] + [1], dtype=np.int64)
-    G = len(mods)
-    gen_vals_T = np.zeros((G, N), dtype=np.int64)
-    gid, jr, jc, jv = [], [], [], []
-    for i, g in enumerate(mods):
-        gen_vals_T[i], (r, c, v) = g.value_and_sparse_jacobian(ext)
-        gid.append(np.full(len(r), i, dtype=np.int64))
-        jr.append(r), jc.append(c), jv.append(v)
-    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))
-    gen_jac_all = (cat(gid), cat(jr), cat(jc), cat(jv))
-    values = [f.value_and_sparse_jacobian(ext) for f in kept]
-    basis = _basis_of(np.array([val for val, _ in values], dtype=np.int64).reshape(len(values), N), N, p)
-    if basis is None:
-        return "degenerate", p
-    W = rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64)  # drawn after every value is fixed
-    Wp = basis.sketch_matrix(W)
-    if G and mulmod(gen_vals_T, Wp, p).any():
+    p = prime or random_check_prime(rng)
+    kept = fields if fields is not None else integer_fields(gens, words)
+    gints = gen_fields if gen_fields is not None else [ModularField.from_integer(g) for g in gens]
+    K, G = len(kept), len(gints)
+    point_ext = np.append(rng.integers(0, p, size=N, dtype=np.int64), 1)
+    r, c, s = (rng.integers(0, p, size=n, dtype=np.int64) for n in (G, K, G))
+    gterms, fterms = _stacked_terms(gints, p), _stacked_terms(kept, p)
+    # generators: γ(ξ1), σ(ξ1)
+    gval, _ = _terms_at(gterms, point_ext, p)
+    gamma = summed_mod(gterms[1], mulmod_wide(gval, r[gterms[0]], p), N, p)
+    sigma = summed_mod(gterms[1], mulmod_wide(gval, s[gterms[0]], p), N, p)
+    # kept fields: F(ξ1), φ(ξ1) and Dφ(ξ1)·γ
+    fval, fdir = _terms_at(fterms, point_ext, p, np.append(gamma, 0))
+    values = summed_mod(fterms[0] * N + fterms[1], fval, K * N, p).reshape(K, N)
+    phi = summed_mod(fterms[1], mulmod_wide(fval, c[fterms[0]], p), N, p)
+    dphi_gamma = summed_mod(fterms[1], mulmod_wide(fdir, c[fterms[0]], p), N, p)
+    # Dγ(ξ1)·φ = Σ_g r_g Dg(ξ1)·φ
+    _, gdir = _terms_at(gterms, point_ext, p, np.append(phi, 0))
+    dgamma_phi = summed_mod(gterms[1], mulmod_wide(gdir, r[gterms[0]], p), N, p)
+    h = (dphi_gamma - dgamma_phi + sigma) % p
+    rows = np.concatenate([values, h[None, :]])
+    rank = _rank_mod(rows, p)
+    if rank > K:
         return "missed", p
-    for val, jac in values:
-        if G and _bracket_sketches(gen_vals_T, gen_jac_all, val, jac, Wp, p).any():
-            return "missed", p
-    return "accepted", p
+    return ("accepted" if rank == K else "degenerate"), p
 
 
 def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, prime: int | None = None,
@@ -753,19 +937,24 @@ def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, 
     """Independent checks of ``result`` until the proved bound is ≤ ``target`` (module docstring).
 
     Returns (status, bound, primes of the accepted checks); status is "accepted" (bound proved),
-    "missed" (the run was wrong: rerun) or "exhausted" (no check could conclude). The checks run in
-    sequence and stop at the first one that does not accept ("degenerate": F(ξ1) lost rank), so the
-    bound reported after j accepted checks is that of the event "the first j checks accept", whose
-    per-check factor does not depend on the draws.
+    "missed" (the run was wrong: rerun) or "exhausted" (no check could conclude). With random primes
+    of CHECK_PRIME_RANGE one check suffices unless B or d are astronomically large; the checks run in
+    sequence and stop at the first one that does not accept, so the bound reported after j accepted
+    checks is that of the event "the first j checks accept", whose per-check factor does not depend
+    on the draws.
     """
     gens = [g for g in family.generators if not g.is_zero()]
-    sizes = [_integer_size(g) for g in gens]
+    sizes = getattr(result, "_sizes", None) or [_integer_size(g) for g in gens]
     degree, height = check_bound_terms(gens, result.words, sizes)
     excluded = excluded_primes(gens, sizes)
+    fields = getattr(result, "_fields", None)
+    if fields is None or len(fields) != len(result.words):
+        fields = integer_fields(gens, result.words)
     terms: list[tuple[float, float]] = []
     primes: list[int] = []
     for child in seq.spawn(MAX_CHECKS):
-        status, p = verify_once(gens, result.words, family.N, np.random.default_rng(child), prime)
+        status, p = verify_once(gens, result.words, family.N, np.random.default_rng(child), prime, fields,
+                                getattr(result, "_gen_fields", None))
         if status == "missed":
             return "missed", 1.0, primes
         if status == "degenerate":
@@ -865,7 +1054,7 @@ def check_matches(result: LieResult, family: FieldFamily) -> None:
                       f"(fingerprint {family_fingerprint(family)[:12]})")
     if (not 2 <= result.prime < 2**31 or not is_prime(result.prime) or len(result.point) != family.N
             or any(not 0 <= x < result.prime for x in result.point)
-            or any(not 2 <= q < 2**31 for q in result.check_primes)):
+            or any(not 2 <= q < 2**62 for q in result.check_primes)):
         raise invalid("lie", f"prime {result.prime}", "a count whose prime and point come from lie.count_laws")
 
 
@@ -894,22 +1083,10 @@ def count_laws(model: Model | FieldFamily | str, flow: Flow | str = "gradient", 
     family = model if isinstance(model, FieldFamily) else vector_fields(model, flow, tau=tau, geometry=geometry,
                                                                           weight_decay=weight_decay)
     fingerprint = family_fingerprint(family)
-    root = np.random.SeedSequence([seed, int(fingerprint, 16)])
-    with single_threaded_blas():
-        best = None
-        for child in root.spawn(repeats):
-            res = _lie_rank(family, np.random.default_rng(child), max_depth, prime)
-            if best is None or res.rank > best.rank:
-                best = res
-        status = _certify(best, family, root.spawn(1)[0], prime, target)
-        for _attempt in range(MAX_ATTEMPTS - 1):
-            if status != "missed":
-                break
-            # the check proved K_true > best.rank: a fresh run, certified only if it does better
-            rerun = _lie_rank(family, np.random.default_rng(root.spawn(1)[0]), max_depth, prime)
-            if rerun.rank > best.rank:
-                best = rerun
-                status = _certify(best, family, root.spawn(1)[0], prime, target)
+    if family.flow.kind == "natural" and family.natural_route is not None and family.model is not None:
+        best = _natural_count(family, seed, repeats, max_depth, prime, target)
+    else:
+        best = _count_family(family, fingerprint, seed, repeats, max_depth, prime, target)
     best.repeats, best.fingerprint, best.seed = repeats, fingerprint, seed
     # what was counted, so that a tally can be split by flow (e.g. every gradient-flow count)
     best.flow_kind = family.flow.kind + (" + weight decay" if family.flow.weight_decay else "")
@@ -942,3 +1119,60 @@ def lifted_count(model: Model, flow: Flow, coordinates: list[TimeCoordinate] | N
     m = family.N - (2 * model.D if flow.is_momentum else model.D)
     res = count_laws(family, seed=seed)
     return LiftedCount(res.laws, m - 1, res.laws - (m - 1), family.N)
+
+
+def _count_family(family: FieldFamily, fingerprint: str, seed: int, repeats: int, max_depth: int,
+                  prime: int | None, target: float) -> LieResult:
+    """The runs and the certificate of one family (``count_laws`` without its checks of arguments)."""
+    root = np.random.SeedSequence([seed, int(fingerprint, 16)])
+    with single_threaded_blas():
+        best = None
+        for child in root.spawn(repeats):
+            res = _lie_rank(family, np.random.default_rng(child), max_depth, prime)
+            if best is None or res.rank > best.rank:
+                best = res
+        status = _certify(best, family, root.spawn(1)[0], prime, target)
+        for _attempt in range(MAX_ATTEMPTS - 1):
+            if status != "missed":
+                break
+            # the check proved K_true > best.rank: a fresh run, certified only if it does better
+            rerun = _lie_rank(family, np.random.default_rng(root.spawn(1)[0]), max_depth, prime)
+            if rerun.rank > best.rank:
+                best = rerun
+                status = _certify(best, family, root.spawn(1)[0], prime, target)
+    for key in ("_fields", "_gen_fields", "_sizes"):  # they served the check; a result stays small
+        best.__dict__.pop(key, None)
+    return best
+
+
+#: Natural-gradient families with at most this many coordinates are also counted directly (cross-check).
+NATURAL_CROSS_CHECK_MAX_N = 40
+
+
+def _natural_count(family: FieldFamily, seed: int, repeats: int, max_depth: int, prime: int | None,
+                   target: float) -> LieResult:
+    """A natural-gradient count through the proved identity with gradient flow (``flows.natural_identity_family``).
+
+    The gradient-flow fields M∇φ_i span the same module as the natural fields, so their count is the
+    natural count, with its certificate. Where the natural fields were built (``natural_route`` "direct")
+    and N ≤ NATURAL_CROSS_CHECK_MAX_N, the direct construction is counted too: if the two differ, both
+    being upper bounds, the smaller is returned as an upper bound only.
+    """
+    from ..flows import natural_identity_family
+
+    ident = family if family.natural_route == "gradient-flow identity" else \
+        natural_identity_family(family.model, family.flow, family.geometry)
+    res = _count_family(ident, family_fingerprint(ident), seed, repeats, max_depth, prime, target)
+    how = "natural gradient counted through its identity with gradient flow in the same geometry (chapter 11)"
+    if family.natural_route == "direct" and family.N <= NATURAL_CROSS_CHECK_MAX_N:
+        direct = _count_family(family, family_fingerprint(family), seed, repeats, max_depth, prime, target)
+        if direct.laws == res.laws:
+            how += f", cross-checked by the direct construction ({direct.certificate}: the same count)"
+        else:
+            low = res if res.laws <= direct.laws else direct
+            low.certificate, low.failure_bound = "upper bound only", 1.0
+            low.certificate_how = (f"natural gradient: the identity with gradient flow gives {res.laws} laws and "
+                                   f"the direct construction {direct.laws}; the smaller is an upper bound")
+            return low
+    res.certificate_how = f"{res.certificate_how}; {how}" if res.certificate_how else how
+    return res

@@ -8,5 +8,6 @@ engine computes (``flow``); ``lifts`` holds the time lifts of flows with weight 
 
 from .flow import (DECAY_KINDS, FLOW_GEOMETRIES, FLOW_NAMES, NATURAL_MAX_DEGREE, NATURAL_MAX_OUTPUTS,
                    POSITION_SUFFIX, FieldFamily, Flow, base_geometry, drift_invariants, metric_diagonal,
-                   natural_forces, ode_rhs, oscillator_exponents, oscillator_rate, vector_fields)
+                   natural_forces, natural_identity_family, ode_rhs, oscillator_exponents, oscillator_rate,
+                   vector_fields)
 from .lifts import TimeCoordinate, decay_time_degree, free_time_coordinates, lifted_fields

@@ -68,7 +68,7 @@ from typing import Callable
 
 from .._lazy import sympy
 
-from ..errors import invalid
+from ..errors import ConservationLawsError, invalid
 from ..models import Model, velocity_names
 from ..algebra.polynomial import Polynomial, VectorField, as_fraction, gradient, latex_names, symbols_for
 
@@ -198,6 +198,9 @@ class FieldFamily:
     drift: VectorField | None = None
     notes: list[str] = field(default_factory=list)
     natural_rank: int | None = None  # natural gradient: the generic rank ρ of ∂φ
+    #: natural gradient: "direct" (the fields M Jᵀ M_ρ e_i) or "gradient-flow identity" (the fields
+    #: M∇φ_i, which span the same module: ``natural_identity_family``)
+    natural_route: str | None = None
 
     def __repr__(self) -> str:  # never the fields themselves
         return (f"FieldFamily({self.model.describe() if self.model is not None else 'fields'}, "
@@ -236,7 +239,8 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
             raise invalid("geometry", geometry, f"the Flow given has geometry {flow.geometry!r}; give it once")
     else:
         raise invalid("flow", flow, f"a Flow or one of {', '.join(FLOW_NAMES)}")
-    model.check_countable()
+    # the coordinates of the count: (time, θ, v) under momentum, (s, θ) for GF with decay, θ otherwise
+    model.check_countable(2 * model.D + 1 if flow.is_momentum else model.D + (1 if flow.weight_decay else 0))
     geometry = flow.geometry or geometry or model.default_geometry
     mirror = model.mirror_mask(base_geometry(geometry))
     _check_decay_geometry(flow, geometry, mirror)
@@ -249,10 +253,15 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
     if metric_polys is not None and flow.weight_decay:
         raise invalid("weight_decay", flow.weight_decay, "not defined with a model file's polynomial metric")
     if flow.kind == "natural":
-        forces, rank = natural_forces(phis, mirror, D, model.describe())
+        if not _natural_fields_buildable(phis):
+            return natural_identity_family(model, flow, geometry)
+        try:
+            forces, rank = natural_forces(phis, mirror, D, model.describe())
+        except NaturalTooLarge:
+            return natural_identity_family(model, flow, geometry)
         return FieldFamily(model, flow, geometry, list(model.variable_names), forces,
                            notes=[f"natural gradient: rank ∂φ = {rank} of d = {len(phis)} outputs"],
-                           natural_rank=rank)
+                           natural_rank=rank, natural_route="direct")
     if not flow.is_momentum and flow.weight_decay:
         return _decayed_gradient_fields(model, flow, geometry, mirror, phis)
     if not flow.is_momentum:
@@ -300,6 +309,9 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
         g = gradient(p, D)
         comps = [zero] * (D + 1)
         for j in range(D):
+            if not g[j]:  # most partial derivatives vanish: no shifted copy of an empty polynomial
+                comps.append(zero)
+                continue
             gj = _shift(g[j], 1)
             if gj and any_mirror and not at_position and flow.kind == "nesterov" and not mirror[j]:
                 gj = gj * X(time)  # the whole force was multiplied by t
@@ -307,6 +319,34 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
         forces.append(VectorField(tuple(comps)))
     names = [flow.time_variable] + list(model.variable_names) + velocity_names(model)
     return FieldFamily(model, flow, geometry, names, forces, drift=VectorField(tuple(drift)))
+
+
+class NaturalTooLarge(ConservationLawsError):
+    """The exact natural-gradient fields would be too large to build (``natural_forces``)."""
+
+
+def _natural_fields_buildable(phis: list[Polynomial]) -> bool:
+    return len(phis) <= NATURAL_MAX_OUTPUTS
+
+
+def natural_identity_family(model: Model, flow: "Flow", geometry: str) -> FieldFamily:
+    """The natural-gradient family through its proved identity with gradient flow (chapter 11).
+
+    At every θ where rank ∂φ(θ) is generic, the natural fields X_i = M Jᵀ(J M Jᵀ)⁺ e_i span
+    M·range Jᵀ = span{M∇φ_i}: the two families generate the same module of smooth combinations on
+    an open dense set, hence the same involutive closure, the same Lie-algebra trace and the same
+    laws. So the gradient-flow fields M∇φ_i (M the same metric) count the natural-gradient laws at
+    any number of outputs, with no pseudo-inverse to expand. ``natural_rank`` is left unknown.
+    """
+    if not any(model.phi_polynomials()):
+        raise invalid("flow", "natural", f"φ of {model.describe()} is zero, so there is no natural gradient to count")
+    gf = vector_fields(model, Flow("gradient", 0, flow.geometry), geometry=geometry)
+    if not any(not f.is_zero() for f in gf.forces):
+        raise invalid("flow", "natural", f"∂φ of {model.describe()} is zero, so there is no natural gradient to count")
+    note = ("natural gradient: counted through its identity with gradient flow in the same geometry "
+            "(the fields M Jᵀ(J M Jᵀ)⁺ e_i and M∇φ_i span the same module)")
+    return FieldFamily(model, flow, gf.geometry, list(gf.variable_names), list(gf.forces), notes=[note],
+                       natural_route="gradient-flow identity")
 
 
 def natural_forces(phis: list[Polynomial], mirror, D: int, label: str = "model") -> tuple[list[VectorField], int]:
@@ -323,8 +363,8 @@ def natural_forces(phis: list[Polynomial], mirror, D: int, label: str = "model")
     """
     d = len(phis)
     if d > NATURAL_MAX_OUTPUTS:
-        raise invalid("flow", "natural", f"natural-gradient fields are built for at most {NATURAL_MAX_OUTPUTS} "
-                      f"outputs of φ; {label} has d={d}")
+        raise NaturalTooLarge(str(invalid("flow", "natural", f"natural-gradient fields are built for at most "
+                                          f"{NATURAL_MAX_OUTPUTS} outputs of φ; {label} has d={d}")))
     grads = [gradient(p, D) for p in phis]
     metric_grads = [[g[j] * Polynomial.variable(j) if mirror[j] and g[j] else g[j] for j in range(D)] for g in grads]
     # A = J M Jᵀ: rows of J against rows of M J (the upper half suffices, A is symmetric)
@@ -346,8 +386,8 @@ def natural_forces(phis: list[Polynomial], mirror, D: int, label: str = "model")
             rank = k - 1
             break
         if degree_A * (k - 1) + max(g.degree() for row in metric_grads for g in row if g) > NATURAL_MAX_DEGREE:
-            raise invalid("flow", "natural", f"the natural-gradient fields of {label} would have degree > "
-                          f"{NATURAL_MAX_DEGREE} (∂φ has rank ≥ {k} among d={d} outputs)")
+            raise NaturalTooLarge(str(invalid("flow", "natural", f"the natural-gradient fields of {label} would have "
+                                              f"degree > {NATURAL_MAX_DEGREE} (∂φ has rank ≥ {k} among d={d} outputs)")))
         M_next = _symmetric_product(A, M_prev)
         for i in range(d):
             M_next[i][i] = M_next[i][i] + c_prev

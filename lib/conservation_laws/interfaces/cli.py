@@ -31,7 +31,7 @@ from .cases import MAX_OUTPUTS, MAX_PHI_TERMS, MAX_REPEATS, MAX_SEED, Case, json
 from .cases import phi_size  # noqa: F401 (API)
 from ..errors import MAX_FILE_BYTES, ConservationLawsError, invalid
 from ..flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
-from ..models import BLOCK_MODELS, GEOMETRIES, MAX_PARAMETERS, MODEL_NAMES, MODEL_OPTIONS, make_model
+from ..models import BLOCK_MODELS, GEOMETRIES, MODEL_NAMES, MODEL_OPTIONS, make_model
 
 PROG = "conservation-laws"
 #: Keys a batch line may hold: the case, plus labels that are echoed back.
@@ -254,9 +254,26 @@ def _read_batch(path: str) -> list[str]:
     return text.splitlines()
 
 
+class _NoBar(list):
+    """What ``_run_batch`` uses of tqdm when there is no bar (start-up: tqdm is not imported)."""
+
+    @staticmethod
+    def write(text: str, file=None) -> None:
+        print(text, file=file)
+
+    def close(self) -> None:
+        pass
+
+
 def _run_batch(path: str, as_json: bool, progress: bool, prove: bool = False, max_depth: int = 64,
                prime: int | None = None) -> int:
-    from tqdm import tqdm
+    if progress:
+        from tqdm import tqdm
+    else:
+        def tqdm(jobs, **_):
+            return _NoBar(jobs)
+
+        tqdm.write = _NoBar.write
 
     lines = _read_batch(path)
     jobs = [(i + 1, t) for i, t in enumerate(lines) if t.strip() and not t.lstrip().startswith("#")]
@@ -393,7 +410,8 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
                    help="a model option (repeatable), e.g. --option heads=2 --option head_width=3; lists as 3,3")
     g.add_argument("--spec", metavar="FILE", help="a model file (YAML: blocks, phi, metric; see the README)")
     g.add_argument("--dims", help="comma-separated widths, output first and input last, e.g. 2,3,2 "
-                   f"(product: D); at most {MAX_PARAMETERS} parameters, {MAX_OUTPUTS} entries of φ")
+                   f"(product: D); at most {MAX_OUTPUTS} entries of φ, and a count whose estimated memory "
+                   "exceeds the machine's available memory is refused up front")
     g.add_argument("--bias", action="store_true", default=None, help="hidden biases (relu, icnn)")
     g.add_argument("--phi", action="append", metavar="POLY",
                    help="a user model: one entry of φ as a polynomial (repeatable), e.g. --phi 'u1*v1 + u2*v2'; "
@@ -437,7 +455,7 @@ EXIT_HELP = ("Exit codes: 0 success; 1 a batch with failed lines (or an internal
              "--json a JSON object {\"error\": ...} on stdout); 130 interrupted.")
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Count and list the conservation laws of gradient, mirror and momentum "
                      "flows (Marcotte, Gribonval, Peyré, ICML 2024).", epilog=EXIT_HELP)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -488,9 +506,10 @@ def make_parser() -> argparse.ArgumentParser:
     l.add_argument("--latex", action="store_true", help="print the laws in LaTeX")
     l.add_argument("--all", action="store_true", help="also list the laws outside the minimal basis (functions of it)")
     l.set_defaults(func=_cmd_laws)
-    from .sweep import add_sweep_parser  # `sweep`: a grid of counts on Dask (interfaces/sweep/)
+    if argv is None or not argv or argv[0] not in ("count", "laws"):  # start-up: `sweep` imports its own modules
+        from .sweep import add_sweep_parser  # `sweep`: a grid of counts on Dask (interfaces/sweep/)
 
-    add_sweep_parser(sub)
+        add_sweep_parser(sub)
     return parser
 
 
@@ -561,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = "--json" in argv
     code = EXIT_BAD_INPUT
     try:
-        parser = make_parser()
+        parser = make_parser(argv)
         args = parser.parse_args(argv)
         code = args.func(args)
         _flush_stdout()

@@ -9,7 +9,8 @@ simulation and the laws the papers state for it. Nothing here counts or simulate
 and ``simulation`` layers import this one.
 """
 
-from .base import (GEOMETRIES, MAX_PARAMETERS, Block, FunctionalSpan, Model, check_dims, functional_span,
+from .base import (GEOMETRIES, Block, FunctionalSpan, Model, available_memory, check_dims, count_memory_estimate,
+                   functional_span,
                    phi_jacobian, phi_jax, velocity_blocks, velocity_names)
 from .blocks import (BLOCK_MODELS, MODEL_OPTIONS, RESIDUAL_PATTERNS, Attention, Conv1d, Conv2d, ConvNet, SoftmaxLayer,
                      ResidualReLU, TransformerBlock, conv_cooccurring_taps, conv_output_size, make_block_model)

@@ -34,10 +34,8 @@ import os
 import re
 from typing import Any, Mapping
 
-import sympy
-
-from ..algebra.parsing import parse_polynomial
-from ..algebra.polynomial import Polynomial, from_sympy, symbols_for
+from ..algebra.parsing import parse_polynomial_exact
+from ..algebra.polynomial import Polynomial
 from ..errors import ConservationLawsError, check_option, invalid, read_text
 from .base import Block, Model
 from .registry import make_model
@@ -45,7 +43,7 @@ from .registry import make_model
 MODEL_FILE_KEYS = ("name", "blocks", "phi", "compose", "metric", "shared")
 MAX_PHI_ENTRIES = 20_000
 #: Bounds checked before anything is enumerated: parameters of all blocks (counting itself stops
-#: far lower, at ``models.MAX_PARAMETERS``), and terms of one template (entries × summands).
+#: far lower, at its memory estimate), and terms of one template (entries × summands).
 MAX_FILE_PARAMETERS = 100_000
 MAX_TEMPLATE_TERMS = 1_000_000
 _INDEX_NAMES = ("i", "j", "k", "l")
@@ -228,7 +226,7 @@ class FileModel(Model):
             if loose:
                 raise _error(field, f"index {loose[0]!r} in {text!r} is in neither for nor sum")
         try:
-            expr, names = parse_polynomial(text)
+            poly, names = parse_polynomial_exact(text)
         except ConservationLawsError as exc:
             raise _error(field, str(exc).replace("phi=", "", 1)) from None
         for name in names:
@@ -240,9 +238,8 @@ class FileModel(Model):
             idx = name.partition("[")[2].rstrip("]")
             raise _error(field, f"{name} does not fit the shape {list(self.shapes[base])} of {base} "
                          f"(indices {idx or 'none'}; one per axis, from 0)")
-        syms = symbols_for(self._names)
-        sub = {sympy.Symbol(n, real=True): syms[self._index[n]] for n in names}
-        return from_sympy(expr.xreplace(sub), syms)
+        where = [self._index[n] for n in names]  # straight to the model's coordinates (no sympy)
+        return Polynomial({tuple(sorted(where[i] for i in m)): c for m, c in poly.items()})
 
     # --- compose: the union of named models' φ -------------------------------------------------
     def _init_compose(self, data: dict) -> None:

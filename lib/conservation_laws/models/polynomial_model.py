@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .._lazy import sympy
-from ..algebra.polynomial import Polynomial, from_sympy, symbols_for
+from ..algebra.polynomial import Polynomial, symbols_for
 from .base import Block, Model
 
 
@@ -15,14 +15,19 @@ class PolynomialModel(Model):
     name = "polynomial"
 
     def __init__(self, phi: Sequence[str], variables: Sequence[str] | None = None):
-        from ..algebra.parsing import parse_polynomials
+        from ..algebra.parsing import parse_polynomials_exact
 
-        exprs, names = parse_polynomials(phi, variables)
+        # straight to exact sparse polynomials (no sympy): a user model costs what a built-in one does
+        polys, names = parse_polynomials_exact(phi, variables)
         self._names = names
         super().__init__((len(names),), [Block("theta", (len(names),))])
-        syms = symbols_for(names)
-        self._polys = [from_sympy(e, syms) for e in exprs]
-        self._exprs = exprs
+        self._polys = polys
+
+    @property
+    def _exprs(self) -> list:
+        """φ as sympy expressions (built on demand: for display and the JAX forward map only)."""
+        syms = symbols_for(self._names)
+        return [p.to_sympy(syms) for p in self._polys]
 
     @property
     def variable_names(self) -> list[str]:
@@ -38,4 +43,27 @@ class PolynomialModel(Model):
         return jnp.stack(f(*theta)) * jnp.ones((x.shape[0], 1))
 
     def describe(self) -> str:
-        return "polynomial φ = (" + ", ".join(str(e) for e in self._exprs) + ")"
+        shown = [polynomial_text(p, self._names) for p in self._polys[:4]]
+        more = f", … ({len(self._polys)} entries)" if len(self._polys) > 4 else ""
+        return "polynomial φ = (" + ", ".join(shown) + more + ")"
+
+
+def polynomial_text(p: Polynomial, names: Sequence[str], limit: int = 200) -> str:
+    """``p`` as text in the grammar of ``--phi`` (e.g. ``2*u1^2 - 3/2*v1``), cut after ``limit`` characters."""
+    parts = []
+    for m, c in sorted(p.items(), key=lambda mc: (-len(mc[0]), mc[0])):
+        powers = []
+        for i in sorted(set(m)):
+            k = m.count(i)
+            powers.append(names[i] + (f"^{k}" if k > 1 else ""))
+        mag = abs(c)
+        coef = "" if mag == 1 and powers else str(mag)
+        body = "*".join(([coef] if coef else []) + powers)
+        parts.append(("-" if c < 0 else "+", body))
+    if not parts:
+        return "0"
+    text = ("-" if parts[0][0] == "-" else "") + parts[0][1]
+    for sign, body in parts[1:]:
+        text += f" {sign} {body}"
+    return text if len(text) <= limit else text[:limit] + "…"
+
