@@ -23,6 +23,8 @@ _LAZY = {
     "MODEL_NAMES": "conservation_laws.models",
     "Model": "conservation_laws.models",
     "make_model": "conservation_laws.models",
+    "from_jax": "conservation_laws.models",
+    "numerical_count": "conservation_laws.engine.numerical",
 }
 
 __all__ = ["ConservationLawsError", "__version__", *_LAZY]

@@ -150,7 +150,7 @@ class JaxModel(Model):
         self.jaxpr = closed
         self.output_shapes = [tuple(o.shape) for o in jax.tree_util.tree_leaves(out_shape)]
         self._phi: list[Polynomial] | None = None
-        self.indicators = 0
+        self._indicators = 0
         super().__init__((self.output_width, self.input_width), blocks)
 
     # --- layout -----------------------------------------------------------------------------
@@ -193,6 +193,12 @@ class JaxModel(Model):
         """The primitives of the program the exact path does not take (empty: φ is exact)."""
         return sorted(_primitives(self.jaxpr.jaxpr) - set(EXACT_PRIMITIVES))
 
+    @property
+    def indicators(self) -> int:
+        """The activation indicators s (one per sign the program tests: a ReLU unit, a max)."""
+        self.phi_polynomials()
+        return self._indicators
+
     def phi_polynomials(self) -> list[Polynomial]:
         if self._phi is None:
             self._phi = self._interpret()
@@ -210,7 +216,7 @@ class JaxModel(Model):
             args.append(_variables(range(o, o + b.size), b.shape))
         args.append(_variables(range(D, D + nx), self.input_shape))
         outs = interp.run(self.jaxpr.jaxpr, self.jaxpr.consts, args)
-        self.indicators = interp.next_indicator - (D + nx)
+        self._indicators = interp.next_indicator - (D + nx)
         return _coefficients([p for o in outs for p in np.ravel(o)], D, D + nx)
 
     def predict(self, theta, x):

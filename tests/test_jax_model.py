@@ -1,0 +1,151 @@
+"""Models written as plain JAX functions (``from_jax``), counted exactly and numerically.
+
+Expected counts come from the papers' formulas (r(r+1)/2 for a linear net, one law per hidden unit of
+a ReLU net, one per column of a softmax layer, d(d+1) for an attention head) and from the built-in
+models of the same maps, counted by the same engine from their hand-written φ.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+from conservation_laws import ConservationLawsError, from_jax  # noqa: E402
+from conservation_laws.engine.laws import polynomial_laws  # noqa: E402
+from conservation_laws.engine.lie import count_laws  # noqa: E402
+from conservation_laws.engine.numerical import numerical_count  # noqa: E402
+from conservation_laws.flows import Flow  # noqa: E402
+from conservation_laws.models import make_model  # noqa: E402
+from conservation_laws.models.jax_model import UnsupportedPrimitive  # noqa: E402
+
+
+def linear_apply(p, x):
+    return p["U"] @ (p["V"].T @ x)
+
+
+def relu_apply(p, x):
+    return p["U1"] @ jax.nn.relu(p["U2"] @ x)
+
+
+def relu_model(n_out, hidden, n_in):
+    return from_jax(relu_apply, {"U1": np.zeros((n_out, hidden)), "U2": np.zeros((hidden, n_in))}, (n_in,))
+
+
+@pytest.mark.parametrize("n, r, m", [(3, 2, 3), (2, 2, 3), (3, 1, 2)])
+def test_linear_two_layer_count(n, r, m):
+    model = from_jax(linear_apply, {"U": np.zeros((n, r)), "V": np.zeros((m, r))}, (m,))
+    assert model.variable_names == make_model("linear", [n, r, m]).variable_names
+    laws = count_laws(model).laws
+    assert laws == r * (r + 1) // 2  # r ≤ min(n, m)
+    assert laws == count_laws(make_model("linear", [n, r, m])).laws
+
+
+def test_relu_two_layer_count_and_laws_in_the_params_names():
+    model = relu_model(2, 3, 2)
+    assert model.indicators == 3  # one activation indicator per hidden unit
+    assert len(model.phi_polynomials()) == 2 * 3 * 2  # the path products U1[i,k] U2[k,j]
+    assert count_laws(model).laws == 3 == count_laws(make_model("relu", [2, 3, 2])).laws
+    basis = [str(e) for e in polynomial_laws(relu_model(2, 2, 2)).in_time("basis")]
+    assert sorted(basis) == ["U1[0,0]**2 + U1[1,0]**2 - U2[0,0]**2 - U2[0,1]**2",
+                             "U1[0,1]**2 + U1[1,1]**2 - U2[1,0]**2 - U2[1,1]**2"]
+
+
+def test_relu_heavy_ball_count_matches_the_built_in_model():
+    flow = Flow("momentum", 1)
+    assert count_laws(relu_model(2, 2, 2), flow).laws == count_laws(make_model("relu", [2, 2, 2]), flow).laws
+
+
+def test_nested_params_leaky_relu_and_biases():
+    def apply(p, x):
+        h = x
+        for i, layer in enumerate(p["layers"]):
+            h = layer["W"] @ h + layer["b"]
+            if i < len(p["layers"]) - 1:
+                h = jax.nn.leaky_relu(h, 0.1)
+        return h
+
+    params = {"layers": [{"W": np.zeros((3, 2)), "b": np.zeros(3)}, {"W": np.zeros((2, 3)), "b": np.zeros(2)}]}
+    model = from_jax(apply, params, (2,))
+    assert model.variable_names[:2] == ["layers_0/W[0,0]", "layers_0/W[0,1]"]
+    assert "layers_1/b[1]" in model.variable_names
+    # one law per hidden unit, as the built-in ReLU net with hidden biases (the output bias adds none)
+    assert count_laws(model).laws == count_laws(make_model("relu", [2, 3, 2], bias=True)).laws == 3
+
+
+def test_strided_convolution_matches_the_built_in_model():
+    spec = ("NCH", "OIH", "NCH")
+
+    def apply(p, x):
+        h = jax.lax.conv_general_dilated(x[None], p["v"], (2,), [(1, 1)], dimension_numbers=spec)
+        return jax.lax.conv_general_dilated(jax.nn.relu(h), p["u"], (1,), [(1, 1)], dimension_numbers=spec)[0]
+
+    built_in = make_model("conv1d", [1, 2, 1], kernel=2, stride=2, padding=1, input_size=5)
+    model = from_jax(apply, {"u": np.zeros((1, 2, 2)), "v": np.zeros((2, 1, 2))}, (1, 5))
+    assert sorted(map(sorted, (p.items() for p in model.phi_polynomials()))) == \
+        sorted(map(sorted, (p.items() for p in built_in.phi_polynomials())))
+    assert count_laws(model).laws == count_laws(built_in).laws == 2  # one per hidden channel
+
+
+def test_output_is_the_program_evaluated():
+    model = relu_model(2, 3, 2)
+    theta = np.random.default_rng(0).normal(size=model.D)
+    x = np.random.default_rng(1).normal(size=(4, 2))
+    built_in = make_model("relu", [2, 3, 2])
+    np.testing.assert_allclose(model.predict(jnp.asarray(theta), x), built_in.predict(jnp.asarray(theta), x),
+                               rtol=1e-6)
+
+
+def test_errors_are_one_line_and_name_the_problem():
+    softmax = from_jax(lambda p, x: jax.nn.softmax(p["W"] @ x), {"W": np.zeros((3, 2))}, (2,))
+    assert softmax.unsupported_primitives() == ["exp"]
+    with pytest.raises(UnsupportedPrimitive, match="'exp'.*numerical"):
+        softmax.phi_polynomials()
+    with pytest.raises(ConservationLawsError, match=r"shape \(3,\)") as exc:
+        from_jax(linear_apply, {"U": np.zeros((2, 2)), "V": np.zeros((2, 2))}, (3,))
+    assert "\n" not in str(exc.value)
+    with pytest.raises(ConservationLawsError, match="input_shape"):
+        from_jax(linear_apply, {"U": np.zeros((2, 2)), "V": np.zeros((2, 2))}, (0,))
+
+
+# --- the numerical path ------------------------------------------------------------------------------
+def test_numerical_softmax_classifier_has_one_law_per_column():
+    n, m = 3, 2
+    model = from_jax(lambda p, x: jax.nn.softmax(p["W"] @ x), {"W": np.zeros((n, m))}, (m,))
+    res = numerical_count(model)
+    assert res.certificate == "numerical"
+    assert res.laws == m  # the column sums (Prop. 3.11 of the follow-up paper)
+    assert res.agrees and res.saturated and res.gap > 1e6
+    assert res.as_dict()["certificate"] == "numerical"
+
+
+def gated_apply(p, x):
+    return (p["A"] @ x) * (p["B"] @ x)  # polynomial of degree 2 in x and in θ
+
+
+@pytest.mark.parametrize("model", [make_model("linear", [3, 2, 3]), relu_model(2, 2, 2),
+                                   from_jax(gated_apply, {"A": np.zeros((2, 2)), "B": np.zeros((2, 2))}, (2,))],
+                         ids=["linear", "jax-relu", "jax-gated"])
+def test_numerical_and_exact_paths_agree_on_polynomial_models(model):
+    res = numerical_count(model, seed=1)
+    assert res.laws == count_laws(model).laws
+    assert res.agrees
+
+
+def test_numerical_attention_head_fed_one_input_adds_inputs():
+    d, dim, tokens = 1, 2, 2
+
+    def head(p, X):
+        scores = (X @ p["Q"].T) @ (p["K"] @ X.T)
+        return jax.nn.softmax(scores, axis=-1) @ X @ p["V"].T @ p["O"]
+
+    params = {k: np.zeros((d, dim)) for k in "QKVO"}
+    res = numerical_count(from_jax(head, params, (tokens, dim)), inputs=1)
+    assert res.laws == d * (d + 1) == count_laws(make_model("attention", [dim], head_width=d)).laws
+    assert res.inputs > 1 and res.input_ranks[0] < res.input_ranks[-1]  # one input did not span
