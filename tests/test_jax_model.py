@@ -149,3 +149,78 @@ def test_numerical_attention_head_fed_one_input_adds_inputs():
     res = numerical_count(from_jax(head, params, (tokens, dim)), inputs=1)
     assert res.laws == d * (d + 1) == count_laws(make_model("attention", [dim], head_width=d)).laws
     assert res.inputs > 1 and res.input_ranks[0] < res.input_ranks[-1]  # one input did not span
+
+
+# --- the command line ------------------------------------------------------------------------------
+RELU_FILE = '''
+import jax
+import numpy as np
+
+def apply(params, x):
+    return params["U"] @ jax.nn.relu(params["V"] @ x)
+
+params = {"U": np.zeros((2, 3)), "V": np.zeros((3, 2))}
+input_shape = (2,)
+'''
+SOFTMAX_FILE = '''
+import jax
+import numpy as np
+
+def apply(params, x):
+    return jax.nn.softmax(params["W"] @ x)
+
+params = {"W": np.zeros((3, 2))}
+input_shape = (2,)
+'''
+
+
+def run_cli(capsys, *argv):
+    from conservation_laws.interfaces.cli import main
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_count_and_laws_of_a_jax_file(tmp_path, capsys):
+    import json
+
+    path = tmp_path / "relu.py"
+    path.write_text(RELU_FILE)
+    code, out, _ = run_cli(capsys, "count", "--jax", str(path), "--json")
+    rec = json.loads(out)
+    assert code == 0 and rec["laws"] == 3 and rec["path"] == "exact" and rec["indicators"] == 3
+    code, out, _ = run_cli(capsys, "count", "--jax", str(path), "--flow", "momentum", "--tau", "1", "--json")
+    assert json.loads(out)["laws"] == count_laws(make_model("relu", [2, 3, 2]), Flow("momentum", 1)).laws
+    code, out, _ = run_cli(capsys, "laws", "--jax", str(path))
+    assert code == 0 and "h3 = U[0,2]**2 + U[1,2]**2 - V[2,0]**2 - V[2,1]**2" in out
+
+
+def test_cli_numerical_path_reports_its_evidence(tmp_path, capsys):
+    import json
+
+    path = tmp_path / "softmax.py"
+    path.write_text(SOFTMAX_FILE)
+    code, _, err = run_cli(capsys, "count", "--jax", str(path))
+    assert code == 2 and "'exp'" in err and "--numerical" in err and err.count("\n") == 1
+    code, out, _ = run_cli(capsys, "count", "--jax", str(path), "--numerical", "--json")
+    rec = json.loads(out)
+    assert code == 0 and rec["laws"] == 2 and rec["certificate"] == "numerical"
+    assert rec["gap"] > 1e6 and rec["saturated"] and rec["inputs"] > 1
+    code, out, _ = run_cli(capsys, "count", "--jax", str(path), "--numerical")
+    assert "certificate: numerical" in out and "gap" in out and "saturated" in out
+
+
+@pytest.mark.parametrize("text, message", [
+    ("import numpy as np\nparams = {'W': np.zeros((2, 2))}\ninput_shape = (2,)\n", "does not define apply"),
+    ("import numpy as np\ndef apply(p, x):\n    return p['W'] @ x\nparams = {'W': np.zeros((2, 2))}\n"
+     "input_shape = (3,)\n", r"x of shape \(3,\) failed"),
+    ("def apply(:\n", "syntax error"),
+])
+def test_cli_errors_name_the_problem_in_one_line(tmp_path, capsys, text, message):
+    import re
+
+    path = tmp_path / "model.py"
+    path.write_text(text)
+    code, _, err = run_cli(capsys, "count", "--jax", str(path))
+    assert code == 2 and re.search(message, err) and err.count("\n") == 1

@@ -143,6 +143,12 @@ def _case_from_args(args) -> Case:
 
 
 def _cmd_count(args) -> int:
+    if args.jax:  # a model written in JAX (interfaces/jax_file.py)
+        from .jax_file import count_jax
+
+        return count_jax(args)
+    if args.numerical:
+        raise invalid("numerical", True, "a path for a JAX model: give --jax FILE.py")
     if args.batch is not None:
         if args.model or args.dims or args.phi or args.spec or args.option:
             raise invalid("batch", args.batch, "--batch takes every case from the file: drop --model/--dims/--phi/--spec")
@@ -212,6 +218,10 @@ def _run_batch(path: str, as_json: bool, progress: bool, prove: bool = False) ->
 def _cmd_laws(args) -> int:
     from ..engine.laws import polynomial_laws
 
+    if args.jax:  # a model written in JAX (interfaces/jax_file.py)
+        from .jax_file import laws_jax
+
+        return laws_jax(args)
     case = _case_from_args(args)
     family = case.family()
     res = polynomial_laws(family, degree=args.degree, time_degree=args.time_degree, seed=case.seed)
@@ -290,6 +300,8 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="a model option (repeatable), e.g. --option heads=2 --option head_width=3; lists as 3,3")
     g.add_argument("--spec", metavar="FILE", help="a model file (YAML: blocks, phi, metric; see the README)")
+    g.add_argument("--jax", metavar="FILE.py", help="a model written in JAX: FILE.py defines apply(params, x), "
+                   "params (a pytree: names and shapes) and input_shape; φ is read from the program")
     g.add_argument("--dims", help="comma-separated widths, output first and input last, e.g. 2,3,2 "
                    f"(product: D); at most {MAX_PARAMETERS} parameters, {MAX_OUTPUTS} entries of φ")
     g.add_argument("--bias", action="store_true", help="hidden biases (relu, icnn)")
@@ -348,6 +360,8 @@ def make_parser() -> argparse.ArgumentParser:
                    "then checked until its proved failure bound is ≤ 1e-9); default 1")
     c.add_argument("--prove", action="store_true", help="then try to prove the count by exhibiting N − K exactly "
                    "verified laws (polynomial of degree ≤ 2, then logarithmic): certificate proved when it succeeds")
+    c.add_argument("--numerical", action="store_true", help="with --jax: count numerically (any JAX program, "
+                   "e.g. softmax or tanh; gradient flow): certificate numerical, with the gap and the input saturation")
     c.add_argument("--batch", metavar="FILE", help="run every case of a JSON-lines FILE ('-' for stdin)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar on stderr in batch mode")
     c.set_defaults(func=_cmd_count)
