@@ -146,7 +146,7 @@ def _cmd_count(args) -> int:
     if args.jax:  # a model written in JAX (interfaces/jax_file.py)
         from .jax_file import count_jax
 
-        return count_jax(args)
+        return count_jax(args, certificate_line)
     if args.numerical:
         raise invalid("numerical", True, "a path for a JAX model: give --jax FILE.py")
     if args.batch is not None:

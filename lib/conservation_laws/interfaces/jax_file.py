@@ -53,8 +53,9 @@ def _check_alone(args) -> None:
         raise invalid("bias", True, "biases are part of the JAX program (--jax), not an option")
 
 
-def count_jax(args) -> int:
-    """``count --jax FILE.py [--numerical]``: print the count (text or ``--json``)."""
+def count_jax(args, certificate_line) -> int:
+    """``count --jax FILE.py [--numerical]``: print the count (text or ``--json``); ``certificate_line``
+    words an exact count's certificate (the command line's, passed in to keep the imports one-way)."""
     _check_alone(args)
     model = load_jax_file(args.jax)
     flow = _flow(args)
@@ -83,7 +84,6 @@ def count_jax(args) -> int:
                                     f"the exact path cannot take it; count it numerically with --numerical")
     from ..engine.lie import count_laws
     from ..flows import vector_fields
-    from .cli import certificate_line
 
     family = vector_fields(model, flow)
     res = count_laws(family, seed=args.seed)
