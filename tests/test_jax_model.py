@@ -224,3 +224,31 @@ def test_cli_errors_name_the_problem_in_one_line(tmp_path, capsys, text, message
     path.write_text(text)
     code, _, err = run_cli(capsys, "count", "--jax", str(path))
     assert code == 2 and re.search(message, err) and err.count("\n") == 1
+
+
+def test_nested_jit_mean_powers_batched_inputs_and_max_pooling():
+    @jax.jit
+    def inner(W, x):
+        return jnp.einsum("ij,j->i", W, x)
+
+    def apply(p, x):  # mean of a ReLU layer, a squared gate, a scalar leaf
+        h = jnp.maximum(inner(p["V"], x), 0.0)
+        return jnp.mean(p["U"] @ h) + jnp.sum((p["c"] * x) ** 2) + p["s"] * x[0]
+
+    model = from_jax(apply, {"U": np.zeros((2, 2)), "V": np.zeros((2, 2)), "c": np.zeros(2), "s": 0.0}, (2,))
+    assert model.variable_names[-1] == "s"
+    # φ: (U[0,k] + U[1,k]) V[k,j] / 2 (4 entries), c_i² (2) and s (1); laws: U[0,k] − U[1,k] and one
+    # balance per hidden unit
+    assert len(model.phi_polynomials()) == 7
+    assert count_laws(model).laws == 4
+
+    def tokens(p, X):  # the same MLP on each of 4 tokens: one indicator per (token, unit), path products once
+        return jax.nn.relu(X @ p["V"].T) @ p["U"].T
+
+    model = from_jax(tokens, {"U": np.zeros((2, 2)), "V": np.zeros((2, 3))}, (4, 3))
+    assert model.indicators == 8 and len(model.phi_polynomials()) == 2 * 2 * 3
+    assert count_laws(model).laws == 2
+
+    pooled = from_jax(lambda p, x: jnp.max(p["V"] @ x), {"V": np.zeros((3, 2))}, (2,))
+    assert pooled.indicators == 2  # max of 3 values: a chain of two binary max
+    assert len(pooled.phi_polynomials()) == 6 and count_laws(pooled).laws == 0
