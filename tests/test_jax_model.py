@@ -252,3 +252,16 @@ def test_nested_jit_mean_powers_batched_inputs_and_max_pooling():
     pooled = from_jax(lambda p, x: jnp.max(p["V"] @ x), {"V": np.zeros((3, 2))}, (2,))
     assert pooled.indicators == 2  # max of 3 values: a chain of two binary max
     assert len(pooled.phi_polynomials()) == 6 and count_laws(pooled).laws == 0
+
+
+def test_mirror_leaves_give_the_built_in_nmf_count_under_every_flow():
+    n, r, m = 3, 2, 3
+    params = {"U": np.zeros((n, r)), "V": np.zeros((m, r))}
+    model = from_jax(linear_apply, params, (m,), mirror=["U", "V"])
+    assert model.default_geometry == "mirror"
+    for flow in (Flow("gradient"), Flow("momentum", 1)):
+        assert count_laws(model, flow).laws == count_laws(make_model("nmf", [n, r, m]), flow).laws
+    half = from_jax(linear_apply, params, (m,), mirror="V")
+    assert half.default_geometry == "mixed" and sum(half.mirror_mask()) == m * r
+    with pytest.raises(ConservationLawsError, match="mirror"):
+        from_jax(linear_apply, params, (m,), mirror=["W"])

@@ -1,7 +1,7 @@
 """``conservation-laws count --jax FILE.py`` and ``laws --jax FILE.py``: a model written in JAX.
 
 FILE.py defines ``apply(params, x)``, ``params`` (a pytree of arrays: names and shapes) and
-``input_shape``; it is run as a Python program (it is your code). ``count`` reads φ exactly from the
+``input_shape`` (and optionally ``mirror``, the leaves with the mirror metric); it is run as a Python program (it is your code). ``count`` reads φ exactly from the
 program (``models.jax_model``) and counts with the Lie engine, or with ``--numerical`` counts with
 ``engine.numerical`` (non-polynomial programs: softmax, tanh, normalisation…), whose report carries
 ``certificate: numerical``, the gap and the input saturation. ``laws`` takes the exact path only.
@@ -34,7 +34,8 @@ def load_jax_file(path: str):
     if missing:
         raise invalid("jax", path, f"a file defining {', '.join(JAX_FILE_NAMES)}; it does not define "
                       f"{', '.join(missing)}")
-    return from_jax(namespace["apply"], namespace["params"], namespace["input_shape"], label=str(path))
+    return from_jax(namespace["apply"], namespace["params"], namespace["input_shape"], label=str(path),
+                    mirror=namespace.get("mirror", ()))
 
 
 def _flow(args):

@@ -122,7 +122,8 @@ class JaxModel(Model):
 
     name = "jax"
 
-    def __init__(self, apply: Callable, params, input_shape: Sequence[int], label: str | None = None):
+    def __init__(self, apply: Callable, params, input_shape: Sequence[int], label: str | None = None,
+                 mirror: Sequence[str] = ()):
         import jax
 
         if not callable(apply):
@@ -135,6 +136,14 @@ class JaxModel(Model):
             raise invalid("input_shape", input_shape, "a tuple of positive integers, e.g. (3,)")
         names, shapes, treedef = leaf_names(params)
         blocks = [LeafBlock(n, s) for n, s in zip(names, shapes)]
+        if isinstance(mirror, str):
+            mirror = (mirror,)
+        unknown = sorted(set(mirror) - set(names))
+        if unknown:
+            raise invalid("mirror", unknown[0], f"the name of a leaf of params ({', '.join(names)})")
+        self.mirror_leaves = tuple(n for n in names if n in set(mirror))
+        if self.mirror_leaves:  # the mirror metric M = diag(θ) on these leaves, Euclidean elsewhere
+            self.default_geometry = "mirror" if len(self.mirror_leaves) == len(names) else "mixed"
         self.apply, self.input_shape, self.treedef = apply, input_shape, treedef
         self.label = label or getattr(apply, "__name__", "apply")
         with jax.enable_x64(True):
@@ -171,6 +180,11 @@ class JaxModel(Model):
         import jax
 
         return self.apply(jax.tree_util.tree_unflatten(self.treedef, list(leaves)), x)
+
+    def _mixed_mask(self) -> tuple[bool, ...]:
+        if not self.mirror_leaves:
+            raise invalid("geometry", "mixed", "a JAX model with mirror leaves: from_jax(..., mirror=['w'])")
+        return tuple(b.name in self.mirror_leaves for b in self.blocks for _ in range(b.size))
 
     def symbolic_blocks(self, symbols=None) -> dict:
         syms = self.symbols if symbols is None else list(symbols)
@@ -233,12 +247,16 @@ class JaxModel(Model):
         return f"JAX model {self.label} (input {list(self.input_shape)}, output {self.output_width})"
 
 
-def from_jax(apply: Callable, params, input_shape: Sequence[int], label: str | None = None) -> JaxModel:
+def from_jax(apply: Callable, params, input_shape: Sequence[int], label: str | None = None,
+             mirror: Sequence[str] = ()) -> JaxModel:
     """Your JAX function ``apply(params, x)`` as a model: count it, list its laws, simulate it.
 
     ``params`` is the parameter pytree (its values are only a template: names and shapes), x has
     ``input_shape``. φ is read exactly from the program when it is polynomial or piecewise linear
     (see the module docstring); laws print in the leaves' names (``W[0,1]``, ``layers_0/W[2,3]``).
+    ``mirror`` names the leaves that carry the mirror metric M(θ) = diag(θ) (the model's geometry is
+    then ``mirror``, or ``mixed`` when some leaves stay Euclidean); every flow applies as to a
+    built-in model.
 
     Example::
 
@@ -247,7 +265,7 @@ def from_jax(apply: Callable, params, input_shape: Sequence[int], label: str | N
         model = from_jax(apply, {"U": np.zeros((2, 3)), "V": np.zeros((3, 2))}, (2,))
         count_laws(model).laws   # 3: one per hidden unit
     """
-    return JaxModel(apply, params, input_shape, label)
+    return JaxModel(apply, params, input_shape, label, mirror)
 
 
 # --- the interpreter --------------------------------------------------------------------------
