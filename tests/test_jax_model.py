@@ -265,3 +265,15 @@ def test_mirror_leaves_give_the_built_in_nmf_count_under_every_flow():
     assert half.default_geometry == "mixed" and sum(half.mirror_mask()) == m * r
     with pytest.raises(ConservationLawsError, match="mirror"):
         from_jax(linear_apply, params, (m,), mirror=["W"])
+
+
+def test_numerical_heavy_ball_matches_the_exact_count(tau=1):
+    n, m = 3, 2
+    softmax = from_jax(lambda p, x: jax.nn.softmax(p["W"] @ x), {"W": np.zeros((n, m))}, (m,))
+    flow = Flow("momentum", tau)
+    res = numerical_count(softmax, flow)
+    assert res.dimension == 2 * n * m + 1  # (t, θ, v), as in the exact engine
+    assert res.laws == count_laws(make_model("softmax", [n, m]), flow).laws  # φ exact for the built-in layer
+    assert res.agrees
+    linear = make_model("linear", [2, 2, 2])
+    assert numerical_count(linear, "momentum", tau=tau).laws == count_laws(linear, flow).laws

@@ -20,6 +20,9 @@ What makes the count believable, all reported in :class:`NumericalResult`:
   ratio, and the rank at several relative tolerances (they agree when the gap is clear);
 * **two random points**: the whole construction is repeated at a second θ and must agree.
 
+Heavy ball works the same way on the state ξ = (t, θ, v): the drift (1, v, −τv) joins the forces
+(0, 0, v_{x,w}(θ)) as a generator, as in the exact engine.
+
 The result is labelled ``numerical``: floating point decides the rank, so it is never ``proved`` nor
 ``probabilistic`` with a bound. It does not import the book's machinery; JAX is imported inside.
 """
@@ -125,33 +128,50 @@ def _normalised(rows: np.ndarray) -> np.ndarray:
     return rows[keep] / norms[keep, None]
 
 
-def numerical_count(model, flow: str = "gradient", seed: int = 0, inputs: int = 1, patience: int = 8,
+def numerical_count(model, flow="gradient", tau=0, seed: int = 0, inputs: int = 1, patience: int = 8,
                     max_inputs: int | None = None, max_depth: int = 6, points: int = 2,
                     max_outputs: int = 32) -> NumericalResult:
     """D − dim Lie(W)(θ0) for the fields v_{x,w}(θ) = ∂θ⟨w, g(θ, x)⟩, numerically (module docstring).
+
+    ``flow`` is ``"gradient"`` (Euclidean) or ``"momentum"`` (heavy ball θ'' + τθ' = −∇E, friction
+    ``tau``), a name or a ``flows.Flow``. Under momentum the state is ξ = (t, θ, v) as in the exact
+    engine (N = 2D + 1 coordinates): the drift (1, v, −τv) and the forces (0, 0, v_{x,w}(θ)) generate
+    the algebra, and the count is N − rank.
 
     ``model`` has ``D``, ``predict(theta, x_batch)`` (JAX) and an input width (``input_width`` or
     ``dims[-1]``): a JAX model (``models.from_jax``) or a built-in one. ``inputs`` is the number of
     random inputs to start from; more are added until the first-level rank has not grown over
     ``patience`` additions (at most ``max_inputs``, default 4·D + 8). Output directions are the
-    basis vectors (random unit vectors beyond ``max_outputs`` outputs). Gradient flow, Euclidean.
+    basis vectors (random unit vectors beyond ``max_outputs`` outputs).
 
     Example: ``numerical_count(from_jax(lambda p, x: jax.nn.softmax(p["W"] @ x), {"W": w}, (2,)))``
     gives m laws for W ∈ R^{n×m} (the column sums), labelled ``numerical``.
     """
     import jax
 
-    if flow != "gradient":
-        raise invalid("flow", flow, "gradient (the numerical path counts gradient flow only)")
+    from ..flows import Flow
+
+    if isinstance(flow, str):
+        if flow not in ("gradient", "momentum"):
+            raise invalid("flow", flow, "gradient or momentum (heavy ball) on the numerical path")
+        flow = Flow(flow, tau)
+    if (flow.kind not in ("gradient", "momentum") or flow.weight_decay
+            or (flow.geometry or "euclidean") != "euclidean"):
+        raise invalid("flow", flow.describe(), "gradient flow or heavy ball, Euclidean, without weight decay, on the "
+                      "numerical path")
+    momentum = flow.kind == "momentum"
+    friction = float(flow.tau) if momentum else 0.0
     for name, value, least in (("inputs", inputs, 1), ("patience", patience, 1), ("max_depth", max_depth, 1),
                                ("points", points, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise invalid(name, value, f"an integer ≥ {least}")
     with jax.enable_x64(True):  # float64 here, without changing the caller's global setting
-        return _numerical_count(model, seed, inputs, patience, max_inputs, max_depth, points, max_outputs)
+        return _numerical_count(model, momentum, friction, seed, inputs, patience, max_inputs, max_depth, points,
+                                max_outputs)
 
 
-def _numerical_count(model, seed, inputs, patience, max_inputs, max_depth, points, max_outputs) -> NumericalResult:
+def _numerical_count(model, momentum, friction, seed, inputs, patience, max_inputs, max_depth, points,
+                     max_outputs) -> NumericalResult:
     import jax
     import jax.numpy as jnp
 
@@ -160,7 +180,9 @@ def _numerical_count(model, seed, inputs, patience, max_inputs, max_depth, point
     width = int(getattr(model, "input_width", model.dims[-1]))
     max_inputs = max_inputs or 4 * D + 8
     rng = np.random.default_rng(seed)
-    thetas = [rng.normal(size=D) for _ in range(points)]
+    N = 2 * D + 1 if momentum else D  # momentum: ξ = (t, θ, v), as in the exact engine
+    states = [rng.normal(size=N) for _ in range(points)]
+    thetas = [xi[1:D + 1] if momentum else xi for xi in states]
 
     def g(theta, x):
         return jnp.ravel(model.predict(theta, x[None, :])[0])
@@ -173,8 +195,17 @@ def _numerical_count(model, seed, inputs, patience, max_inputs, max_depth, point
         directions = rng.normal(size=(max_outputs, m))
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
 
-    def f1(theta, x, w):
+    def force(theta, x, w):
         return jax.vjp(lambda t: g(t, x), theta)[1](w)[0]
+
+    def f1(xi, x, w_ext):  # one letter: w_ext = (w, kind), kind 1 the drift, 0 the force of (x, w)
+        w, kind = w_ext[:-1], w_ext[-1]
+        if not momentum:
+            return force(xi, x, w)
+        v = xi[D + 1:]
+        drift = jnp.concatenate([jnp.ones(1), v, -friction * v])
+        pushed = jnp.concatenate([jnp.zeros(D + 1), force(xi[1:D + 1], x, w)])
+        return kind * drift + (1 - kind) * pushed
 
     def word(theta, xs, ws):  # the right-normed bracket [a0, [a1, [… a_{k-1}]]]
         if xs.shape[0] == 1:
@@ -203,16 +234,19 @@ def _numerical_count(model, seed, inputs, patience, max_inputs, max_depth, point
 
     # the generators: every (input, direction), reduced to those independent at the points together
     pairs = [(i, k) for i in range(len(X)) for k in range(len(directions))]
-    gx = jnp.asarray(X[[i for i, _ in pairs]])[:, None, :]
-    gw = jnp.asarray(directions[[k for _, k in pairs]])[:, None, :]
-    values = np.hstack([np.asarray(evaluate(jnp.asarray(th), gx, gw)) for th in thetas])
+    gx = X[[i for i, _ in pairs]][:, None, :]
+    gw = np.hstack([directions[[k for _, k in pairs]], np.zeros((len(pairs), 1))])[:, None, :]
+    if momentum:  # the drift first: it is always a generator
+        gx = np.concatenate([np.zeros((1, 1, width)), gx])
+        gw = np.concatenate([np.eye(1, gw.shape[2], gw.shape[2] - 1)[:, None, :], gw])
+    values = np.hstack([np.asarray(evaluate(jnp.asarray(xi), jnp.asarray(gx), jnp.asarray(gw))) for xi in states])
     span = _Span(values.shape[1], 1e-6)
     keep = [j for j in range(len(pairs)) if span.add(values[j])]
     GX, GW = np.asarray(gx)[keep], np.asarray(gw)[keep]
 
     results = []
-    for th in thetas:
-        results.append(_bracket_rank(evaluate, jnp.asarray(th), GX, GW, D, max_depth))
+    for xi in states:
+        results.append(_bracket_rank(evaluate, jnp.asarray(xi), GX, GW, N, max_depth))
     point_ranks = [_rank(r[0], NUMERICAL_RTOL) for r in results]
     # sampling and pruning can only miss directions: the count keeps the point of largest rank
     best = int(np.argmax(point_ranks))
@@ -222,7 +256,7 @@ def _numerical_count(model, seed, inputs, patience, max_inputs, max_depth, point
     above = float(s[rank - 1]) if rank else 0.0
     below = float(s[rank]) if rank < len(s) else 0.0
     return NumericalResult(
-        dimension=D, rank=rank, laws=D - rank, depth=len(rank_by_depth), inputs=len(X), input_ranks=input_ranks,
+        dimension=N, rank=rank, laws=N - rank, depth=len(rank_by_depth), inputs=len(X), input_ranks=input_ranks,
         saturated=saturated, sigma_above=above, sigma_below=below,
         gap=above / below if below > 0 else float("inf"), tolerance_ranks=ranks,
         point_ranks=point_ranks, singular_values=[float(v) for v in s],

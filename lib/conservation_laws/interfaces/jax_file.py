@@ -3,7 +3,8 @@
 FILE.py defines ``apply(params, x)``, ``params`` (a pytree of arrays: names and shapes) and
 ``input_shape`` (and optionally ``mirror``, the leaves with the mirror metric); it is run as a Python program (it is your code). ``count`` reads φ exactly from the
 program (``models.jax_model``) and counts with the Lie engine, or with ``--numerical`` counts with
-``engine.numerical`` (non-polynomial programs: softmax, tanh, normalisation…), whose report carries
+``engine.numerical`` (non-polynomial programs: softmax, tanh, normalisation…; gradient flow or heavy
+ball), whose report carries
 ``certificate: numerical``, the gap and the input saturation. ``laws`` takes the exact path only.
 """
 
@@ -65,16 +66,14 @@ def count_jax(args, certificate_line) -> int:
     if args.numerical:
         from ..engine.numerical import numerical_count
 
-        if flow.is_momentum or flow.weight_decay or flow.kind != "gradient" or args.geometry not in (None, "euclidean"):
-            raise invalid("flow", flow.describe(), "gradient flow in the euclidean geometry on the numerical path")
-        res = numerical_count(model, seed=args.seed)
+        res = numerical_count(model, flow, seed=args.seed)
         rec = {**base, "path": "numerical", **res.as_dict()}
         if args.json:
             print(json.dumps(rec))
             return 0
         word = "law" if res.laws == 1 else "laws"
-        print(f"{model.describe()}, gradient flow, euclidean geometry:\n"
-              f"  {res.laws} independent conservation {word}  (D = {res.dimension}, rank of the bracket "
+        print(f"{model.describe()}, {flow.describe()}, euclidean geometry:\n"
+              f"  {res.laws} independent conservation {word}  (N = {res.dimension} coordinates, rank of the bracket "
               f"fields {res.rank}, depth {res.depth})\n"
               f"  certificate: numerical: {res.certificate_how}\n"
               f"  {res.seconds:.3f} s")
