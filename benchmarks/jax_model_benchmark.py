@@ -7,7 +7,8 @@
     reading φ from the program. The counts must agree.
 (b) numerical path (``engine.numerical.numerical_count``, compilation included) against its expected
     count: polynomial models (where the exact count is the reference) and non-polynomial ones
-    (softmax(Wx): m laws; one attention head: d(d + 1) laws).
+    (softmax(Wx): m laws; one attention head: d(d + 1) laws), and heavy ball (τ = 1) against the exact
+    count of the built-in model.
 
 Writes ``benchmarks/results/jax_model_benchmark.json`` and ``.md``; exit status 1 if a count differs.
 """
@@ -32,9 +33,11 @@ import jax.numpy as jnp  # noqa: E402
 from conservation_laws import from_jax  # noqa: E402
 from conservation_laws.engine.lie import count_laws  # noqa: E402
 from conservation_laws.engine.numerical import numerical_count  # noqa: E402
+from conservation_laws.flows import Flow  # noqa: E402
 from conservation_laws.models import make_model  # noqa: E402
 
 SPEC = ("NCH", "OIH", "NCH")
+MOMENTUM = Flow("momentum", 1)
 
 
 def linear(n, r, m):
@@ -93,11 +96,15 @@ def numerical_part() -> list[dict]:
              ("relu [2, 3, 2] (piecewise linear)", lambda: relu(2, 3, 2)[::2]),
              ("softmax(Wx), W 3×2", lambda: softmax(3, 2)), ("softmax(Wx), W 4×3", lambda: softmax(4, 3)),
              ("attention head d = 1, dim = 2, 2 tokens", lambda: attention(1, 2, 2)),
-             ("attention head d = 1, dim = 3, 3 tokens", lambda: attention(1, 3, 3))]
+             ("attention head d = 1, dim = 3, 3 tokens", lambda: attention(1, 3, 3)),
+             ("linear [2, 2, 2], heavy ball τ = 1", lambda: (make_model("linear", [2, 2, 2]),
+                                                           count_laws(make_model("linear", [2, 2, 2]), MOMENTUM).laws)),
+             ("softmax(Wx), W 3×2, heavy ball τ = 1", lambda: (softmax(3, 2)[0],
+                                                             count_laws(make_model("softmax", [3, 2]), MOMENTUM).laws))]
     out = []
     for name, build in cases:
         model, expected = build()
-        res = numerical_count(model, seed=0)
+        res = numerical_count(model, MOMENTUM if "heavy ball" in name else "gradient", seed=0)
         out.append({"model": name, "D": model.D, "laws": res.laws, "expected": expected, "seconds": res.seconds,
                     "inputs": res.inputs, "gap": None if res.gap == float("inf") else res.gap,
                     "point_ranks": res.point_ranks, "agrees": res.agrees, "saturated": res.saturated,

@@ -275,5 +275,3 @@ def test_numerical_heavy_ball_matches_the_exact_count(tau=1):
     assert res.dimension == 2 * n * m + 1  # (t, θ, v), as in the exact engine
     assert res.laws == count_laws(make_model("softmax", [n, m]), flow).laws  # φ exact for the built-in layer
     assert res.agrees
-    linear = make_model("linear", [2, 2, 2])
-    assert numerical_count(linear, "momentum", tau=tau).laws == count_laws(linear, flow).laws
