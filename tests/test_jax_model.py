@@ -284,7 +284,7 @@ def test_simulated_gradient_flow_keeps_the_laws_of_a_jax_model():
     model = relu_model(2, 3, 2)
     x, y = regression_problem(model, 10, seed=0)
     traj = simulate_flow(model, "gradient", (x, y), model.random_parameters(seed=1), t1=0.5, steps=200)
-    T = np.asarray(traj.theta)
+    T = np.asarray(traj.y)[:, :model.D]
 
     def balances(theta):  # ||U1[:, k]||² − ||U2[k, :]||², one per hidden unit
         p = model.unflatten_tree(theta)
