@@ -17,7 +17,10 @@ do: ``max(a, b)`` is s·a + (1 − s)·b with an indicator s ∈ {0, 1} of the s
 entry; ``relu`` is max(z, 0), leaky ReLU a ``select_n`` on z ≥ 0, max pooling a chain of max), and
 s² = s. On each region g is polynomial in (θ, x) with the region's s; φ collects the coefficients
 of the monomials in (x, s), that is the parameter monomials reaching the output on some region (the
-ReLU net's path products). Every region is counted, as in the built-in models.
+ReLU net's path products). Every region is counted, as in the built-in models: the count is that
+of data reaching every region. A sign tested on the input alone (a mask of the data) is read the
+same way; φ can then be larger than the span the data reach, so the count can only be lower than
+the true one, never higher.
 
 Any other primitive (exp, log, tanh, logistic, erf, division by a parameter, rsqrt…) is refused
 with one line naming it; ``engine.numerical`` counts such models numerically. JAX is an optional
