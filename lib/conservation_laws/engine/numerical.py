@@ -75,7 +75,8 @@ class NumericalResult:
                 f"rank {'the same' if self.agrees else 'NOT the same'} at tolerances "
                 f"{', '.join(f'{t:g}' for t in TOLERANCES)} and at {len(self.point_ranks)} random points "
                 f"({', '.join(map(str, self.point_ranks))}); {self.inputs} inputs, first-level rank "
-                f"{'saturated' if self.saturated else 'NOT saturated'} ({' → '.join(map(str, _runs(self.input_ranks)))})")
+                f"{'saturated' if self.saturated else 'NOT saturated'} "
+                f"({' → '.join(map(str, _runs(self.input_ranks)))})")
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)

@@ -1,11 +1,11 @@
 """``conservation-laws count --jax FILE.py`` and ``laws --jax FILE.py``: a model written in JAX.
 
 FILE.py defines ``apply(params, x)``, ``params`` (a pytree of arrays: names and shapes) and
-``input_shape`` (and optionally ``mirror``, the leaves with the mirror metric); it is run as a Python program (it is your code). ``count`` reads φ exactly from the
-program (``models.jax_model``) and counts with the Lie engine, or with ``--numerical`` counts with
-``engine.numerical`` (non-polynomial programs: softmax, tanh, normalisation…; gradient flow or heavy
-ball), whose report carries
-``certificate: numerical``, the gap and the input saturation. ``laws`` takes the exact path only.
+``input_shape`` (optionally ``mirror``, the leaves with the mirror metric); it is run as a Python
+program (it is your code). ``count`` reads φ exactly from the program (``models.jax_model``) and
+counts with the Lie engine, or with ``--numerical`` counts with ``engine.numerical`` (any program:
+softmax, tanh, normalisation…; gradient flow or heavy ball), whose report carries ``certificate:
+numerical``, the gap and the input saturation. ``laws`` takes the exact path only.
 """
 
 from __future__ import annotations
