@@ -192,6 +192,8 @@ def test_cli_count_and_laws_of_a_jax_file(tmp_path, capsys):
     assert code == 0 and rec["laws"] == 3 and rec["path"] == "exact" and rec["indicators"] == 3
     code, out, _ = run_cli(capsys, "count", "--jax", str(path), "--flow", "momentum", "--tau", "1", "--json")
     assert json.loads(out)["laws"] == count_laws(make_model("relu", [2, 3, 2]), Flow("momentum", 1)).laws
+    code, out, _ = run_cli(capsys, "count", "--jax", str(path), "--prove")
+    assert code == 0 and "certificate: proved" in out
     code, out, _ = run_cli(capsys, "laws", "--jax", str(path))
     assert code == 0 and "h3 = U[0,2]**2 + U[1,2]**2 - V[2,0]**2 - V[2,1]**2" in out
 

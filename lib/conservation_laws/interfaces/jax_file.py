@@ -66,6 +66,9 @@ def count_jax(args, certificate_line) -> int:
     if args.numerical:
         from ..engine.numerical import numerical_count
 
+        if getattr(args, "prove", False):
+            raise invalid("prove", True, "the exact path: a numerical count cannot be proved (drop --numerical)")
+
         res = numerical_count(model, flow, seed=args.seed)
         rec = {**base, "path": "numerical", **res.as_dict()}
         if args.json:
@@ -87,6 +90,10 @@ def count_jax(args, certificate_line) -> int:
 
     family = vector_fields(model, flow)
     res = count_laws(family, seed=args.seed)
+    if getattr(args, "prove", False):  # exhibit the laws: a proved count where they meet N − K
+        from ..engine.darboux import prove_count
+
+        prove_count(family, lie=res, seed=args.seed)
     rec = {**base, "path": "exact", "phi_entries": len(model.phi_polynomials()), "indicators": model.indicators,
            "geometry": family.geometry, **res.as_dict()}
     if args.json:
