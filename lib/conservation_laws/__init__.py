@@ -31,6 +31,8 @@ _LAZY = {
     "Count": "conservation_laws.interfaces.api",
     "Laws": "conservation_laws.interfaces.api",
     "Law": "conservation_laws.interfaces.api",
+    "from_jax": "conservation_laws.models",
+    "numerical_count": "conservation_laws.engine.numerical",
 }
 
 __all__ = ["ConservationLawsError", "__version__", *_LAZY]

@@ -458,7 +458,7 @@ def count(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | 
           geometry: str | None = None, bias: bool = False, phi: Sequence[str] | str | None = None,
           option: Mapping[str, Any] | Sequence[str] | None = None, spec: str | os.PathLike | None = None,
           seed: int = 0, repeats: int = 1, prove: bool = False, max_depth: int = 64,
-          prime: int | None = None) -> Count:
+          prime: int | None = None, jax: str | os.PathLike | None = None, numerical: bool = False) -> Count:
     r"""The number of independent conservation laws of a model under a flow, with its certificate.
 
     A conservation law is a function h of the phase space with X h = ⟨∇h, X⟩ = 0 for every field X
@@ -512,6 +512,13 @@ def count(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | 
     prime
         Diagnostic (``--prime``): the exact rank modulo this fixed prime instead of random primes;
         a fixed prime gives an upper bound only.
+    jax
+        A model written in JAX (``--jax FILE.py``): the file defines ``apply(params, x)``,
+        ``params`` and ``input_shape`` (:func:`conservation_laws.from_jax` reads it exactly).
+    numerical
+        With a JAX model (``--numerical``): count from floating-point ranks instead, for programs that
+        are not polynomial (softmax, tanh, ...). Returns the engine's ``NumericalResult`` (certificate
+        ``numerical``, with the gap and the inputs used) instead of a :class:`Count`.
 
     Returns
     -------
@@ -537,6 +544,25 @@ def count(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | 
     'proved'
     """
     t0 = time.perf_counter()
+    if jax is not None:
+        if model is not None:
+            raise invalid("jax", os.fspath(jax), "a JAX file that replaces the model argument: give one or the other")
+        from .jax_file import load_jax_file
+
+        model = load_jax_file(os.fspath(jax))
+    if not isinstance(numerical, bool):
+        raise invalid("numerical", numerical, "True or False")
+    if numerical:
+        from ..engine.numerical import numerical_count
+        from ..models.jax_model import JaxModel
+
+        if not isinstance(model, JaxModel):
+            raise invalid("numerical", True, "a path for a JAX model: give jax=FILE.py or a from_jax model")
+        if prove:
+            raise invalid("prove", True, "the exact path: a numerical count cannot be proved")
+        the_flow = flow if isinstance(flow, Flow) else Flow(flow or "gradient", tau or 0, geometry,
+                                                                **({"weight_decay": weight_decay} if weight_decay else {}))
+        return numerical_count(model, the_flow, seed=seed)
     r = _resolve(model, dims, option=option, spec=spec, bias=bias, phi=phi, flow=flow, tau=tau,
                  weight_decay=weight_decay, geometry=geometry, seed=seed, repeats=repeats)
     if not isinstance(prove, bool):
@@ -560,7 +586,7 @@ def laws(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | F
          geometry: str | None = None, bias: bool = False, phi: Sequence[str] | str | None = None,
          option: Mapping[str, Any] | Sequence[str] | None = None, spec: str | os.PathLike | None = None,
          seed: int = 0, degree: int = 2, time_degree: int | None = None, latex: bool = False,
-         all: bool = False) -> Laws:  # noqa: A002 - the CLI's --all
+         all: bool = False, jax: str | os.PathLike | None = None) -> Laws:  # noqa: A002 - the CLI's --all
     r"""Every polynomial conservation law up to a degree, exactly, and whether they are all of them.
 
     A polynomial h = Σ_m c_m m (monomials m of degree ≤ ``degree`` in θ and v, times powers of the
@@ -589,6 +615,8 @@ def laws(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | F
     all
         ``str()`` of the result lists the laws outside the basis too (the CLI's ``--all``). The
         result holds every law either way.
+    jax
+        A model written in JAX (``--jax FILE.py``), read exactly (:func:`conservation_laws.from_jax`).
 
     Returns
     -------
@@ -614,6 +642,12 @@ def laws(model: str | Model | os.PathLike | None = None, dims: Sequence[int] | F
     for name, value in (("latex", latex), ("all", all)):
         if not isinstance(value, bool):
             raise invalid(name, value, "True or False")
+    if jax is not None:
+        if model is not None:
+            raise invalid("jax", os.fspath(jax), "a JAX file that replaces the model argument: give one or the other")
+        from .jax_file import load_jax_file
+
+        model = load_jax_file(os.fspath(jax))
     r = _resolve(model, dims, option=option, spec=spec, bias=bias, phi=phi, flow=flow, tau=tau,
                  weight_decay=weight_decay, geometry=geometry, seed=seed)
     family = r.family

@@ -186,6 +186,12 @@ def _or(value, default):
 
 
 def _cmd_count(args) -> int:
+    if args.jax:  # a model written in JAX (interfaces/jax_file.py)
+        from .jax_file import count_jax
+
+        return count_jax(args, certificate_line)
+    if args.numerical:
+        raise invalid("numerical", True, "a path for a JAX model: give --jax FILE.py")
     if args.batch is not None:
         given = [o for o in CASE_OPTIONS if getattr(args, o, None) not in (None, False)]
         if given:
@@ -323,6 +329,10 @@ def error_text(exc: BaseException) -> str:
 def _cmd_laws(args) -> int:
     from ..engine.laws import polynomial_laws
 
+    if args.jax:  # a model written in JAX (interfaces/jax_file.py)
+        from .jax_file import laws_jax
+
+        return laws_jax(args)
     case = _case_from_args(args)
     family = case.family()
     if args.time_degree is not None and family.flow.time_variable is None:
@@ -409,6 +419,8 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="a model option (repeatable), e.g. --option heads=2 --option head_width=3; lists as 3,3")
     g.add_argument("--spec", metavar="FILE", help="a model file (YAML: blocks, phi, metric; see the README)")
+    g.add_argument("--jax", metavar="FILE.py", help="a model written in JAX: FILE.py defines apply(params, x), "
+                   "params (a pytree: names and shapes) and input_shape; φ is read from the program")
     g.add_argument("--dims", help="comma-separated widths, output first and input last, e.g. 2,3,2 "
                    f"(product: D); at most {MAX_OUTPUTS} entries of φ, and a count whose estimated memory "
                    "exceeds the machine's available memory is refused up front")
@@ -481,6 +493,9 @@ def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                    f"failure bound is ≤ 1e-9), 1 to {MAX_REPEATS}; default 1")
     c.add_argument("--prove", action="store_true", help="then try to prove the count by exhibiting N − K exactly "
                    "verified laws (polynomial of degree ≤ 2, then logarithmic): certificate proved when it succeeds")
+    c.add_argument("--numerical", action="store_true", help="with --jax: count numerically (any JAX program, "
+                   "e.g. softmax or tanh; gradient flow or heavy ball): certificate numerical, with the gap "
+                   "and the input saturation")
     c.add_argument("--batch", metavar="FILE", help="run every case of a JSON-lines FILE ('-' for stdin)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar on stderr in batch mode")
     d = c.add_argument_group("diagnostics (change how the count is computed, not what it counts)")
