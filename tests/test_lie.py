@@ -592,7 +592,7 @@ def test_block_additions_keep_the_basis_and_its_sketch_matrix():
     blocks.track_sketch(W)
     base = rng.integers(0, p, (20, N))
     for start in range(0, 60, 12):
-        rows = _mulmod(rng.integers(0, p, (12, 20)), base, p)  # rank ≤ 20 in all
+        rows = mulmod(rng.integers(0, p, (12, 20)), base, p)  # rank ≤ 20 in all
         for r in one.reduce(rows):
             one.add(one.reduce(r[None, :])[0])
         reduced = blocks.reduce(rows)

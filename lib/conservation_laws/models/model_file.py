@@ -165,7 +165,7 @@ class FileModel(Model):
         for copy, source in shared.items():
             if copy not in shapes:
                 raise _error(f"shared.{copy}", f"unknown block {copy!r} (blocks: {', '.join(shapes)})")
-            if source not in shapes or source in shared:
+            if not isinstance(source, str) or source not in shapes or source in shared:
                 raise _error(f"shared.{copy}", f"{source!r} is not a block with its own weights (blocks: {', '.join(shapes)})")
             if shapes[copy] != shapes[source]:
                 raise _error(f"shared.{copy}", f"shape mismatch: {list(shapes[copy])} for {copy}, "
