@@ -122,6 +122,7 @@ MAX_ATTEMPTS = 3
 
 
 _CANDIDATE_ROWS = 2048  # bracket candidates tested together against the span
+_DENSE_SKETCH = 16_384  # G·N up to which the sketches use dense products (no scipy matrices to build)
 _MIN_GROUP = 16  # at least this many survivors b per group (each group costs a pass over the basis)
 _SKETCH_VECTORS = 2  # random vectors of the membership sketch (miss probability p^-2 per test)
 
@@ -139,12 +140,17 @@ class ModularField:
     def __init__(self, comp: np.ndarray, mono: np.ndarray, coef: np.ndarray, N: int, p: int):
         self.N, self.p = N, p
         keep = coef != 0
-        comp, mono, coef = comp[keep], mono[keep], coef[keep]
-        if mono.shape[1]:
-            used = (mono != N).any(axis=0)
-            mono = mono[:, : int(used.nonzero()[0].max()) + 1] if used.any() else mono[:, :0]
+        if not keep.all():
+            comp, mono, coef = comp[keep], mono[keep], coef[keep]
+        self.degree = 0
+        if mono.shape[1] and len(coef):
+            real = mono != N  # the positions holding a variable (not the padding)
+            used = np.flatnonzero(real.any(axis=0))
+            mono = mono[:, : int(used[-1]) + 1] if len(used) else mono[:, :0]
+            self.degree = int(real.sum(axis=1).max())
+        elif mono.shape[1]:
+            mono = mono[:, :0]
         self.comp, self.mono, self.coef = comp, mono, coef
-        self.degree = int((mono != N).sum(axis=1).max()) if len(coef) and mono.shape[1] else 0
         # ‖X‖_1 of an integer field (a float: it only decides whether int64 sums are safe, with margin)
         self.norm = float(np.abs(coef).sum()) if p == 0 and len(coef) else 0.0
 
@@ -444,10 +450,42 @@ class _EchelonBasis:
         return True
 
 
-def _independent_rows(rows: np.ndarray, p: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+def _independent_rows(rows: np.ndarray, p: int, chunk: int = 32) -> tuple[list[int], np.ndarray, np.ndarray]:
     """The rows, in order, that are independent of the rows before them (mod p), and the reduced
-    echelon form E of their span with its pivot columns (E[:, piv] = I): Gaussian elimination, one row
-    at a time against the few rows already chosen."""
+    echelon form E of their span with its pivot columns (E[:, piv] = I).
+
+    By chunks of ``chunk`` rows: a chunk is reduced against E in one product, its own rows are
+    selected one at a time (``_independent_rows_small``), and E absorbs them in one block update.
+    """
+    n, m = rows.shape
+    if n <= chunk:
+        return _independent_rows_small(rows, p)
+    E = np.zeros((min(n, m), m), dtype=np.int64)
+    piv: list[int] = []
+    chosen: list[int] = []
+    for start in range(0, n, chunk):
+        if len(piv) >= m:
+            break
+        block = rows[start : start + chunk] % p
+        k = len(piv)
+        if k:
+            block = (block - mulmod(block[:, piv], E[:k], p)) % p
+        picked, Eb, pb = _independent_rows_small(block, p)
+        if not picked:
+            continue
+        if k:
+            f = E[:k][:, pb]
+            hit = np.flatnonzero(f.any(axis=1))
+            if len(hit):
+                E[hit] = (E[hit] - mulmod(f[hit], Eb, p)) % p
+        E[k : k + len(picked)] = Eb
+        piv.extend(int(c) for c in pb)
+        chosen.extend(start + j for j in picked)
+    return chosen, E[: len(piv)], np.array(piv, dtype=np.int64)
+
+
+def _independent_rows_small(rows: np.ndarray, p: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """``_independent_rows`` one row at a time against the few rows already chosen."""
     n, m = rows.shape
     E = np.zeros((min(n, m), m), dtype=np.int64)
     piv: list[int] = []
@@ -602,7 +640,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     gen_vals_T = np.ascontiguousarray(gen_vals.T)
     gid_all = np.repeat(np.arange(G, dtype=np.int64), counts)  # the generator of each Jacobian entry
     nz_r, nz_c = np.nonzero(gen_vals_T)
-    gen_vals_sparse = coo_mod(nz_r, nz_c, gen_vals_T[nz_r, nz_c], (G, N), p)
+    gen_vals_sparse = coo_mod(nz_r, nz_c, gen_vals_T[nz_r, nz_c], (G, N), p) if G * N > _DENSE_SKETCH else None
 
     basis = _EchelonBasis(N, p)
     frontier: list[ModularField] = []
@@ -675,11 +713,18 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
                 B[:, j] = bval
                 np.add.at(DbW[:, j * S : (j + 1) * S], bc, bv[:, None] * Wp[br] % p)
             # g·(Dbᵀ W') for every g and b: the sparse generator values times DbW
-            first = sparse_mulmod(gen_vals_sparse, DbW % p, p).reshape(G, len(group), S)
+            small = G * N <= _DENSE_SKETCH  # small cases: dense products cost less than building sparse ones
+            first = (mulmod(gen_vals_T, DbW % p, p) if small else
+                     sparse_mulmod(gen_vals_sparse, DbW % p, p)).reshape(G, len(group), S)
             # b·(Dgᵀ W') for every g and b: M_s[g, c] = Σ_r Dg[r, c] W'[r, s], times the values b(ξ0)
             second = np.empty((G, len(group), S), dtype=np.int64)
             for t in range(S):
-                second[:, :, t] = sparse_mulmod(coo_mod(gid_all, jc, jv * Wp[jr, t] % p, (G, N), p), B, p)
+                if small:
+                    Ms = np.zeros((G, N), dtype=np.int64)
+                    np.add.at(Ms, (gid_all, jc), jv * Wp[jr, t] % p)
+                    second[:, :, t] = mulmod(Ms % p, B, p)
+                else:
+                    second[:, :, t] = sparse_mulmod(coo_mod(gid_all, jc, jv * Wp[jr, t] % p, (G, N), p), B, p)
             sketch = ((first - second) % p).transpose(1, 0, 2).reshape(len(group) * G, S)
             tested += len(sketch)
             live = np.flatnonzero(sketch.any(axis=1))
