@@ -610,3 +610,12 @@ def test_block_additions_keep_the_basis_and_its_sketch_matrix():
     order = np.argsort(one.pivots), np.argsort(blocks.pivots)
     assert sorted(one.pivots) == sorted(blocks.pivots)
     assert np.array_equal(one.rows[order[0]], blocks.rows[order[1]])
+
+
+def test_dense_and_sparse_sketches_make_the_same_run(monkeypatch):
+    fam = vector_fields(make_model("linear", [3, 3, 3]), "momentum", tau=1)
+    runs = []
+    for limit in (10**9, 0):  # every case dense, then every case sparse
+        monkeypatch.setattr(lie, "_DENSE_SKETCH", limit)
+        runs.append(lie._lie_rank(fam, np.random.default_rng(3), 64, None))
+    assert runs[0].words == runs[1].words and runs[0].rank == runs[1].rank == fam.N - 3

@@ -266,6 +266,7 @@ def _sparse_mulmod(M, B: np.ndarray, p: int) -> np.ndarray:
 _FLOAT_INNER_LIMIT = 2**19  # exactness of the float64 path (see _mulmod)
 _FLOAT_MIN_WORK = 32_768  # below this many multiply-adds the int64 path is as fast
 _CANDIDATE_ROWS = 2048  # bracket candidates tested together against the span
+_DENSE_SKETCH = 16_384  # G·N up to which the sketches use dense products (no scipy matrices to build)
 _MIN_GROUP = 16  # at least this many survivors b per group (each group costs a pass over the basis)
 _SKETCH_VECTORS = 2  # random vectors of the membership sketch (miss probability p^-2 per test)
 
@@ -721,7 +722,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     gen_vals_T = np.ascontiguousarray(gen_vals.T)
     gid_all = np.repeat(np.arange(G, dtype=np.int64), counts)  # the generator of each Jacobian entry
     nz_r, nz_c = np.nonzero(gen_vals_T)
-    gen_vals_sparse = _coo(nz_r, nz_c, gen_vals_T[nz_r, nz_c], (G, N), p)
+    gen_vals_sparse = _coo(nz_r, nz_c, gen_vals_T[nz_r, nz_c], (G, N), p) if G * N > _DENSE_SKETCH else None
 
     basis = _EchelonBasis(N, p)
     frontier: list[ModularField] = []
@@ -794,11 +795,18 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
                 B[:, j] = bval
                 np.add.at(DbW[:, j * S : (j + 1) * S], bc, bv[:, None] * Wp[br] % p)
             # g·(Dbᵀ W') for every g and b: the sparse generator values times DbW
-            first = _sparse_mulmod(gen_vals_sparse, DbW % p, p).reshape(G, len(group), S)
+            small = G * N <= _DENSE_SKETCH  # small cases: dense products cost less than building sparse ones
+            first = (_mulmod(gen_vals_T, DbW % p, p) if small else
+                     _sparse_mulmod(gen_vals_sparse, DbW % p, p)).reshape(G, len(group), S)
             # b·(Dgᵀ W') for every g and b: M_s[g, c] = Σ_r Dg[r, c] W'[r, s], times the values b(ξ0)
             second = np.empty((G, len(group), S), dtype=np.int64)
             for t in range(S):
-                second[:, :, t] = _sparse_mulmod(_coo(gid_all, jc, jv * Wp[jr, t] % p, (G, N), p), B, p)
+                if small:
+                    Ms = np.zeros((G, N), dtype=np.int64)
+                    np.add.at(Ms, (gid_all, jc), jv * Wp[jr, t] % p)
+                    second[:, :, t] = _mulmod(Ms % p, B, p)
+                else:
+                    second[:, :, t] = _sparse_mulmod(_coo(gid_all, jc, jv * Wp[jr, t] % p, (G, N), p), B, p)
             sketch = ((first - second) % p).transpose(1, 0, 2).reshape(len(group) * G, S)
             tested += len(sketch)
             live = np.flatnonzero(sketch.any(axis=1))
