@@ -284,12 +284,17 @@ class ModularField:
     def __init__(self, comp: np.ndarray, mono: np.ndarray, coef: np.ndarray, N: int, p: int):
         self.N, self.p = N, p
         keep = coef != 0
-        comp, mono, coef = comp[keep], mono[keep], coef[keep]
-        if mono.shape[1]:
-            used = (mono != N).any(axis=0)
-            mono = mono[:, : int(used.nonzero()[0].max()) + 1] if used.any() else mono[:, :0]
+        if not keep.all():
+            comp, mono, coef = comp[keep], mono[keep], coef[keep]
+        self.degree = 0
+        if mono.shape[1] and len(coef):
+            real = mono != N  # the positions holding a variable (not the padding)
+            used = np.flatnonzero(real.any(axis=0))
+            mono = mono[:, : int(used[-1]) + 1] if len(used) else mono[:, :0]
+            self.degree = int(real.sum(axis=1).max())
+        elif mono.shape[1]:
+            mono = mono[:, :0]
         self.comp, self.mono, self.coef = comp, mono, coef
-        self.degree = int((mono != N).sum(axis=1).max()) if len(coef) and mono.shape[1] else 0
         # ‖X‖_1 of an integer field (a float: it only decides whether int64 sums are safe, with margin)
         self.norm = float(np.abs(coef).sum()) if p == 0 and len(coef) else 0.0
 
