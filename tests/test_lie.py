@@ -619,3 +619,17 @@ def test_dense_and_sparse_sketches_make_the_same_run(monkeypatch):
         monkeypatch.setattr(lie, "_DENSE_SKETCH", limit)
         runs.append(lie._lie_rank(fam, np.random.default_rng(3), 64, None))
     assert runs[0].words == runs[1].words and runs[0].rank == runs[1].rank == fam.N - 3
+
+
+def test_independent_rows_by_chunks_match_one_row_at_a_time():
+    rng = np.random.default_rng(21)
+    p = 2**31 - 1
+    base = rng.integers(0, p, (45, 90))
+    rows = _mulmod(rng.integers(0, p, (120, 45)), base, p)
+    rows[10] = rows[2]
+    rows[50:60] = 0
+    whole = lie._independent_rows_small(rows, p)
+    for chunk in (1, 7, 32, 200):
+        got = lie._independent_rows(rows, p, chunk=chunk)
+        assert got[0] == whole[0] and np.array_equal(got[1], whole[1]) and np.array_equal(got[2], whole[2])
+    assert len(whole[0]) == 45 and 10 not in whole[0]

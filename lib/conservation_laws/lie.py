@@ -594,10 +594,42 @@ class _EchelonBasis:
         return True
 
 
-def _independent_rows(rows: np.ndarray, p: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+def _independent_rows(rows: np.ndarray, p: int, chunk: int = 32) -> tuple[list[int], np.ndarray, np.ndarray]:
     """The rows, in order, that are independent of the rows before them (mod p), and the reduced
-    echelon form E of their span with its pivot columns (E[:, piv] = I): Gaussian elimination, one row
-    at a time against the few rows already chosen."""
+    echelon form E of their span with its pivot columns (E[:, piv] = I).
+
+    By chunks of ``chunk`` rows: a chunk is reduced against E in one product, its own rows are
+    selected one at a time (``_independent_rows_small``), and E absorbs them in one block update.
+    """
+    n, m = rows.shape
+    if n <= chunk:
+        return _independent_rows_small(rows, p)
+    E = np.zeros((min(n, m), m), dtype=np.int64)
+    piv: list[int] = []
+    chosen: list[int] = []
+    for start in range(0, n, chunk):
+        if len(piv) >= m:
+            break
+        block = rows[start : start + chunk] % p
+        k = len(piv)
+        if k:
+            block = (block - _mulmod(block[:, piv], E[:k], p)) % p
+        picked, Eb, pb = _independent_rows_small(block, p)
+        if not picked:
+            continue
+        if k:
+            f = E[:k][:, pb]
+            hit = np.flatnonzero(f.any(axis=1))
+            if len(hit):
+                E[hit] = (E[hit] - _mulmod(f[hit], Eb, p)) % p
+        E[k : k + len(picked)] = Eb
+        piv.extend(int(c) for c in pb)
+        chosen.extend(start + j for j in picked)
+    return chosen, E[: len(piv)], np.array(piv, dtype=np.int64)
+
+
+def _independent_rows_small(rows: np.ndarray, p: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """``_independent_rows`` one row at a time against the few rows already chosen."""
     n, m = rows.shape
     E = np.zeros((min(n, m), m), dtype=np.int64)
     piv: list[int] = []
