@@ -622,7 +622,7 @@ def test_independent_rows_by_chunks_match_one_row_at_a_time():
     rng = np.random.default_rng(21)
     p = 2**31 - 1
     base = rng.integers(0, p, (45, 90))
-    rows = _mulmod(rng.integers(0, p, (120, 45)), base, p)
+    rows = mulmod(rng.integers(0, p, (120, 45)), base, p)
     rows[10] = rows[2]
     rows[50:60] = 0
     whole = lie._independent_rows_small(rows, p)
