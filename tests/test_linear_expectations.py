@@ -49,6 +49,7 @@ def test_shape_and_count_totals(params):
     generic = [(n, r, m) for n, r, m in shapes if (n, m) != (1, 1)]
     assert EXPECT["linear-shape-count"] == EXPECT["linear-tau-shapes"] == len(shapes)
     assert EXPECT["linear-count-total"] == len(shapes) * flows
+    assert EXPECT["linear-count-proved"] == EXPECT["linear-count-total"]  # every count is proved
     assert EXPECT["linear-tau-flows"] == flows - 1
     assert EXPECT["linear-count-largest-n"] == max(2 * (n + m) * r + 1 for n, r, m in shapes)
     assert EXPECT["linear-threshold-cases"] == len(generic)

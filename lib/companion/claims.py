@@ -220,7 +220,9 @@ def kind_html(c: Claim, page: str | None = None) -> str:
 
     if c.kind not in KINDS:
         return escape(source_label(c.source))
-    badge = (f"<span class='claim-kind claim-kind-{c.kind}' style='font-weight:600;white-space:nowrap'>"
+    # the badge wraps between its words: unbroken, "numerical evidence" made the ledger's last
+    # column 175 px wide, and the ledger overflowed the book's column (tests/test_html.py)
+    badge = (f"<span class='claim-kind claim-kind-{c.kind}' style='font-weight:600'>"
              f"{KINDS[c.kind]}</span>")
     if not c.where:
         return badge
