@@ -51,20 +51,9 @@ GLUE_PREFIX = "application/papermill.record/"  # myst_nb.glue(..., display=False
 
 def toc_documents() -> list[str]:
     """The documents of ``_toc.yml`` in reading order, without suffix (``chapters/02_linear``)."""
-    data = yaml.safe_load(TOC.read_text())
-    docs = [data["root"]]
+    from companion.provenance import toc_documents as documents
 
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e:
-                docs.append(e["file"])
-            walk(e.get("sections"))
-            walk(e.get("chapters"))
-
-    walk(data.get("chapters"))
-    for part in data.get("parts") or []:
-        walk(part.get("chapters"))
-    return [d.removesuffix(".md").removesuffix(".ipynb") for d in docs]
+    return documents(ROOT)
 
 
 def toc_notebooks() -> list[Path]:

@@ -51,21 +51,10 @@ BOOK_BUILD_ENV = "CONSERVATION_LAWS_BOOK_BUILD"  # as in tools/book_build_ext.py
 
 
 def toc_notebooks(root: Path = ROOT) -> list[Path]:
-    """The ``.ipynb`` documents of ``_toc.yml``, in reading order."""
-    data = yaml.safe_load((root / "_toc.yml").read_text())
-    docs = [data["root"]]
+    """The ``.ipynb`` documents of ``_toc.yml``, in reading order (``companion.provenance.toc_documents``)."""
+    from companion.provenance import toc_documents
 
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e:
-                docs.append(e["file"])
-            walk(e.get("sections"))
-            walk(e.get("chapters"))
-
-    walk(data.get("chapters"))
-    for part in data.get("parts") or []:
-        walk(part.get("chapters"))
-    paths = [root / f"{d.removesuffix('.ipynb')}.ipynb" for d in docs]
+    paths = [root / f"{d}.ipynb" for d in toc_documents(root)]
     return [p for p in paths if p.exists()]
 
 
