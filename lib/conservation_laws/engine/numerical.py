@@ -220,7 +220,7 @@ def _numerical_count(model, momentum, friction, seed, inputs, patience, max_inpu
 
         return jax.jvp(inner, (theta,), (outer(theta),))[1] - jax.jvp(outer, (theta,), (inner(theta),))[1]
 
-    evaluate = jax.jit(jax.vmap(word, in_axes=(None, 0, 0)))
+    evaluate = _chunked(jax.jit(jax.vmap(word, in_axes=(None, 0, 0))))
     jac = jax.jit(lambda theta, x: jax.jacrev(g)(theta, x))
 
     # input saturation at each point: add inputs until the first-level rank stops growing there
@@ -285,6 +285,32 @@ def _saturate(jac, directions, theta, xs_list, rng, width, D, inputs, patience, 
         x = rng.normal(size=width)
         xs_list.append(x)
         rows.append(directions @ np.asarray(jac(theta, jnp.asarray(x))))
+
+
+#: Words are evaluated in batches of this many (the last one padded): one compilation per word length
+#: instead of one per batch size, which dominated the time of a count.
+CHUNK = 32
+
+
+def _chunked(batched):
+    """``batched(theta, xs, ws)`` called on fixed-size chunks of the words (padded with the first word,
+    whose extra values are dropped), so that XLA compiles it once per word length."""
+    import jax.numpy as jnp
+
+    def evaluate(theta, xs, ws):
+        xs, ws = np.asarray(xs), np.asarray(ws)
+        n = len(xs)
+        if n == 0:
+            return np.zeros((0, theta.shape[0]))
+        pad = -n % CHUNK
+        if pad:
+            xs = np.concatenate([xs, np.repeat(xs[:1], pad, axis=0)])
+            ws = np.concatenate([ws, np.repeat(ws[:1], pad, axis=0)])
+        out = [np.asarray(batched(theta, jnp.asarray(xs[i:i + CHUNK]), jnp.asarray(ws[i:i + CHUNK])))
+               for i in range(0, len(xs), CHUNK)]
+        return np.concatenate(out)[:n]
+
+    return evaluate
 
 
 def _bracket_rank(evaluate, theta, GX, GW, D: int, max_depth: int) -> tuple[np.ndarray, list[int]]:
