@@ -309,3 +309,11 @@ def test_numerical_nesterov_and_weight_decay_match_the_exact_count(flow):
     assert res.dimension == exact.dimension  # the state of the exact engine: (t, θ, v) or (s, θ)
     assert res.laws == exact.laws
     assert res.agrees
+
+
+def test_numerical_rank_by_depth_ignores_rounding_level_brackets():
+    # softmax(Wx): every bracket of the fields lies in their span; values at rounding level must not
+    # count as new directions in the reported growth of the rank
+    softmax = from_jax(lambda p, x: jax.nn.softmax(p["W"] @ x), {"W": np.zeros((3, 2))}, (2,))
+    res = numerical_count(softmax)
+    assert res.rank == 4 and max(res.rank_by_depth) == res.rank

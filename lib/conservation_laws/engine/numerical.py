@@ -107,15 +107,20 @@ def _rank(s: np.ndarray, rtol: float) -> int:
 
 
 class _Span:
-    """An orthonormal basis grown by residuals (Gram–Schmidt twice), in float64."""
+    """An orthonormal basis grown by residuals (Gram–Schmidt twice), in float64. A value below
+    ``floor`` times the largest norm offered so far is rounding, not a direction (normalised, it
+    would look like a new one)."""
 
-    def __init__(self, D: int, tol: float):
+    def __init__(self, D: int, tol: float, floor: float = 1e-10):
         self.Q = np.zeros((0, D))
         self.tol = tol
+        self.floor = floor
+        self.scale = 0.0
 
     def add(self, v: np.ndarray) -> bool:
         n = np.linalg.norm(v)
-        if n == 0:
+        self.scale = max(self.scale, n)
+        if n == 0 or n <= self.floor * self.scale:
             return False
         r = v / n
         for _ in range(2):
