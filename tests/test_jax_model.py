@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -295,3 +296,24 @@ def test_simulated_gradient_flow_keeps_the_laws_of_a_jax_model():
     drift = max(np.abs(balances(t) - balances(T[0])).max() for t in T)
     moved = np.abs(T[-1] - T[0]).max()
     assert moved > 0.05 and drift < 1e-5 * max(1.0, moved)  # RK4 over kinks: small, not exactly 0
+
+
+@pytest.mark.parametrize("flow", [Flow("nesterov"), Flow("gradient", weight_decay=Fraction(1, 2)),
+                                  Flow("momentum", 1, weight_decay=Fraction(1, 2))],
+                         ids=["nesterov", "gradient-decay", "momentum-decay"])
+def test_numerical_nesterov_and_weight_decay_match_the_exact_count(flow):
+    n, m = 2, 2  # softmax(Wx): the built-in layer's φ is exact, so its exact count is the reference
+    softmax = from_jax(lambda p, x: jax.nn.softmax(p["W"] @ x), {"W": np.zeros((n, m))}, (m,))
+    res = numerical_count(softmax, flow)
+    exact = count_laws(make_model("softmax", [n, m]), flow)
+    assert res.dimension == exact.dimension  # the state of the exact engine: (t, θ, v) or (s, θ)
+    assert res.laws == exact.laws
+    assert res.agrees
+
+
+def test_numerical_rank_by_depth_ignores_rounding_level_brackets():
+    # softmax(Wx): every bracket of the fields lies in their span; values at rounding level must not
+    # count as new directions in the reported growth of the rank
+    softmax = from_jax(lambda p, x: jax.nn.softmax(p["W"] @ x), {"W": np.zeros((3, 2))}, (2,))
+    res = numerical_count(softmax)
+    assert res.rank == 4 and max(res.rank_by_depth) == res.rank

@@ -21,7 +21,10 @@ What makes the count believable, all reported in :class:`NumericalResult`:
 * **two random points**: the whole construction is repeated at a second θ and must agree.
 
 Heavy ball works the same way on the state ξ = (t, θ, v): the drift (1, v, −τv) joins the forces
-(0, 0, v_{x,w}(θ)) as a generator, as in the exact engine.
+(0, 0, v_{x,w}(θ)) as a generator, as in the exact engine; Nesterov's θ'' + (3/t)θ' = −∇E with the
+drift multiplied by t, (t, t v, −3v); weight decay λ adds −λθ to the acceleration (−tλθ for
+Nesterov), and under gradient flow runs on ξ = (s, θ), s = e^{λt}, with the drift (λs, −λθ) and the
+forces (0, v_{x,w}(θ)), as the exact engine does.
 
 The result is labelled ``numerical``: floating point decides the rank, so it is never ``proved`` nor
 ``probabilistic`` with a bound. It does not import the book's machinery; JAX is imported inside.
@@ -104,15 +107,20 @@ def _rank(s: np.ndarray, rtol: float) -> int:
 
 
 class _Span:
-    """An orthonormal basis grown by residuals (Gram–Schmidt twice), in float64."""
+    """An orthonormal basis grown by residuals (Gram–Schmidt twice), in float64. A value below
+    ``floor`` times the largest norm offered so far is rounding, not a direction (normalised, it
+    would look like a new one)."""
 
-    def __init__(self, D: int, tol: float):
+    def __init__(self, D: int, tol: float, floor: float = 1e-10):
         self.Q = np.zeros((0, D))
         self.tol = tol
+        self.floor = floor
+        self.scale = 0.0
 
     def add(self, v: np.ndarray) -> bool:
         n = np.linalg.norm(v)
-        if n == 0:
+        self.scale = max(self.scale, n)
+        if n == 0 or n <= self.floor * self.scale:
             return False
         r = v / n
         for _ in range(2):
@@ -134,10 +142,11 @@ def numerical_count(model, flow="gradient", tau=0, seed: int = 0, inputs: int = 
                     max_outputs: int = 32) -> NumericalResult:
     """D − dim Lie(W)(θ0) for the fields v_{x,w}(θ) = ∂θ⟨w, g(θ, x)⟩, numerically (module docstring).
 
-    ``flow`` is ``"gradient"`` (Euclidean) or ``"momentum"`` (heavy ball θ'' + τθ' = −∇E, friction
-    ``tau``), a name or a ``flows.Flow``. Under momentum the state is ξ = (t, θ, v) as in the exact
-    engine (N = 2D + 1 coordinates): the drift (1, v, −τv) and the forces (0, 0, v_{x,w}(θ)) generate
-    the algebra, and the count is N − rank.
+    ``flow`` is ``"gradient"`` (Euclidean), ``"momentum"`` (heavy ball θ'' + τθ' = −∇E, friction
+    ``tau``) or ``"nesterov"``, a name or a ``flows.Flow`` (which may carry a weight decay λ). Under
+    momentum the state is ξ = (t, θ, v) as in the exact engine (N = 2D + 1 coordinates): the drift
+    (1, v, −τv − λθ) and the forces (0, 0, v_{x,w}(θ)) generate the algebra, and the count is
+    N − rank; gradient flow with decay runs on (s, θ) (N = D + 1, module docstring).
 
     ``model`` has ``D``, ``predict(theta, x_batch)`` (JAX) and an input width (``input_width`` or
     ``dims[-1]``): a JAX model (``models.from_jax``) or a built-in one. ``inputs`` is the number of
@@ -153,25 +162,23 @@ def numerical_count(model, flow="gradient", tau=0, seed: int = 0, inputs: int = 
     from ..flows import Flow
 
     if isinstance(flow, str):
-        if flow not in ("gradient", "momentum"):
-            raise invalid("flow", flow, "gradient or momentum (heavy ball) on the numerical path")
+        if flow not in ("gradient", "momentum", "nesterov"):
+            raise invalid("flow", flow, "gradient, momentum (heavy ball) or nesterov on the numerical path")
         flow = Flow(flow, tau)
-    if (flow.kind not in ("gradient", "momentum") or flow.weight_decay
-            or (flow.geometry or "euclidean") != "euclidean"):
-        raise invalid("flow", flow.describe(), "gradient flow or heavy ball, Euclidean, without weight decay, on the "
+    if flow.kind not in ("gradient", "momentum", "nesterov") or (flow.geometry or "euclidean") != "euclidean":
+        raise invalid("flow", flow.describe(), "gradient flow, heavy ball or Nesterov, Euclidean, on the "
                       "numerical path")
-    momentum = flow.kind == "momentum"
-    friction = float(flow.tau) if momentum else 0.0
+    dynamics = (flow.kind, float(flow.tau), float(flow.weight_decay or 0))
     for name, value, least in (("inputs", inputs, 1), ("patience", patience, 1), ("max_depth", max_depth, 1),
                                ("points", points, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise invalid(name, value, f"an integer ≥ {least}")
     with jax.enable_x64(True):  # float64 here, without changing the caller's global setting
-        return _numerical_count(model, momentum, friction, seed, inputs, patience, max_inputs, max_depth, points,
+        return _numerical_count(model, dynamics, seed, inputs, patience, max_inputs, max_depth, points,
                                 max_outputs)
 
 
-def _numerical_count(model, momentum, friction, seed, inputs, patience, max_inputs, max_depth, points,
+def _numerical_count(model, dynamics, seed, inputs, patience, max_inputs, max_depth, points,
                      max_outputs) -> NumericalResult:
     import jax
     import jax.numpy as jnp
@@ -181,9 +188,13 @@ def _numerical_count(model, momentum, friction, seed, inputs, patience, max_inpu
     width = int(getattr(model, "input_width", model.dims[-1]))
     max_inputs = max_inputs or 4 * D + 8
     rng = np.random.default_rng(seed)
-    N = 2 * D + 1 if momentum else D  # momentum: ξ = (t, θ, v), as in the exact engine
+    flow_kind, friction, decay = dynamics
+    momentum, nesterov = flow_kind != "gradient", flow_kind == "nesterov"
+    drifted = momentum or decay > 0  # a drift generator: momentum's, or gradient flow's decay on (s, θ)
+    # momentum: ξ = (t, θ, v); gradient flow with decay: ξ = (s, θ); as in the exact engine
+    N = 2 * D + 1 if momentum else D + 1 if drifted else D
     states = [rng.normal(size=N) for _ in range(points)]
-    thetas = [xi[1:D + 1] if momentum else xi for xi in states]
+    thetas = [xi[1:D + 1] if drifted else xi for xi in states]
 
     def g(theta, x):
         return jnp.ravel(model.predict(theta, x[None, :])[0])
@@ -201,11 +212,18 @@ def _numerical_count(model, momentum, friction, seed, inputs, patience, max_inpu
 
     def f1(xi, x, w_ext):  # one letter: w_ext = (w, kind), kind 1 the drift, 0 the force of (x, w)
         w, kind = w_ext[:-1], w_ext[-1]
-        if not momentum:
+        if not drifted:
             return force(xi, x, w)
+        t, theta = xi[:1], xi[1:D + 1]
+        if not momentum:  # (s, θ), s = e^{λt}: drift (λs, −λθ), forces (0, v_{x,w})
+            drift = jnp.concatenate([decay * t, -decay * theta])
+            return kind * drift + (1 - kind) * jnp.concatenate([jnp.zeros(1), force(theta, x, w)])
         v = xi[D + 1:]
-        drift = jnp.concatenate([jnp.ones(1), v, -friction * v])
-        pushed = jnp.concatenate([jnp.zeros(D + 1), force(xi[1:D + 1], x, w)])
+        if nesterov:  # θ'' + (3/t)θ' = −∇E − λθ, every field of the drift times t
+            drift = jnp.concatenate([t, t * v, -3 * v - decay * t * theta])
+        else:
+            drift = jnp.concatenate([jnp.ones(1), v, -friction * v - decay * theta])
+        pushed = jnp.concatenate([jnp.zeros(D + 1), force(theta, x, w)])
         return kind * drift + (1 - kind) * pushed
 
     def word(theta, xs, ws):  # the right-normed bracket [a0, [a1, [… a_{k-1}]]]
@@ -220,7 +238,7 @@ def _numerical_count(model, momentum, friction, seed, inputs, patience, max_inpu
 
         return jax.jvp(inner, (theta,), (outer(theta),))[1] - jax.jvp(outer, (theta,), (inner(theta),))[1]
 
-    evaluate = jax.jit(jax.vmap(word, in_axes=(None, 0, 0)))
+    evaluate = _chunked(jax.jit(jax.vmap(word, in_axes=(None, 0, 0))))
     jac = jax.jit(lambda theta, x: jax.jacrev(g)(theta, x))
 
     # input saturation at each point: add inputs until the first-level rank stops growing there
@@ -237,7 +255,7 @@ def _numerical_count(model, momentum, friction, seed, inputs, patience, max_inpu
     pairs = [(i, k) for i in range(len(X)) for k in range(len(directions))]
     gx = X[[i for i, _ in pairs]][:, None, :]
     gw = np.hstack([directions[[k for _, k in pairs]], np.zeros((len(pairs), 1))])[:, None, :]
-    if momentum:  # the drift first: it is always a generator
+    if drifted:  # the drift first: it is always a generator
         gx = np.concatenate([np.zeros((1, 1, width)), gx])
         gw = np.concatenate([np.eye(1, gw.shape[2], gw.shape[2] - 1)[:, None, :], gw])
     values = np.hstack([np.asarray(evaluate(jnp.asarray(xi), jnp.asarray(gx), jnp.asarray(gw))) for xi in states])
@@ -285,6 +303,32 @@ def _saturate(jac, directions, theta, xs_list, rng, width, D, inputs, patience, 
         x = rng.normal(size=width)
         xs_list.append(x)
         rows.append(directions @ np.asarray(jac(theta, jnp.asarray(x))))
+
+
+#: Words are evaluated in batches of this many (the last one padded): one compilation per word length
+#: instead of one per batch size, which dominated the time of a count.
+CHUNK = 32
+
+
+def _chunked(batched):
+    """``batched(theta, xs, ws)`` called on fixed-size chunks of the words (padded with the first word,
+    whose extra values are dropped), so that XLA compiles it once per word length."""
+    import jax.numpy as jnp
+
+    def evaluate(theta, xs, ws):
+        xs, ws = np.asarray(xs), np.asarray(ws)
+        n = len(xs)
+        if n == 0:
+            return np.zeros((0, theta.shape[0]))
+        pad = -n % CHUNK
+        if pad:
+            xs = np.concatenate([xs, np.repeat(xs[:1], pad, axis=0)])
+            ws = np.concatenate([ws, np.repeat(ws[:1], pad, axis=0)])
+        out = [np.asarray(batched(theta, jnp.asarray(xs[i:i + CHUNK]), jnp.asarray(ws[i:i + CHUNK])))
+               for i in range(0, len(xs), CHUNK)]
+        return np.concatenate(out)[:n]
+
+    return evaluate
 
 
 def _bracket_rank(evaluate, theta, GX, GW, D: int, max_depth: int) -> tuple[np.ndarray, list[int]]:

@@ -494,7 +494,7 @@ def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     c.add_argument("--prove", action="store_true", help="then try to prove the count by exhibiting N − K exactly "
                    "verified laws (polynomial of degree ≤ 2, then logarithmic): certificate proved when it succeeds")
     c.add_argument("--numerical", action="store_true", help="with --jax: count numerically (any JAX program, "
-                   "e.g. softmax or tanh; gradient flow or heavy ball): certificate numerical, with the gap "
+                   "e.g. softmax or tanh; gradient flow, heavy ball, Nesterov, weight decay): certificate numerical, with the gap "
                    "and the input saturation")
     c.add_argument("--batch", metavar="FILE", help="run every case of a JSON-lines FILE ('-' for stdin)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar on stderr in batch mode")
