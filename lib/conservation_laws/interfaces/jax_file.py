@@ -4,8 +4,8 @@ FILE.py defines ``apply(params, x)``, ``params`` (a pytree of arrays: names and 
 ``input_shape`` (optionally ``mirror``, the leaves with the mirror metric); it is run as a Python
 program (it is your code). ``count`` reads φ exactly from the program (``models.jax_model``) and
 counts with the Lie engine, or with ``--numerical`` counts with ``engine.numerical`` (any program:
-softmax, tanh, normalisation…; gradient flow, heavy ball or Nesterov, with or without weight decay), whose report carries ``certificate:
-numerical``, the gap and the input saturation. ``laws`` takes the exact path only.
+softmax, tanh, normalisation…; gradient flow, heavy ball or Nesterov, with or without weight decay),
+whose report carries ``certificate: numerical``, the gap and the input saturation. ``laws`` takes the exact path only.
 """
 
 from __future__ import annotations
