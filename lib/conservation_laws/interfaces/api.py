@@ -33,13 +33,6 @@ _MODEL_FILE_SUFFIXES = (".yaml", ".yml")
 
 
 # --- formatting ---------------------------------------------------------------------------------
-def _number(x: Fraction):
-    """An exact rational as the CLI's JSON writes it (``cases.json_number``: one rule everywhere)."""
-    from .cases import json_number
-
-    return json_number(x)
-
-
 def _shown(x: Fraction) -> str:
     """A rational as a reader writes it: 1, 0.25 (a short exact decimal) or 1/3."""
     if x.denominator == 1:
@@ -133,20 +126,11 @@ class Count:
 
     def as_dict(self) -> dict:
         """The record ``conservation-laws count --json`` prints for the same case (same keys)."""
-        out: dict[str, Any] = {"model": self.model, "dims": list(self.dims) if self.dims is not None else None}
-        if self.phi:
-            out["phi"] = list(self.phi)
-            out["variables"] = list(self.variables or ())
-        if self.options:
-            out["options"] = dict(self.options)
-        if self.spec:
-            out["spec"] = self.spec
-        out.update({"flow": self.flow, "tau": _number(self.tau), "bias": self.bias, "geometry": self.geometry,
-                    "parameters": self.parameters, "seed": self.seed})
-        if self.weight_decay:
-            out.update({"weight_decay": _number(self.weight_decay), "time_variable": self.time_variable})
-            if self.regime:
-                out["regime"] = self.regime
+        from .cases import case_record
+
+        out = case_record(self.model, self.dims, self.phi, self.variables, self.options, self.spec, self.flow,
+                          self.tau, self.bias, self.geometry, self.parameters, self.seed, self.weight_decay,
+                          self.time_variable, self.regime)
         out.update({"dimension": self.dimension, "rank": self.rank, "laws": self.laws, "depth": self.depth,
                     "stabilised": self.stabilised, "prime": self.prime, "failure_bound": self.failure_bound,
                     "repeats": self.repeats, "seconds": self.seconds, "brackets_expanded": self.brackets_expanded,

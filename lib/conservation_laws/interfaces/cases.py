@@ -110,6 +110,28 @@ def json_number(x: Fraction):
     return f if Fraction(repr(f)) == x else str(x)
 
 
+def case_record(model, dims, phi, variables, options, spec, flow: str, tau, bias: bool, geometry: str,
+                parameters: int, seed: int, weight_decay, time_variable, regime) -> dict:
+    """The case part of a count's record, as ``count --json`` prints it (and ``Count.as_dict``): the
+    model (with φ and its variables, options or the model file when given), the flow, τ, biases,
+    geometry, parameters, seed, and under weight decay λ with the lift's time coordinate and regime."""
+    out: dict = {"model": model, "dims": list(dims) if dims else None}
+    if phi:
+        out["phi"] = list(phi)
+        out["variables"] = list(variables or ())
+    if options:
+        out["options"] = dict(options)
+    if spec:
+        out["spec"] = spec
+    out.update({"flow": flow, "tau": json_number(tau), "bias": bias, "geometry": geometry,
+                "parameters": parameters, "seed": seed})
+    if weight_decay:  # weight decay λ: the time coordinate and the damping regime of the lift
+        out.update({"weight_decay": json_number(weight_decay), "time_variable": time_variable})
+        if regime:
+            out["regime"] = regime
+    return out
+
+
 @dataclass(frozen=True, eq=True)
 class Case:
     """A validated case (build it with ``make_case``). ``tau`` and ``weight_decay`` are exact."""

@@ -27,7 +27,7 @@ from fractions import Fraction
 from typing import Sequence
 
 from .._version import __version__
-from .cases import MAX_OUTPUTS, MAX_PHI_TERMS, MAX_REPEATS, MAX_SEED, Case, json_number, make_case
+from .cases import MAX_OUTPUTS, MAX_PHI_TERMS, MAX_REPEATS, MAX_SEED, Case, case_record, json_number, make_case
 from .cases import phi_size  # noqa: F401 (API)
 from ..errors import MAX_FILE_BYTES, ConservationLawsError, invalid
 from ..flows import FLOW_GEOMETRIES, FLOW_NAMES, Flow
@@ -96,10 +96,6 @@ def parse_options(pairs: Sequence[str] | None) -> dict:
     return out
 
 
-def _number(x: Fraction):
-    return json_number(x)
-
-
 def count_case(case: Case, prove: bool = False, max_depth: int = 64, prime: int | None = None) -> dict:
     """Run one validated case through the Lie engine; the record printed by ``count --json``.
     With ``prove``, ``darboux.prove_count`` then tries to exhibit N − K laws (polynomial of degree ≤ 2,
@@ -114,20 +110,9 @@ def count_case(case: Case, prove: bool = False, max_depth: int = 64, prime: int 
         from ..engine.darboux import prove_count
 
         res = prove_count(family, lie=res, seed=case.seed)  # a proved copy when the laws prove it
-    out = {"model": case.model, "dims": list(case.dims) if case.dims else None}
-    if case.phi:
-        out["phi"] = list(case.phi)
-        out["variables"] = list(model.variable_names)
-    if case.options:
-        out["options"] = dict(case.options)
-    if case.spec:
-        out["spec"] = case.spec
-    out.update({"flow": case.flow, "tau": _number(case.tau), "bias": case.bias, "geometry": family.geometry,
-                "parameters": model.D, "seed": case.seed})
-    if case.weight_decay:  # weight decay λ: the time coordinate and the damping regime of the lift
-        out.update({"weight_decay": _number(case.weight_decay), "time_variable": family.flow.time_variable})
-        if family.flow.regime:
-            out["regime"] = family.flow.regime
+    out = case_record(case.model, case.dims, case.phi, model.variable_names if case.phi else None, case.options,
+                      case.spec, case.flow, case.tau, case.bias, family.geometry, model.D, case.seed,
+                      case.weight_decay, family.flow.time_variable, family.flow.regime)
     out.update(res.as_dict())
     out["seconds"] = time.perf_counter() - t0  # the whole case: model, fields and rank
     out["rank_seconds"] = res.seconds
@@ -352,7 +337,7 @@ def _cmd_laws(args) -> int:
         print(json.dumps({
             "model": case.model, "dims": list(case.dims) if case.dims else None,
             "phi": list(case.phi) if case.phi else None, "flow": case.flow,
-            "tau": _number(case.tau), "weight_decay": _number(case.weight_decay), "regime": family.flow.regime,
+            "tau": json_number(case.tau), "weight_decay": json_number(case.weight_decay), "regime": family.flow.regime,
             "bias": case.bias, "geometry": family.geometry, "degree": res.degree,
             "time_degree": res.time_degree, "laws": [str(e) for e in res.in_time()], "latex": res.latex(),
             "basis": [str(e) for e in res.in_time("basis")], "basis_latex": res.latex("basis"),
