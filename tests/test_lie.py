@@ -17,6 +17,7 @@ from conservation_laws.flows import vector_fields
 from conservation_laws.engine import lie
 from conservation_laws.algebra import modular
 from conservation_laws.algebra.modular import mulmod, random_prime
+from conservation_laws.algebra.elimination import independent_rows
 from conservation_laws.engine.lie import TARGET_BOUND, ModularField, _EchelonBasis, bracket, count_laws
 from conservation_laws.models import make_model
 from conservation_laws.algebra.polynomial import Polynomial, VectorField
@@ -553,20 +554,6 @@ def test_tau_without_friction_is_an_error_in_the_api(flow):
     assert Flow(flow, 0).tau == 0 and Flow("momentum", 1).tau == 1
 
 
-def test_small_and_flint_ranks_agree():
-    rng = np.random.default_rng(4)
-    for p in (modular.random_check_prime(rng), 2**31 - 1, 5):
-        for n, m, r in ((6, 9, 4), (10, 10, 10), (30, 200, 17), (3, 2, 1)):
-            # a rank-r product, built with exact arithmetic (Python integers)
-            L = [[int(x) for x in row] for row in rng.integers(0, p, (n, r))]
-            R = [[int(x) for x in row] for row in rng.integers(0, p, (r, m))]
-            rows = np.array([[sum(a * b for a, b in zip(Li, col)) % p for col in zip(*R)] for Li in L], dtype=np.int64)
-            small = lie._rank_mod(rows, p)
-            from flint import nmod_mat
-
-            assert small == nmod_mat(n, m, rows.ravel().tolist(), p).rank() <= r
-
-
 def test_memory_estimate_refuses_up_front(monkeypatch):
     from conservation_laws.models import base as models
 
@@ -597,7 +584,7 @@ def test_block_additions_keep_the_basis_and_its_sketch_matrix():
             one.add(one.reduce(r[None, :])[0])
         reduced = blocks.reduce(rows)
         free = np.flatnonzero(~blocks._is_pivot)
-        chosen, E, piv = lie._independent_rows(reduced[:, free], p)
+        chosen, E, piv = independent_rows(reduced[:, free], p)
         if chosen:
             full = np.zeros((len(chosen), N), dtype=np.int64)
             full[:, free] = E
@@ -616,17 +603,3 @@ def test_dense_and_sparse_sketches_make_the_same_run(monkeypatch):
         monkeypatch.setattr(lie, "_DENSE_SKETCH", limit)
         runs.append(lie._lie_rank(fam, np.random.default_rng(3), 64, None))
     assert runs[0].words == runs[1].words and runs[0].rank == runs[1].rank == fam.N - 3
-
-
-def test_independent_rows_by_chunks_match_one_row_at_a_time():
-    rng = np.random.default_rng(21)
-    p = 2**31 - 1
-    base = rng.integers(0, p, (45, 90))
-    rows = mulmod(rng.integers(0, p, (120, 45)), base, p)
-    rows[10] = rows[2]
-    rows[50:60] = 0
-    whole = lie._independent_rows_small(rows, p)
-    for chunk in (1, 7, 32, 200):
-        got = lie._independent_rows(rows, p, chunk=chunk)
-        assert got[0] == whole[0] and np.array_equal(got[1], whole[1]) and np.array_equal(got[2], whole[2])
-    assert len(whole[0]) == 45 and 10 not in whole[0]

@@ -20,13 +20,19 @@ _FLOAT_INNER_LIMIT = 2**19  # exactness of the float64 path (see mulmod)
 _FLOAT_MIN_WORK = 32_768  # below this many multiply-adds the int64 path is as fast
 
 
-def random_prime(rng) -> int:
-    """A prime uniformly distributed among the primes of [2^30, 2^31), by rejection sampling.
+#: The bracket construction's primes (``engine.lie``): 2^19 ≤ p < 2^20, so that a product of residues
+#: summed over up to 2^13 terms stays below 2^53 and ``mulmod`` needs one floating-point product, not three.
+CONSTRUCTION_PRIME_RANGE = (2**19, 2**20)
 
-    ``rng`` is a ``numpy.random.Generator`` or a ``random.Random``. Every prime returned is < 2^31,
-    the range in which ``mulmod`` is exact (``sympy.nextprime`` of a number near 2^31 is not).
+
+def random_prime(rng, prime_range: tuple[int, int] = PRIME_RANGE) -> int:
+    """A prime uniformly distributed among the primes of ``prime_range`` (default [2^30, 2^31)), by
+    rejection sampling.
+
+    ``rng`` is a ``numpy.random.Generator`` or a ``random.Random``. The range must lie below 2^31,
+    where ``mulmod`` is exact (``sympy.nextprime`` of a number near 2^31 is not).
     """
-    lo, hi = PRIME_RANGE
+    lo, hi = prime_range
     while True:
         n = int(rng.integers(lo, hi)) if isinstance(rng, np.random.Generator) else rng.randrange(lo, hi)
         if is_prime(n):
@@ -65,16 +71,22 @@ def is_prime(n: int) -> bool:
 def mulmod(A: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
     """(A @ B) mod p for residues in [0, p), p < 2^31, exactly.
 
-    Large products go through float64 BLAS: with A = A1·2^16 + A0 and B = B1·2^16 + B0 (A0, B0 < 2^16,
-    A1, B1 < 2^15) the three products A0·B0, A1·B1 and (A0 + A1)·(B0 + B1) have non-negative integer
-    entries below n·2^34 ≤ 2^53 for inner dimension n ≤ 2^19, so every floating-point partial sum is an
-    exact integer, whatever the summation order (Karatsuba). Small or skinny products stay in int64.
+    Large products go through float64 BLAS. When n·(p − 1)^2 < 2^53 (n the inner dimension: for the
+    construction's primes, below 2^20, up to n = 2^13) one product suffices: every partial sum is an
+    integer below 2^53, hence exact whatever the summation order. Otherwise, with A = A1·2^16 + A0 and
+    B = B1·2^16 + B0 (A0, B0 < 2^16, A1, B1 < 2^15) the three products A0·B0, A1·B1 and
+    (A0 + A1)·(B0 + B1) have non-negative integer entries below n·2^34 ≤ 2^53 for n ≤ 2^19, so the same
+    holds (Karatsuba). Small or skinny products stay in int64.
     """
     A = np.asarray(A, dtype=np.int64)
     B = np.asarray(B, dtype=np.int64)
     n = A.shape[1] if A.ndim == 2 else 0
     if A.shape[0] == 0 or B.ndim < 2 or B.shape[1] == 0 or n == 0:
         return np.zeros((A.shape[0], B.shape[1] if B.ndim == 2 else 0), dtype=np.int64)
+    if n * (p - 1) ** 2 < 2**53:  # one product, exact in float64 (and in int64 for small work)
+        if A.shape[0] * n * B.shape[1] < _FLOAT_MIN_WORK:
+            return A @ B % p
+        return (A.astype(np.float64) @ B.astype(np.float64)).astype(np.int64) % p
     if n > _FLOAT_INNER_LIMIT or A.shape[0] * n * B.shape[1] < _FLOAT_MIN_WORK or min(A.shape[0], B.shape[1]) < 8:
         lo = (A & 0xFFFF) @ B % p
         hi = (A >> 16) @ B % p
@@ -143,23 +155,52 @@ def summed_mod(index: np.ndarray, values: np.ndarray, size: int, p: int) -> np.n
 
 
 def coo_mod(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int], p: int):
-    """A scipy CSR matrix of residues mod p (duplicates summed, then reduced), split in 16-bit halves."""
-    from scipy.sparse import csr_matrix
+    """A sparse matrix of residues mod p for ``sparse_mulmod`` (duplicates summed, then reduced)."""
+    return SummingPattern(rows, cols, shape).matrix(vals, p)
 
-    M = csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.int64)
-    M.sum_duplicates()
-    M.data %= p
-    lo = csr_matrix((M.data & 0xFFFF, M.indices, M.indptr), shape=shape)
-    hi = csr_matrix((M.data >> 16, M.indices, M.indptr), shape=shape)
-    return lo, hi
+
+class SummingPattern:
+    """The CSR structure of a sparse matrix given by COO positions that may repeat, built once, so that
+    matrices with these positions and changing values (summed per position mod p) cost one pass each."""
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        self.order = np.lexsort((cols, rows))
+        r, c = rows[self.order], cols[self.order]
+        new = np.ones(len(r), dtype=bool)
+        new[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+        self.starts = np.flatnonzero(new)
+        self.indices = c[self.starts]
+        self.indptr = np.searchsorted(r[self.starts], np.arange(shape[0] + 1))
+        self.shape = shape
+
+    def matrix(self, vals: np.ndarray, p: int):
+        """The matrix with ``vals`` (residues < 2^31, one per COO position) summed per position mod p."""
+        from scipy.sparse import csr_matrix
+
+        vals = np.asarray(vals, dtype=np.int64)[self.order]
+        data = np.add.reduceat(vals, self.starts) % p if len(vals) else vals
+        if _single_product(self.shape[1], p):
+            return csr_matrix((data, self.indices, self.indptr), shape=self.shape), None
+        lo = csr_matrix((data & 0xFFFF, self.indices, self.indptr), shape=self.shape)
+        hi = csr_matrix((data >> 16, self.indices, self.indptr), shape=self.shape)
+        return lo, hi
+
+
+def _single_product(n: int, p: int) -> bool:
+    """Whether a row of n products of residues mod p sums below 2^63 (int64, exactly)."""
+    return n * (p - 1) ** 2 < 2**63
 
 
 def sparse_mulmod(M, B: np.ndarray, p: int) -> np.ndarray:
-    """(M @ B) mod p for M from ``coo_mod`` and residues B < 2^31, exactly: each half's products are below
-    2^47, so a row of up to 2^16 entries sums below 2^63 in int64."""
+    """(M @ B) mod p for M from ``coo_mod`` / ``SummingPattern.matrix`` and residues B < 2^31, exactly:
+    small primes in one int64 product (row sums below 2^63), larger ones by 16-bit halves of M (each
+    half's products are below 2^47, so a row of up to 2^16 entries sums below 2^63)."""
     lo, hi = M
     if lo.shape[0] == 0 or B.shape[1] == 0:
         return np.zeros((lo.shape[0], B.shape[1]), dtype=np.int64)
+    if hi is None:
+        return np.asarray(lo @ B) % p
     if lo.shape[1] >= 2**16:  # a row could hold more than 2^16 entries: the dense exact product
         return mulmod((hi.toarray() * 65536 + lo.toarray()) % p, B, p)
     return ((np.asarray(hi @ B) % p) * 65536 + np.asarray(lo @ B) % p) % p

@@ -109,9 +109,10 @@ import numpy as np
 from ..errors import invalid
 from ..flows import FieldFamily, Flow, TimeCoordinate, lifted_fields, vector_fields
 from ..models import Model, make_model
-from ..algebra.modular import (CHECK_PRIME_RANGE, PRIME_RANGE, PRIMES_IN_CHECK_RANGE_LOWER,  # noqa: F401
-                               PRIMES_IN_RANGE_LOWER, coo_mod, is_prime, mulmod, mulmod_wide, random_check_prime,
+from ..algebra.modular import (CHECK_PRIME_RANGE, CONSTRUCTION_PRIME_RANGE, PRIME_RANGE, PRIMES_IN_CHECK_RANGE_LOWER,  # noqa: F401
+                               PRIMES_IN_RANGE_LOWER, SummingPattern, coo_mod, is_prime, mulmod, mulmod_wide, random_check_prime,
                                random_prime, sparse_mulmod, summed_mod)
+from ..algebra.elimination import independent_rows, rank_mod
 from ..algebra.polynomial import VectorField
 
 #: The certified failure bound a probabilistic count is driven below (independent checks multiply).
@@ -157,22 +158,7 @@ class ModularField:
     @classmethod
     def from_integer(cls, field: VectorField) -> "ModularField":
         """The integer field L·X, L the lcm of X's denominators (exact; p = 0)."""
-        L = 1
-        for poly in field.components:
-            for c in poly.values():
-                L = L * c.denominator // math.gcd(L, c.denominator)
-        rows = [(k, m, c.numerator * (L // c.denominator)) for k, poly in enumerate(field.components)
-                for m, c in poly.items()]
-        width = max((len(m) for _, m, _ in rows), default=0)
-        N = field.dimension
-        comp = np.array([k for k, _, _ in rows], dtype=np.int64)
-        mono = np.full((len(rows), width), N, dtype=np.int64)
-        for i, (_, m, _) in enumerate(rows):
-            mono[i, : len(m)] = m
-        coefs = [c for _, _, c in rows]
-        small = all(abs(c) < 2**62 for c in coefs)
-        coef = np.array(coefs, dtype=np.int64 if small else object)
-        return cls(comp, mono.reshape(len(rows), width), coef, N, 0)
+        return _integer_form(field)[0]
 
     def reduced(self, p: int) -> "ModularField":
         """This integer field mod p (p < 2^62)."""
@@ -450,69 +436,6 @@ class _EchelonBasis:
         return True
 
 
-def _independent_rows(rows: np.ndarray, p: int, chunk: int = 32) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """The rows, in order, that are independent of the rows before them (mod p), and the reduced
-    echelon form E of their span with its pivot columns (E[:, piv] = I).
-
-    By chunks of ``chunk`` rows: a chunk is reduced against E in one product, its own rows are
-    selected one at a time (``_independent_rows_small``), and E absorbs them in one block update.
-    """
-    n, m = rows.shape
-    if n <= chunk:
-        return _independent_rows_small(rows, p)
-    E = np.zeros((min(n, m), m), dtype=np.int64)
-    piv: list[int] = []
-    chosen: list[int] = []
-    for start in range(0, n, chunk):
-        if len(piv) >= m:
-            break
-        block = rows[start : start + chunk] % p
-        k = len(piv)
-        if k:
-            block = (block - mulmod(block[:, piv], E[:k], p)) % p
-        picked, Eb, pb = _independent_rows_small(block, p)
-        if not picked:
-            continue
-        if k:
-            f = E[:k][:, pb]
-            hit = np.flatnonzero(f.any(axis=1))
-            if len(hit):
-                E[hit] = (E[hit] - mulmod(f[hit], Eb, p)) % p
-        E[k : k + len(picked)] = Eb
-        piv.extend(int(c) for c in pb)
-        chosen.extend(start + j for j in picked)
-    return chosen, E[: len(piv)], np.array(piv, dtype=np.int64)
-
-
-def _independent_rows_small(rows: np.ndarray, p: int) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """``_independent_rows`` one row at a time against the few rows already chosen."""
-    n, m = rows.shape
-    E = np.zeros((min(n, m), m), dtype=np.int64)
-    piv: list[int] = []
-    chosen: list[int] = []
-    for j in range(n):
-        if len(piv) >= m:
-            break
-        r = rows[j] % p
-        if piv:
-            r = (r - mulmod(r[piv][None, :], E[: len(piv)], p)[0]) % p
-        nz = np.flatnonzero(r)
-        if not len(nz):
-            continue
-        c = int(nz[0])
-        r = r * pow(int(r[c]), -1, p) % p
-        k = len(piv)
-        if k:
-            f = E[:k, c].copy()
-            hit = np.flatnonzero(f)
-            if len(hit):
-                E[hit] = (E[hit] - (f[hit, None] * r[None, :]) % p) % p
-        E[k] = r
-        piv.append(c)
-        chosen.append(j)
-    return chosen, E[: len(piv)], np.array(piv, dtype=np.int64)
-
-
 CERTIFICATES = ("proved", "probabilistic", "upper bound only")
 
 
@@ -599,14 +522,15 @@ def single_threaded_blas():
     return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
-def _reduce_generators(gens: list[VectorField], rng: np.random.Generator, prime: int | None, sizes=None):
-    """(p, integer generators L·g): p fixed, or drawn uniformly among the primes dividing no L."""
-    ints = [ModularField.from_integer(g) for g in gens]
-    lcms = [s[2] for s in (sizes or [_integer_size(g) for g in gens])]
+def _reduce_generators(gens: list[VectorField], rng: np.random.Generator, prime: int | None):
+    """(p, integer generators L·g, their sizes): p fixed, or drawn uniformly among the primes dividing no L."""
+    forms = [_integer_form(g) for g in gens]
+    ints, sizes = [f for f, _ in forms], [s for _, s in forms]
+    lcms = [s[2] for s in sizes]
     while True:
-        p = prime or random_prime(rng)
+        p = prime or random_prime(rng, CONSTRUCTION_PRIME_RANGE)
         if all(L % p for L in lcms):
-            return p, ints
+            return p, ints, sizes
         if prime:
             raise invalid("prime", prime, "a prime that divides no denominator of the fields")
 
@@ -618,8 +542,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     gens = [g for g in family.generators if not g.is_zero()]
     # the integer fields L·g (same spans as g): brackets are expanded over Z, once, and reduced mod the
     # run's prime for its values; the check reuses them mod its own prime (no re-expansion)
-    sizes = [_integer_size(g) for g in gens]
-    p, ints = _reduce_generators(gens, rng, prime, sizes)
+    p, ints, sizes = _reduce_generators(gens, rng, prime)
     mods = [f.reduced(p) for f in ints]
     point = [int(x) for x in rng.integers(1, p, size=N)]
     point_ext = np.array(point + [1], dtype=np.int64)
@@ -641,6 +564,8 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     gid_all = np.repeat(np.arange(G, dtype=np.int64), counts)  # the generator of each Jacobian entry
     nz_r, nz_c = np.nonzero(gen_vals_T)
     gen_vals_sparse = coo_mod(nz_r, nz_c, gen_vals_T[nz_r, nz_c], (G, N), p) if G * N > _DENSE_SKETCH else None
+    # the positions of M_s[g, c] = Σ_r Dg[r, c] W'[r, s] (below) are fixed: their CSR structure is built once
+    jac_pattern = SummingPattern(gid_all, jc, (G, N)) if G * N > _DENSE_SKETCH else None
 
     basis = _EchelonBasis(N, p)
     frontier: list[ModularField] = []
@@ -659,7 +584,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
         # one at a time, without a pass over the basis per row
         reduced = basis.reduce(rows)
         free = np.flatnonzero(~basis._is_pivot)
-        chosen, E, piv = _independent_rows(reduced[:, free], p)
+        chosen, E, piv = independent_rows(reduced[:, free], p)
         if not chosen:
             return
         block = np.zeros((len(chosen), N), dtype=np.int64)
@@ -724,7 +649,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
                     np.add.at(Ms, (gid_all, jc), jv * Wp[jr, t] % p)
                     second[:, :, t] = mulmod(Ms % p, B, p)
                 else:
-                    second[:, :, t] = sparse_mulmod(coo_mod(gid_all, jc, jv * Wp[jr, t] % p, (G, N), p), B, p)
+                    second[:, :, t] = sparse_mulmod(jac_pattern.matrix(jv * Wp[jr, t] % p, p), B, p)
             sketch = ((first - second) % p).transpose(1, 0, 2).reshape(len(group) * G, S)
             tested += len(sketch)
             live = np.flatnonzero(sketch.any(axis=1))
@@ -780,15 +705,29 @@ def family_fingerprint(family: FieldFamily) -> str:
     return h.hexdigest()
 
 
+def _integer_form(g: VectorField) -> tuple[ModularField, tuple[int, float, int]]:
+    """The integer field L·g (L the lcm of g's denominators) and its size (degree, log2 ‖L·g‖_1, L),
+    in one pass over g's non-zero components."""
+    terms = [(k, m, c) for k, poly in enumerate(g.components) if poly for m, c in poly.items()]
+    L = 1
+    for _, _, c in terms:
+        if c.denominator != 1:
+            L = L * c.denominator // math.gcd(L, c.denominator)
+    coefs = [c.numerator * (L // c.denominator) for _, _, c in terms]
+    width = max((len(m) for _, m, _ in terms), default=0)
+    N = g.dimension
+    comp = np.fromiter((k for k, _, _ in terms), dtype=np.int64, count=len(terms))
+    mono = np.full((len(terms), width), N, dtype=np.int64)
+    for i, (_, m, _) in enumerate(terms):
+        mono[i, : len(m)] = m
+    norm = sum(abs(c) for c in coefs)
+    coef = np.array(coefs, dtype=np.int64 if all(abs(c) < 2**62 for c in coefs) else object)
+    return ModularField(comp, mono, coef, N, 0), (width, math.log2(max(norm, 1)), L)
+
+
 def _integer_size(g: VectorField) -> tuple[int, float, int]:
     """(degree, log2 ‖L·g‖_1, L) for the integer field L·g, L the lcm of g's denominators."""
-    L, degree = 1, 0
-    for poly in g.components:
-        for m, c in poly.items():
-            L = L * c.denominator // math.gcd(L, c.denominator)
-            degree = max(degree, len(m))
-    norm = sum(abs(c.numerator) * (L // c.denominator) for poly in g.components for c in poly.values())
-    return degree, math.log2(max(norm, 1)), L
+    return _integer_form(g)[1]
 
 
 def word_bounds(gens: list[VectorField], words: list[tuple[int, int]], sizes=None) -> tuple[list[int], list[float]]:
@@ -896,36 +835,6 @@ def _terms_at(terms, point_ext: np.ndarray, p: int, direction_ext: np.ndarray | 
     return value, mulmod_wide(coef, deriv, p)
 
 
-def _rank_mod(rows: np.ndarray, p: int) -> int:
-    """The exact rank of an integer matrix mod p (p < 2^62): FLINT's ``nmod_mat``, or Python integers
-    for a small matrix (a start-up saving: FLINT is then not imported)."""
-    n, m = rows.shape
-    if not n or not m:
-        return 0
-    if n * m > 4096:
-        from flint import nmod_mat
-
-        return nmod_mat(n, m, rows.ravel().tolist(), p).rank()
-    M = [[int(x) % p for x in row] for row in rows.tolist()]
-    rank = 0
-    for col in range(m):
-        pivot = next((i for i in range(rank, n) if M[i][col]), None)
-        if pivot is None:
-            continue
-        M[rank], M[pivot] = M[pivot], M[rank]
-        inv = pow(M[rank][col], -1, p)
-        top = [x * inv % p for x in M[rank]]
-        M[rank] = top
-        for i in range(rank + 1, n):
-            f = M[i][col]
-            if f:
-                M[i] = [(x - f * t) % p for x, t in zip(M[i], top)]
-        rank += 1
-        if rank == n:
-            break
-    return rank
-
-
 def integer_fields(gens: list[VectorField], words: list[tuple[int, int]]) -> list[ModularField]:
     """The kept fields of ``words`` as integer fields (generators L·g, brackets expanded over Z)."""
     ints = [ModularField.from_integer(g) for g in gens]
@@ -971,7 +880,7 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
     dgamma_phi = summed_mod(gterms[1], mulmod_wide(gdir, r[gterms[0]], p), N, p)
     h = (dphi_gamma - dgamma_phi + sigma) % p
     rows = np.concatenate([values, h[None, :]])
-    rank = _rank_mod(rows, p)
+    rank = rank_mod(rows, p)
     if rank > K:
         return "missed", p
     return ("accepted" if rank == K else "degenerate"), p
