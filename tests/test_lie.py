@@ -55,7 +55,7 @@ def test_table(model, dims, flow, tau, bias, laws):
     assert res.stabilised
     assert res.certificate in ("proved", "probabilistic")
     assert 0 <= res.failure_bound <= TARGET_BOUND
-    assert 2**30 <= res.prime < 2**31
+    assert modular.CONSTRUCTION_PRIME_RANGE[0] <= res.prime < modular.CONSTRUCTION_PRIME_RANGE[1]
 
 
 # --- closed forms over many widths --------------------------------------------------------------

@@ -98,11 +98,35 @@ def product_of_variables(indices: Iterable[int], coefficient=1) -> Polynomial:
     return Polynomial({tuple(sorted(indices)): Fraction(coefficient)})
 
 
+class _EmptyPolynomial(Polynomial):
+    """The zero polynomial, read-only, so that one instance can stand for every empty entry of a
+    gradient (hundreds of thousands in a large model: creating them would cost more than the rest)."""
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("the shared zero polynomial is read-only; build a new Polynomial")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _read_only
+
+
+ZERO = _EmptyPolynomial()
+
+
 def gradient(p: Polynomial, n: int) -> list[Polynomial]:
-    """∇p as a list of n polynomials (most of them empty for sparse p)."""
-    grads = [Polynomial() for _ in range(n)]
-    for i in p.variables():
-        grads[i] = p.derivative(i)
+    """∇p as a list of n polynomials (most of them empty for sparse p: the read-only ``ZERO``)."""
+    grads: list[Polynomial] = [ZERO] * n
+    # one pass over the terms: each term c·m adds c·k·m/x_i to ∂_i for each variable x_i of m (power k);
+    # m is the only monomial giving m/x_i in ∂_i, so nothing cancels
+    for m, c in p.items():
+        previous = None
+        for pos, i in enumerate(m):
+            if i == previous:
+                continue
+            previous = i
+            k = m.count(i)
+            r = m[:pos] + m[pos + 1 :]
+            if grads[i] is ZERO:
+                grads[i] = Polynomial()
+            grads[i][r] = c * k
     return grads
 
 
