@@ -154,15 +154,14 @@ def summed_mod(index: np.ndarray, values: np.ndarray, size: int, p: int) -> np.n
     return (mulmod_wide(hi % p, np.full(size, 2**31 % p, dtype=np.int64), p) + lo % p) % p
 
 
-def coo_mod(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int], p: int) -> "SparseMod":
+def coo_mod(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int], p: int):
     """A sparse matrix of residues mod p for ``sparse_mulmod`` (duplicates summed, then reduced)."""
     return SummingPattern(rows, cols, shape).matrix(vals, p)
 
 
 class SummingPattern:
-    """The row-sorted structure of a sparse matrix given by COO positions that may repeat, built once,
-    so that matrices with these positions and changing values (summed per position mod p) cost one
-    pass each."""
+    """The CSR structure of a sparse matrix given by COO positions that may repeat, built once, so that
+    matrices with these positions and changing values (summed per position mod p) cost one pass each."""
 
     def __init__(self, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
         rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
@@ -172,41 +171,44 @@ class SummingPattern:
         new[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
         self.starts = np.flatnonzero(new)
         self.indices = c[self.starts]
-        entry_rows = r[self.starts]
-        first = np.ones(len(entry_rows), dtype=bool)
-        first[1:] = entry_rows[1:] != entry_rows[:-1]
-        self.row_starts = np.flatnonzero(first)  # the first entry of each non-empty row
-        self.rows = entry_rows[self.row_starts]
-        self.longest = int(np.diff(np.append(self.row_starts, len(entry_rows))).max()) if len(entry_rows) else 0
+        self.indptr = np.searchsorted(r[self.starts], np.arange(shape[0] + 1))
         self.shape = shape
 
-    def matrix(self, vals: np.ndarray, p: int) -> "SparseMod":
+    def matrix(self, vals: np.ndarray, p: int):
         """The matrix with ``vals`` (residues < 2^31, one per COO position) summed per position mod p."""
+        from scipy.sparse import csr_matrix
+
         vals = np.asarray(vals, dtype=np.int64)[self.order]
         data = np.add.reduceat(vals, self.starts) % p if len(vals) else vals
-        return SparseMod(self, data, p)
+        if _single_product(self.shape[1], p):
+            return csr_matrix((data, self.indices, self.indptr), shape=self.shape), None
+        lo = csr_matrix((data & 0xFFFF, self.indices, self.indptr), shape=self.shape)
+        hi = csr_matrix((data >> 16, self.indices, self.indptr), shape=self.shape)
+        return lo, hi
 
 
-class SparseMod:
-    """A sparse matrix of residues mod p: a ``SummingPattern`` and one value per position."""
-
-    def __init__(self, pattern: SummingPattern, data: np.ndarray, p: int):
-        self.pattern, self.data, self.p = pattern, data, p
-        self.shape = pattern.shape
+def _single_product(n: int, p: int) -> bool:
+    """Whether a row of n products of residues mod p sums below 2^63 (int64, exactly)."""
+    return n * (p - 1) ** 2 < 2**63
 
 
-def sparse_mulmod(M: SparseMod, B: np.ndarray, p: int) -> np.ndarray:
-    """(M @ B) mod p for M from ``coo_mod`` / ``SummingPattern.matrix`` and residues B < 2^31, exactly.
+def sparse_mulmod(M, B: np.ndarray, p: int) -> np.ndarray:
+    """(M @ B) mod p for M from ``coo_mod`` / ``SummingPattern.matrix`` and residues B < 2^31, exactly:
+    small primes in one int64 product (row sums below 2^63), larger ones by 16-bit halves of M (each
+    half's products are below 2^47, so a row of up to 2^16 entries sums below 2^63)."""
+    lo, hi = M
+    if lo.shape[0] == 0 or B.shape[1] == 0:
+        return np.zeros((lo.shape[0], B.shape[1]), dtype=np.int64)
+    if hi is None:
+        return np.asarray(lo @ B) % p
+    if lo.shape[1] >= 2**16:  # a row could hold more than 2^16 entries: the dense exact product
+        return mulmod((hi.toarray() * 65536 + lo.toarray()) % p, B, p)
+    return ((np.asarray(hi @ B) % p) * 65536 + np.asarray(lo @ B) % p) % p
 
-    Each product of two residues is below 2^62; it is reduced mod p first unless a whole row of them
-    sums below 2^63 as it is (small primes), so every row sum is exact in int64.
-    """
-    pattern = M.pattern
-    out = np.zeros((M.shape[0], B.shape[1]), dtype=np.int64)
-    if not len(M.data) or B.shape[1] == 0:
-        return out
-    prod = M.data[:, None] * B[pattern.indices]
-    if pattern.longest * (p - 1) ** 2 >= 2**63:
-        prod %= p
-    out[pattern.rows] = np.add.reduceat(prod, pattern.row_starts, axis=0) % p
-    return out
+
+def float_mulmod(A: np.ndarray, B_float: np.ndarray, p: int) -> np.ndarray:
+    """(A @ B) mod p for residues A and B given once as float64 (residues), when n·(p − 1)^2 < 2^53
+    (n the inner dimension): one exact floating-point product, B not converted again at each call."""
+    if A.shape[1] * (p - 1) ** 2 >= 2**53:
+        return mulmod(A, B_float.astype(np.int64), p)
+    return (A.astype(np.float64) @ B_float).astype(np.int64) % p

@@ -110,7 +110,7 @@ from ..errors import invalid
 from ..flows import FieldFamily, Flow, TimeCoordinate, lifted_fields, vector_fields
 from ..models import Model, make_model
 from ..algebra.modular import (CHECK_PRIME_RANGE, CONSTRUCTION_PRIME_RANGE, PRIME_RANGE, PRIMES_IN_CHECK_RANGE_LOWER,  # noqa: F401
-                               PRIMES_IN_RANGE_LOWER, SummingPattern, coo_mod, is_prime, mulmod, mulmod_wide, random_check_prime,
+                               PRIMES_IN_RANGE_LOWER, SummingPattern, coo_mod, float_mulmod, is_prime, mulmod, mulmod_wide, random_check_prime,
                                random_prime, sparse_mulmod, summed_mod)
 from ..algebra.elimination import independent_rows, rank_mod
 from ..algebra.polynomial import VectorField
@@ -123,7 +123,7 @@ MAX_ATTEMPTS = 3
 
 
 _CANDIDATE_ROWS = 2048  # bracket candidates tested together against the span
-_DENSE_SKETCH = 16_384  # G·N up to which the sketches use dense products (no scipy matrices to build)
+_DENSE_SKETCH = 2**22  # G·N up to which the sketches use dense floating-point products (no scipy import)
 _MIN_GROUP = 16  # at least this many survivors b per group (each group costs a pass over the basis)
 _SKETCH_VECTORS = 2  # random vectors of the membership sketch (miss probability p^-2 per test)
 
@@ -285,6 +285,20 @@ def _derivative_products(X: ModularField, Y: ModularField) -> tuple[np.ndarray, 
     return Y.comp[t_rep], mono, (coef % p if p else coef)
 
 
+def _unique_rows(key: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, axis=0, return_inverse=True)`` for non-negative rows with entries below ``base``:
+    each row read as one integer in that base when it fits in 63 bits (a 1-D sort, much faster)."""
+    n, width = key.shape
+    if width == 0 or base ** width >= 2**63:
+        uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+        return uniq, inverse.ravel()
+    code = key[:, 0].copy()
+    for col in range(1, width):
+        code = code * base + key[:, col]
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    return key[first], inverse.ravel()
+
+
 def bracket(X: ModularField, Y: ModularField) -> ModularField:
     """[X, Y] = ∂Y·X − ∂X·Y, i.e. component k: Σ_j X_j ∂_j Y_k − Y_j ∂_j X_k, mod p (exactly over Z if p = 0).
 
@@ -309,7 +323,7 @@ def bracket(X: ModularField, Y: ModularField) -> ModularField:
     if len(coef) == 0:
         return ModularField(comp, mono.reshape(0, width), coef, N, p)
     key = np.concatenate([comp[:, None], mono], axis=1)
-    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    uniq, inverse = _unique_rows(key, N + 1)
     summed = np.zeros(len(uniq), dtype=coef.dtype)
     np.add.at(summed, inverse.ravel(), coef)
     if p:
@@ -563,11 +577,17 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     gen_vals_T = np.ascontiguousarray(gen_vals.T)
     gid_all = np.repeat(np.arange(G, dtype=np.int64), counts)  # the generator of each Jacobian entry
     nz_r, nz_c = np.nonzero(gen_vals_T)
-    gen_vals_sparse = coo_mod(nz_r, nz_c, gen_vals_T[nz_r, nz_c], (G, N), p) if G * N > _DENSE_SKETCH else None
+    small = G * N <= _DENSE_SKETCH  # dense products: one float64 BLAS call each, cheaper than sparse ones here
+    gen_vals_sparse = coo_mod(nz_r, nz_c, gen_vals_T[nz_r, nz_c], (G, N), p) if not small else None
+    gen_vals_float = gen_vals.astype(np.float64) if small else None  # N × G: rows are gathered below
     # the positions of M_s[g, c] = Σ_r Dg[r, c] W'[r, s] (below) are fixed: their CSR structure is built once
-    jac_pattern = SummingPattern(gid_all, jc, (G, N)) if G * N > _DENSE_SKETCH else None
+    jac_pattern = SummingPattern(gid_all, jc, (G, N)) if not small else None
+    if small:
+        jac_positions, jac_inverse = np.unique(jc * G + gid_all, return_inverse=True)
+        jac_dense = [np.zeros((N, G)) for _ in range(_SKETCH_VECTORS)]
 
     basis = _EchelonBasis(N, p)
+    jac_sketch: list = [-1, None]  # (basis rank when built, [M_s for each sketch vector s])
     frontier: list[ModularField] = []
     frontier_int: list[ModularField] = []  # the same fields over Z
     kept_int: list[ModularField] = []  # every kept field over Z, in the order of ``words``
@@ -638,32 +658,41 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
                 B[:, j] = bval
                 np.add.at(DbW[:, j * S : (j + 1) * S], bc, bv[:, None] * Wp[br] % p)
             # g·(Dbᵀ W') for every g and b: the sparse generator values times DbW
-            small = G * N <= _DENSE_SKETCH  # small cases: dense products cost less than building sparse ones
-            first = (mulmod(gen_vals_T, DbW % p, p) if small else
-                     sparse_mulmod(gen_vals_sparse, DbW % p, p)).reshape(G, len(group), S)
+            if small:  # only the rows of DbW that the Jacobians reach (a third of them, typically)
+                hit = np.flatnonzero(DbW.any(axis=1))
+                first = float_mulmod(DbW[hit].T % p, gen_vals_float[hit], p).T.reshape(G, len(group), S)
+                hit = np.flatnonzero(B.any(axis=1))
+            else:
+                first = sparse_mulmod(gen_vals_sparse, DbW % p, p).reshape(G, len(group), S)
             # b·(Dgᵀ W') for every g and b: M_s[g, c] = Σ_r Dg[r, c] W'[r, s], times the values b(ξ0)
-            second = np.empty((G, len(group), S), dtype=np.int64)
-            for t in range(S):
+            # (M_s depends on W' only, which changes only when the basis grows: built once per basis)
+            if jac_sketch[0] != basis.rank:
                 if small:
-                    Ms = np.zeros((G, N), dtype=np.int64)
-                    np.add.at(Ms, (gid_all, jc), jv * Wp[jr, t] % p)
-                    second[:, :, t] = mulmod(Ms % p, B, p)
+                    Ms = jac_dense  # M_sᵀ (N × G), rewritten in place at the Jacobians' fixed positions
+                    for t in range(S):
+                        summed = np.bincount(jac_inverse, weights=jv * Wp[jr, t] % p, minlength=len(jac_positions))
+                        Ms[t].flat[jac_positions] = summed.astype(np.int64) % p
                 else:
-                    second[:, :, t] = sparse_mulmod(jac_pattern.matrix(jv * Wp[jr, t] % p, p), B, p)
+                    Ms = [jac_pattern.matrix(jv * Wp[jr, t] % p, p) for t in range(S)]
+                jac_sketch[:] = [basis.rank, Ms]
+            second = np.empty((G, len(group), S), dtype=np.int64)
+            for t, M in enumerate(jac_sketch[1]):
+                second[:, :, t] = float_mulmod(B[hit].T, M[hit], p).T if small else sparse_mulmod(M, B, p)
             sketch = ((first - second) % p).transpose(1, 0, 2).reshape(len(group) * G, S)
             tested += len(sketch)
             live = np.flatnonzero(sketch.any(axis=1))
             if not len(live):
                 continue
-            rows = np.zeros((len(live), N), dtype=np.int64)
+            # the live candidates' values Db·g − Dg·b, all entries summed at once (each below 2^40·terms)
+            at, contributions = [], []
             for k, i in enumerate(live):
                 j, g = divmod(int(i), G)
                 bval, br, bc, bv = data[j]
-                row = np.zeros(N, dtype=np.int64)
-                np.add.at(row, br, bv * gen_vals[bc, g] % p)  # Db·g
                 r, c, v = gen_jac[g]
-                np.add.at(row, r, p - v * bval[c] % p)  # − Dg·b
-                rows[k] = row % p
+                at += [br + k * N, r + k * N]
+                contributions += [bv * gen_vals[bc, g] % p, p - v * bval[c] % p]
+            rows = np.bincount(np.concatenate(at), weights=np.concatenate(contributions),
+                               minlength=len(live) * N).astype(np.int64).reshape(len(live), N) % p
 
             def keep_bracket(i: int, group_int=group_int, group_ids=group_ids) -> None:
                 nonlocal expanded
