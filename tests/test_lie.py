@@ -377,19 +377,19 @@ def test_check_primes_lower_bound():
 
 
 def test_bound_arithmetic():
-    # random prime of [2^61, 2^62): unlucky term (⌊B/61⌋ + 1)/Π_eff, Schwartz–Zippel term (d + 2)/2^61
+    # random prime of [2^61, 2^62): unlucky term (⌊B/61⌋ + 1)/Π_eff, Schwartz–Zippel term (d + 3)/2^61
     u, s = lie.check_pass_bound(40, 130.0, 2**61 + 3, fixed_prime=False, excluded=2)
     assert u == pytest.approx(3 / (modular.PRIMES_IN_CHECK_RANGE_LOWER - 2))
-    assert s == pytest.approx(42 / 2**61)  # the smallest prime of the range: independent of the draw
+    assert s == pytest.approx(43 / 2**61)  # the smallest prime of the range: independent of the draw
     assert lie.check_pass_bound(40, 130.0, 2**62 - 57, fixed_prime=False, excluded=2) == (u, s)
     # one check meets the target even for K·deg in the millions and heights of 10^5 bits
     u, s = lie.check_pass_bound(10**7, 1e5, 2**61 + 3, fixed_prime=False)
     assert u + s <= lie.TARGET_BOUND
     assert u == pytest.approx((1e5 // 61 + 1) / modular.PRIMES_IN_CHECK_RANGE_LOWER)
     # fixed prime: unlucky 0 if 2^B < p, else 1
-    assert lie.check_pass_bound(3, 10.0, 2**31 - 1, fixed_prime=True) == (0.0, pytest.approx(5 / (2**31 - 1)))
+    assert lie.check_pass_bound(3, 10.0, 2**31 - 1, fixed_prime=True) == (0.0, pytest.approx(6 / (2**31 - 1)))
     assert lie.check_pass_bound(3, 40.0, 2**31 - 1, fixed_prime=True)[0] == 1.0
-    assert lie.check_pass_bound(30, 1.0, 7, fixed_prime=True) == (0.0, 1.0)  # (d + 2)/p capped at 1
+    assert lie.check_pass_bound(30, 1.0, 7, fixed_prime=True) == (0.0, 1.0)  # (d + 3)/p capped at 1
     # independent primes multiply (u + s); one fixed prime keeps its unlucky term once
     terms = [(1e-6, 2e-6), (1e-6, 3e-6)]
     assert lie.combine_check_bounds(terms, fixed_prime=False) == pytest.approx(3e-6 * 4e-6)
@@ -493,6 +493,32 @@ def test_check_catches_a_pruned_direction():
     assert status == "missed"
     status, p = lie.verify_once(gens, good.words, fam.N, np.random.default_rng(0))
     assert status == "accepted"
+
+
+@pytest.mark.parametrize("model,dims,flow", [("linear", [2, 2, 2], "momentum"), ("linear", [3, 4, 2], "momentum"),
+                                             ("relu", [2, 3, 2], "gradient"), ("linear", [2, 3, 3, 2], "nesterov")])
+def test_bordered_check_catches_every_dropped_direction(model, dims, flow):
+    """The check on K + 1 columns (the run's pivots and one random combination of the others) finds a
+    missing direction wherever it is dropped, and accepts the complete run."""
+    fam = vector_fields(make_model(model, dims), flow, tau=1 if flow == "momentum" else 0)
+    gens = [g for g in fam.generators if not g.is_zero()]
+    run = lie._lie_rank(fam, np.random.default_rng(5), 64, None)
+    rng = np.random.default_rng(6)
+    assert lie.verify_once(gens, run.words, fam.N, rng, pivots=run._pivots)[0] == "accepted"
+    fields = lie.integer_fields(gens, run.words)
+    point = np.append(rng.integers(1, run.prime, size=fam.N), 1)
+    values = np.array([f.reduced(run.prime).value_and_jacobian(point, jacobian=False)[0] for f in fields])
+    # words whose removal leaves a family the bracket does not close (a kept bracket, not its parents' source)
+    for drop in range(len(run.words) - 1, max(len(run.words) - 6, 0), -1):
+        if any(parent == drop for _, parent in run.words):
+            continue
+        kept = [i for i in range(len(run.words)) if i != drop]
+        _, _, pivots = independent_rows(values[kept], run.prime)
+        words = [run.words[i] for i in kept]
+        remap = {old: new for new, old in enumerate(kept)}
+        words = [(g, remap.get(parent, -1)) for g, parent in words]
+        status, _ = lie.verify_once(gens, words, fam.N, np.random.default_rng(drop), pivots=list(pivots))
+        assert status == "missed"
 
 
 def test_check_matches_refuses_another_family():

@@ -146,12 +146,30 @@ _EXTENDED = np.finfo(np.longdouble).nmant >= 63
 
 
 def summed_mod(index: np.ndarray, values: np.ndarray, size: int, p: int) -> np.ndarray:
-    """out[i] = Σ_{index[t] = i} values[t] mod p, exactly for residues below 2^62 (sums of 31-bit halves)."""
-    lo = np.zeros(size, dtype=np.int64)
-    hi = np.zeros(size, dtype=np.int64)
-    np.add.at(lo, index, values & 0x7FFFFFFF)
-    np.add.at(hi, index, values >> 31)
+    """out[i] = Σ_{index[t] = i} values[t] mod p, exactly for residues below 2^62 (sums of 31-bit halves).
+
+    With fewer than 2^22 values every half-sum is below 2^53, so ``np.bincount``'s float64 sums are exact.
+    """
+    if len(values) < 2**22:
+        lo = np.bincount(index, weights=values & 0x7FFFFFFF, minlength=size).astype(np.int64)
+        hi = np.bincount(index, weights=values >> 31, minlength=size).astype(np.int64)
+    else:
+        lo = np.zeros(size, dtype=np.int64)
+        hi = np.zeros(size, dtype=np.int64)
+        np.add.at(lo, index, values & 0x7FFFFFFF)
+        np.add.at(hi, index, values >> 31)
     return (mulmod_wide(hi % p, np.full(size, 2**31 % p, dtype=np.int64), p) + lo % p) % p
+
+
+def dot_mod(A: np.ndarray, w: np.ndarray, p: int) -> np.ndarray:
+    """A @ w mod p for residues below 2^62, exactly (products by ``mulmod_wide``, sums of 31-bit halves)."""
+    n, m = A.shape
+    if not m:
+        return np.zeros(n, dtype=np.int64)
+    products = mulmod_wide(A, np.broadcast_to(w, A.shape), p)
+    lo = (products & 0x7FFFFFFF).sum(axis=1) % p  # each sum below m·2^31 < 2^63
+    hi = (products >> 31).sum(axis=1) % p
+    return (mulmod_wide(hi, np.full(n, 2**31 % p, dtype=np.int64), p) + lo) % p
 
 
 def coo_mod(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int], p: int):

@@ -47,16 +47,19 @@ its *word*: which generator applied to which earlier kept field), K = K_computed
 
   one row computed from the values and directional derivatives of the integer fields at ξ1 mod p1 (no
   bracket is expanded, no field re-expanded), and the run is accepted iff rank [F(ξ1); h] ≤ K (FLINT's
-  exact rank mod p1). Suppose the count is wrong. By (b) some h0 among the g and [g, f] fails
-  membership generically, so a fixed (K + 1)-minor P_{h0} (columns S) of the integer matrix [F | h0]
-  is a non-zero integer polynomial. The same minor of [F | h], Q(ξ, r, c, s) = Σ r_g c_f P_{[g,f]} +
-  Σ s_g P_g, is then a non-zero polynomial of degree ≤ d + 2 whose coefficients include those of
-  P_{h0}. For the check to accept, Q(ξ1, r, c, s) = 0 mod p1: either p1 divides every coefficient of
-  P_{h0} (unlucky prime), or Q mod p1 is a non-zero polynomial vanishing at the uniform (ξ1, r, c, s)
-  (Schwartz–Zippel). Hence
+  exact rank mod p1). Only K + 1 columns are eliminated: the K columns S on which the run found F(ξ0)
+  invertible and one uniform combination v = Σ_{j∉S} w_j e_j of the others (w drawn with ξ1), so the
+  check is the rank of a (K + 1) × (K + 1) matrix. Suppose the count is wrong. By (b) some h0 among
+  the g and [g, f] fails membership generically. det F_S is a non-zero polynomial (it is non-zero at
+  ξ0 mod p0), so h0 − (h0_S F_S^{-1}) F ≠ 0 and some (K + 1)-minor P_{h0} of the integer matrix
+  [F | h0] on columns S ∪ {j}, j ∉ S, is a non-zero integer polynomial. The matrix of the check has
+  determinant Q(ξ, r, c, s, w) = Σ_j w_j (Σ r_g c_f P_{[g,f], j} + Σ s_g P_{g, j}), a non-zero
+  polynomial of degree ≤ d + 3 whose coefficients include those of P_{h0}. For the check to accept,
+  Q(ξ1, r, c, s, w) = 0 mod p1: either p1 divides every coefficient of P_{h0} (unlucky prime), or
+  Q mod p1 is a non-zero polynomial vanishing at the uniform (ξ1, r, c, s, w) (Schwartz–Zippel). Hence
 
-      Pr[accept | count wrong] ≤ (⌊B/61⌋ + 1) / Π_eff + (d + 2) / p1
-                               ≤ (⌊B/61⌋ + 1) / Π_eff + (d + 2) / 2^61,
+      Pr[accept | count wrong] ≤ (⌊B/61⌋ + 1) / Π_eff + (d + 3) / p1
+                               ≤ (⌊B/61⌋ + 1) / Π_eff + (d + 3) / 2^61,
 
   with d = Σ_F deg f + max_h deg h and B = Σ_F log2‖f‖_1 + max_h log2‖h‖_1. Here deg and ‖·‖_1 (sum
   of |coefficients| of the integer field) are bounded along the words: deg[g, f] ≤ deg g + deg f − 1
@@ -70,9 +73,9 @@ its *word*: which generator applied to which earlier kept field), K = K_computed
 * (d) Margin. Should one check not reach ``TARGET_BOUND`` (astronomical d or B), checks at independent
   (p1, ξ1) multiply their bounds, added until the product is ≤ ``TARGET_BOUND``, stopping at the first
   check that does not accept (rank < K: "degenerate"). For this sequential rule to be sound the
-  per-check factor must not depend on the draws: (d + 2)/p1 is replaced by (d + 2)/2^61. With a prime
+  per-check factor must not depend on the draws: (d + 3)/p1 is replaced by (d + 3)/2^61. With a prime
   fixed by the caller (``prime=``) nothing is random about it: its unlucky term is 0 if 2^B < p (no
-  coefficient can be divisible by p), else 1, and only the Schwartz–Zippel factors (d + 2)/p multiply,
+  coefficient can be divisible by p), else 1, and only the Schwartz–Zippel factors (d + 3)/p multiply,
   so a tiny prime gets a large, honest bound.
 * A run stopped by ``max_depth`` before stabilising is reported "upper bound only", never with a
   probability; so is a run whose check found a missed direction three times.
@@ -110,7 +113,7 @@ from ..errors import invalid
 from ..flows import FieldFamily, Flow, TimeCoordinate, lifted_fields, vector_fields
 from ..models import Model, make_model
 from ..algebra.modular import (CHECK_PRIME_RANGE, CONSTRUCTION_PRIME_RANGE, PRIME_RANGE, PRIMES_IN_CHECK_RANGE_LOWER,  # noqa: F401
-                               PRIMES_IN_RANGE_LOWER, SummingPattern, coo_mod, float_mulmod, is_prime, mulmod, mulmod_wide, random_check_prime,
+                               PRIMES_IN_RANGE_LOWER, SummingPattern, coo_mod, dot_mod, float_mulmod, is_prime, mulmod, mulmod_wide, random_check_prime,
                                random_prime, sparse_mulmod, summed_mod)
 from ..algebra.elimination import independent_rows, rank_mod
 from ..algebra.polynomial import VectorField
@@ -717,6 +720,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     )
     # for the check (dropped once the count is certified): the kept and the generators' integer fields
     result._fields, result._gen_fields, result._sizes = kept_int, ints, sizes
+    result._pivots = list(basis.pivots)  # the columns on which F(ξ0) is invertible (the check borders them)
     return result
 
 
@@ -809,16 +813,17 @@ def check_pass_bound(degree: int, height_bits: float, p: int, fixed_prime: bool,
     """(unlucky-prime term, Schwartz–Zippel term) of one check at prime p (module docstring, (c)).
 
     Random prime (uniform in CHECK_PRIME_RANGE): (⌊B/61⌋ + 1) / (PRIMES_IN_CHECK_RANGE_LOWER − excluded)
-    and (d + 2)/2^61 (the smallest prime of the range, so that the bound does not depend on the draw).
+    and (d + 3)/2^61 (the smallest prime of the range, so that the bound does not depend on the draw).
     Fixed prime p: the unlucky term is 0 if 2^B < p (every coefficient of the minor is then smaller
-    than p in absolute value), else 1, and the Schwartz–Zippel term is (d + 2)/p. The "+ 2" is the
-    degree of the check's random combination in its coefficients (r_g c_f).
+    than p in absolute value), else 1, and the Schwartz–Zippel term is (d + 3)/p. The "+ 3" is the
+    degree of the check's random combinations in their coefficients (r_g c_f for the row, w_j for the
+    column; a check of every column, without w, has degree d + 2 and the same bound holds).
     """
     if fixed_prime:
         unlucky = 0.0 if height_bits < math.log2(p) - 1e-9 else 1.0
-        return min(1.0, unlucky), min(1.0, (degree + 2) / p)
+        return min(1.0, unlucky), min(1.0, (degree + 3) / p)
     unlucky = (int(height_bits // 61) + 1) / (PRIMES_IN_CHECK_RANGE_LOWER - excluded)
-    return min(1.0, unlucky), min(1.0, (degree + 2) / CHECK_PRIME_RANGE[0])
+    return min(1.0, unlucky), min(1.0, (degree + 3) / CHECK_PRIME_RANGE[0])
 
 
 def combine_check_bounds(terms: list[tuple[float, float]], fixed_prime: bool) -> float:
@@ -836,8 +841,11 @@ def _stacked_terms(fields: list[ModularField], p: int):
     N = fields[0].N if fields else 0
     fid = np.concatenate([np.full(f.n_terms, i, dtype=np.int64) for i, f in enumerate(fields)] or [np.zeros(0, np.int64)])
     comp = np.concatenate([f.comp for f in fields] or [np.zeros(0, np.int64)])
-    mono = np.concatenate([np.pad(f.mono, ((0, 0), (0, width - f.mono.shape[1])), constant_values=N)
-                           for f in fields] or [np.zeros((0, width), np.int64)])
+    mono = np.full((len(fid), width), N, dtype=np.int64)
+    at = 0
+    for f in fields:
+        mono[at : at + f.n_terms, : f.mono.shape[1]] = f.mono
+        at += f.n_terms
     coef = np.concatenate([(f.coef % p).astype(np.int64) for f in fields] or [np.zeros(0, np.int64)])
     return fid, comp, mono, coef
 
@@ -873,7 +881,7 @@ def integer_fields(gens: list[VectorField], words: list[tuple[int, int]]) -> lis
 
 def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, rng: np.random.Generator,
                 prime: int | None = None, fields: list[ModularField] | None = None,
-                gen_fields: list[ModularField] | None = None) -> tuple[str, int]:
+                gen_fields: list[ModularField] | None = None, pivots: list[int] | None = None) -> tuple[str, int]:
     """One check of the lemma at a fresh (p1, ξ1): ("accepted" | "degenerate" | "missed", p1).
 
     With F(ξ1) the K × N values of the kept (integer) fields, uniform coefficients r_g, c_f, s_g and
@@ -885,6 +893,12 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
     accepts iff rank [F(ξ1); h] ≤ K (FLINT's exact rank mod p1). "missed": rank K + 1, which proves
     K_true > K_computed (a (K+1)-minor of fields of Lie(W) is non-zero); "degenerate": rank < K.
     ``fields``: the run's integer fields (else they are expanded from the words).
+
+    ``pivots``: K columns S on which the run found F(ξ0) invertible. Then only the (K + 1) × (K + 1)
+    matrix [F; h] on the columns S and one uniform combination v = Σ_{j∉S} w_j e_j of the others is
+    eliminated (module docstring, (c)): its determinant is Σ_j w_j det([F; h] on S ∪ {j}), and when h0
+    fails membership some such minor is a non-zero polynomial (det F_S is one, since F_S(ξ0) is
+    invertible mod p0), so the same bound holds with one more degree for w.
     """
     p = prime or random_check_prime(rng)
     kept = fields if fields is not None else integer_fields(gens, words)
@@ -907,7 +921,13 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
     dgamma_phi = summed_mod(gterms[1], mulmod_wide(gdir, r[gterms[0]], p), N, p)
     h = (dphi_gamma - dgamma_phi + sigma) % p
     rows = np.concatenate([values, h[None, :]])
-    rank = rank_mod(rows, p)
+    if pivots is not None and len(pivots) == K and 0 < K < N:
+        others = np.setdiff1d(np.arange(N), pivots)
+        w = rng.integers(0, p, size=len(others), dtype=np.int64)
+        combination = dot_mod(rows[:, others], w, p)
+        rank = rank_mod(np.concatenate([rows[:, pivots], combination[:, None]], axis=1), p)
+    else:
+        rank = rank_mod(rows, p)
     if rank > K:
         return "missed", p
     return ("accepted" if rank == K else "degenerate"), p
@@ -935,7 +955,7 @@ def verify(result: LieResult, family: FieldFamily, seq: np.random.SeedSequence, 
     primes: list[int] = []
     for child in seq.spawn(MAX_CHECKS):
         status, p = verify_once(gens, result.words, family.N, np.random.default_rng(child), prime, fields,
-                                getattr(result, "_gen_fields", None))
+                                getattr(result, "_gen_fields", None), getattr(result, "_pivots", None))
         if status == "missed":
             return "missed", 1.0, primes
         if status == "degenerate":
