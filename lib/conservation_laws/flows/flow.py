@@ -307,15 +307,14 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
     forces = []
     for p in phis:
         g = gradient(p, D)
-        comps = [zero] * (D + 1)
-        for j in range(D):
-            if not g[j]:  # most partial derivatives vanish: no shifted copy of an empty polynomial
-                comps.append(zero)
+        comps = [zero] * (2 * D + 1)
+        for j in sorted(p.variables()):  # the other partial derivatives vanish: their entries stay zero
+            if not g[j]:
                 continue
             gj = _shift(g[j], 1)
             if gj and any_mirror and not at_position and flow.kind == "nesterov" and not mirror[j]:
                 gj = gj * X(time)  # the whole force was multiplied by t
-            comps.append(gj * metric(j) if gj and mirror[j] else gj)
+            comps[D + 1 + j] = gj * metric(j) if gj and mirror[j] else gj
         forces.append(VectorField(tuple(comps)))
     names = [flow.time_variable] + list(model.variable_names) + velocity_names(model)
     return FieldFamily(model, flow, geometry, names, forces, drift=VectorField(tuple(drift)))

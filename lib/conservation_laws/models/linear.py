@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from .._lazy import sympy
 from ..algebra.polynomial import Polynomial, product_of_variables
 from ..errors import invalid
@@ -29,11 +31,10 @@ class LinearNet(Model):
     def phi_polynomials(self) -> list[Polynomial]:
         if self.two_layer:
             n, r, m = self.dims
-            return [
-                sum((product_of_variables([self.index("U", i, k), self.index("V", j, k)]) for k in range(r)), Polynomial())
-                for i in range(n)
-                for j in range(m)
-            ]
+            u, v = self.offsets["U"], self.offsets["V"]  # U[i, k] at u + i r + k, V[j, k] at v + j r + k
+            one = Fraction(1)
+            return [Polynomial({(u + i * r + k, v + j * r + k): one for k in range(r)})
+                    for i in range(n) for j in range(m)]
         return _matrix_product_entries(self, [b.name for b in self.blocks])
 
     def matrices(self, theta):
