@@ -42,6 +42,8 @@ class _Flint:
         lib.nmod_mat_rref.restype = _SLONG
         lib.nmod_mat_lu.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
         lib.nmod_mat_lu.restype = _SLONG
+        lib.nmod_mat_solve_triu.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+        lib.nmod_mat_solve_triu.restype = None
 
     def matrix(self, A: np.ndarray, p: int) -> "_Matrix":
         return _Matrix(self, A, p)
@@ -191,15 +193,22 @@ def _python_rank(A: np.ndarray, p: int) -> int:
 
 def _flint_independent_rows(fl: _Flint, rows: np.ndarray, p: int):
     n, m = rows.shape
-    rank, perm = fl.matrix(rows, p).lu()
+    lu = fl.matrix(rows, p)
+    rank, perm = lu.lu()
     # PA = LU with L unit lower triangular and only the first ``rank`` rows of U non-zero: the rows
-    # A[P[0]], …, A[P[rank − 1]] are independent and span the row space
+    # A[P[0]], …, A[P[rank − 1]] are independent and span the row space. U (row echelon form) is stored
+    # on and above the diagonal of the first ``rank`` rows (L's multipliers left of it), so the reduced
+    # echelon form of the span is U_P^{-1} U, U_P the triangular block of U's pivot columns.
     chosen = sorted(perm[:rank])
-    echelon = fl.matrix(rows[chosen], p)
-    echelon.rref()
-    E = echelon.rows(rank)
-    piv = np.array([int(np.flatnonzero(r)[0]) for r in E], dtype=np.int64)
-    return chosen, E, piv
+    U = np.triu(lu.rows(rank))
+    del lu
+    if not rank:
+        return [], U, np.zeros(0, dtype=np.int64)
+    piv = (U != 0).argmax(axis=1)
+    # (each matrix bound to a name: a temporary's memory would be freed before the call)
+    E, U_P, U_all = fl.matrix(np.zeros_like(U), p), fl.matrix(np.ascontiguousarray(U[:, piv]), p), fl.matrix(U, p)
+    fl.lib.nmod_mat_solve_triu(E.buf, U_P.buf, U_all.buf, 0)
+    return chosen, E.rows(rank), piv.astype(np.int64)
 
 
 def independent_rows(rows: np.ndarray, p: int) -> tuple[list[int], np.ndarray, np.ndarray]:

@@ -158,7 +158,10 @@ def summed_mod(index: np.ndarray, values: np.ndarray, size: int, p: int) -> np.n
         hi = np.zeros(size, dtype=np.int64)
         np.add.at(lo, index, values & 0x7FFFFFFF)
         np.add.at(hi, index, values >> 31)
-    return (mulmod_wide(hi % p, np.full(size, 2**31 % p, dtype=np.int64), p) + lo % p) % p
+    out = lo % p
+    upper = np.flatnonzero(hi)  # only the entries some value reaches need the wide product
+    out[upper] = (mulmod_wide(hi[upper] % p, np.full(len(upper), 2**31 % p, dtype=np.int64), p) + out[upper]) % p
+    return out
 
 
 def dot_mod(A: np.ndarray, w: np.ndarray, p: int) -> np.ndarray:

@@ -9,6 +9,7 @@ the Lie engine reduces these fields modulo a prime, the law solver keeps them ov
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 
@@ -143,8 +144,13 @@ class VectorField:
     def degree(self) -> int:
         return max((p.degree() for p in self.components), default=-1)
 
+    @cached_property
+    def support(self) -> tuple[int, ...]:
+        """The indices of the non-zero components (computed once: a large field has mostly zero ones)."""
+        return tuple(k for k, poly in enumerate(self.components) if poly)
+
     def is_zero(self) -> bool:
-        return not any(self.components)
+        return not self.support
 
     def apply(self, h: Polynomial) -> Polynomial:
         """The Lie derivative X(h) = ⟨∇h, X⟩."""

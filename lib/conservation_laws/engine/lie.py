@@ -616,6 +616,24 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
         for j in chosen:
             on_new(int(indices[j]))
 
+    def round_adds_nothing(evaluated) -> bool:
+        """Whether one random combination h = Σ r_g c_b [g, b](ξ0) of the round's candidates lies in the
+        span (the check's bilinearity at ξ0): h = Dφ·γ − Dγ·φ with γ = Σ r_g g, φ = Σ c_b b. If some
+        [g, b](ξ0) is outside the span, h is inside with probability ≤ 2/p (degree 2 in (r, c)); such a
+        miss only ends the construction early, and the check then finds the missed direction."""
+        r = sketch_rng.integers(0, p, size=G, dtype=np.int64)
+        c = sketch_rng.integers(0, p, size=len(evaluated), dtype=np.int64)
+        gamma = mulmod(gen_vals, r[:, None], p)[:, 0]
+        phi = np.zeros(N, dtype=np.int64)
+        dphi_gamma = np.zeros(N)
+        for cb, (bval, (br, bc, bv)) in zip(c.tolist(), evaluated):
+            phi = (phi + cb * bval) % p
+            # Db·γ summed with weight c_b (float sums of residues below 2^40: exact below 2^53)
+            dphi_gamma += np.bincount(br, weights=bv * gamma[bc] % p * cb % p, minlength=N)
+        dgamma_phi = np.bincount(jr, weights=jv * phi[jc] % p * r[gid_all] % p, minlength=N)
+        h = (dphi_gamma.astype(np.int64) - dgamma_phi.astype(np.int64)) % p
+        return not basis.reduce(h[None, :]).any()
+
     # depth 1: the generators themselves
     def keep_generator(i: int) -> None:
         frontier.append(mods[i])
@@ -636,6 +654,13 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
             break
         depth += 1
         new_frontier, new_int, new_ids = [], [], []
+        evaluated = [b.value_and_sparse_jacobian(point_ext) for b in frontier]
+        tested += 1
+        if round_adds_nothing(evaluated):
+            # every [g, b] of the round is in the span at ξ0 (but with probability ≤ 2/p): the
+            # construction has stabilised, without sketching the round's candidates one by one
+            rank_by_depth.append(basis.rank)
+            break
         # The candidates [g, b] of a group of survivors b, in the order of one b at a time (hence the
         # same decisions). Each is first tested by its sketch, the product of its residual with two
         # random vectors W (drawn after the group is fixed): c·W' with W' = basis.sketch_matrix(W), and
@@ -655,8 +680,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
             # halves of every sketch are then sparse products with the generators (few entries each)
             DbW = np.zeros((N, len(group) * S), dtype=np.int64)
             B = np.zeros((N, len(group)), dtype=np.int64)
-            for j, b in enumerate(group):
-                bval, (br, bc, bv) = b.value_and_sparse_jacobian(point_ext)
+            for j, (bval, (br, bc, bv)) in enumerate(evaluated[start : start + chunk]):
                 data.append((bval, br, bc, bv))
                 B[:, j] = bval
                 np.add.at(DbW[:, j * S : (j + 1) * S], bc, bv[:, None] * Wp[br] % p)
@@ -732,14 +756,15 @@ def family_fingerprint(family: FieldFamily) -> str:
     for g in family.generators:
         # the same bytes as one update per term, joined first (one hash call per generator)
         h.update(("|" + "".join(f"{k}:{m}:{poly[m].numerator}/{poly[m].denominator};"
-                                for k, poly in enumerate(g.components) if poly for m in sorted(poly))).encode())
+                                for k in g.support for poly in (g.components[k],) for m in sorted(poly))).encode())
     return h.hexdigest()
 
 
 def _integer_form(g: VectorField) -> tuple[ModularField, tuple[int, float, int]]:
     """The integer field L·g (L the lcm of g's denominators) and its size (degree, log2 ‖L·g‖_1, L),
     in one pass over g's non-zero components."""
-    terms = [(k, m, c) for k, poly in enumerate(g.components) if poly for m, c in poly.items()]
+    components = g.components
+    terms = [(k, m, c) for k in g.support for m, c in components[k].items()]
     L = 1
     for _, _, c in terms:
         if c.denominator != 1:
