@@ -45,19 +45,22 @@ class _Flint:
         lib.nmod_mat_solve_triu.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
         lib.nmod_mat_solve_triu.restype = None
 
-    def matrix(self, A: np.ndarray, p: int) -> "_Matrix":
+    def matrix(self, A: np.ndarray | tuple[int, int], p: int) -> "_Matrix":
         return _Matrix(self, A, p)
 
 
 class _Matrix:
     """A FLINT nmod_mat holding a copy of A (freed with the object)."""
 
-    def __init__(self, flint: _Flint, A: np.ndarray, p: int):
+    def __init__(self, flint: _Flint, A: np.ndarray | tuple[int, int], p: int):
+        """A copy of the int64 array A, or a zero matrix of shape A (FLINT's init zeroes the entries)."""
         self.flint, self.lib = flint, flint.lib
-        self.r, self.c = A.shape
+        self.r, self.c = A if isinstance(A, tuple) else A.shape
         self.buf = ctypes.create_string_buffer(_STRUCT_BYTES)
         self.lib.nmod_mat_init(self.buf, self.r, self.c, p)
         self._ready = True
+        if isinstance(A, tuple):
+            return
         A = np.ascontiguousarray(A, dtype=np.int64)
         if self.r and self.c:
             if self._contiguous():
@@ -200,13 +203,14 @@ def _flint_independent_rows(fl: _Flint, rows: np.ndarray, p: int):
     # on and above the diagonal of the first ``rank`` rows (L's multipliers left of it), so the reduced
     # echelon form of the span is U_P^{-1} U, U_P the triangular block of U's pivot columns.
     chosen = sorted(perm[:rank])
-    U = np.triu(lu.rows(rank))
+    U = lu.rows(rank)
     del lu
     if not rank:
         return [], U, np.zeros(0, dtype=np.int64)
+    U[np.tril_indices(rank, -1, U.shape[1])] = 0
     piv = (U != 0).argmax(axis=1)
     # (each matrix bound to a name: a temporary's memory would be freed before the call)
-    E, U_P, U_all = fl.matrix(np.zeros_like(U), p), fl.matrix(np.ascontiguousarray(U[:, piv]), p), fl.matrix(U, p)
+    E, U_P, U_all = fl.matrix(U.shape, p), fl.matrix(U[:, piv], p), fl.matrix(U, p)
     fl.lib.nmod_mat_solve_triu(E.buf, U_P.buf, U_all.buf, 0)
     return chosen, E.rows(rank), piv.astype(np.int64)
 

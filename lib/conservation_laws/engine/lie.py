@@ -139,7 +139,7 @@ class ModularField:
     overflows, Python integers beyond): the engine's integer fields, reduced mod any prime by ``reduced``.
     """
 
-    __slots__ = ("comp", "mono", "coef", "N", "p", "degree", "norm")
+    __slots__ = ("comp", "mono", "coef", "N", "p", "degree", "norm", "_by_component")
 
     def __init__(self, comp: np.ndarray, mono: np.ndarray, coef: np.ndarray, N: int, p: int):
         self.N, self.p = N, p
@@ -157,6 +157,15 @@ class ModularField:
         self.comp, self.mono, self.coef = comp, mono, coef
         # ‖X‖_1 of an integer field (a float: it only decides whether int64 sums are safe, with margin)
         self.norm = float(np.abs(coef).sum()) if p == 0 and len(coef) else 0.0
+        self._by_component = None
+
+    def by_component(self) -> tuple[np.ndarray, np.ndarray]:
+        """(order, start): the terms sorted by component, those of component k at order[start[k]:start[k+1]]
+        (computed once: a field enters many brackets)."""
+        if self._by_component is None:
+            order = np.argsort(self.comp, kind="stable")
+            self._by_component = order, np.searchsorted(self.comp[order], np.arange(self.N + 1))
+        return self._by_component
 
     @classmethod
     def from_integer(cls, field: VectorField) -> "ModularField":
@@ -265,9 +274,7 @@ def _derivative_products(X: ModularField, Y: ModularField) -> tuple[np.ndarray, 
     t_idx, pos = np.nonzero(Y.mono != N)
     var = Y.mono[t_idx, pos]
     # group X's terms by component
-    order = np.argsort(X.comp, kind="stable")
-    xcomp = X.comp[order]
-    start = np.searchsorted(xcomp, np.arange(N + 1))
+    order, start = X.by_component()
     counts = start[1:] - start[:-1]
     rep = counts[var]
     if rep.sum() == 0:
