@@ -92,3 +92,31 @@ def test_without_the_bridge_counts_are_the_same():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={"CONSERVATION_LAWS_NO_FLINT_BRIDGE": "1", "PATH": ""})
     assert out.stdout.split() == ["False", "15"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_block_rank_equals_the_rank(seed, monkeypatch):
+    """Rows vanishing outside a small set of columns eliminated first (a Schur complement): the same
+    rank, whether the block has full rank or not, and whether the route is taken or declined."""
+    rng = np.random.default_rng(seed)
+    p = modular.random_check_prime(rng)
+    n = int(rng.integers(90, 220))
+    m = n + int(rng.integers(0, 30))
+    t = int(rng.integers(n // 4, n // 2))
+    C1 = rng.permutation(m)[: int(rng.integers(t + 1, t + n // 3))]
+    M = rng.integers(0, p, size=(n, m))
+    block = np.sort(rng.choice(n, t, replace=False))
+    M[np.ix_(block, np.setdiff1d(np.arange(m), C1))] = 0
+    rest = np.setdiff1d(np.arange(n), block)
+    if seed % 2:  # dependent rows among the others, and one in the span of the block
+        M[rest[0]] = (M[rest[1]] + 3 * M[block[0]]) % p
+        M[rest[2]] = M[rest[3]]
+    if seed % 3 == 0:  # a rank-deficient block: the route must decline
+        M[block[1]] = M[block[0]]
+    shapes = []
+    whole = elimination.rank_mod
+    monkeypatch.setattr(elimination, "rank_mod", lambda rows, q: shapes.append(rows.shape) or whole(rows, q))
+    assert elimination.block_rank_mod(M, p, block) == _flint_rank(M, p)
+    assert (shapes == [M.shape]) == (seed % 3 == 0)  # the Schur route was taken unless the block is deficient
+    # a block that is not sparse (every column used) declines and still answers
+    assert elimination.block_rank_mod(M, p, rest[:5]) == _flint_rank(M, p)

@@ -629,3 +629,18 @@ def test_dense_and_sparse_sketches_make_the_same_run(monkeypatch):
         monkeypatch.setattr(lie, "_DENSE_SKETCH", limit)
         runs.append(lie._lie_rank(fam, np.random.default_rng(3), 64, None))
     assert runs[0].words == runs[1].words and runs[0].rank == runs[1].rank == fam.N - 3
+
+
+@pytest.mark.parametrize("model,dims,flow", [("linear", [3, 3, 3], "momentum"), ("relu", [2, 3, 2], "gradient"),
+                                             ("nmf", [2, 3, 2], "momentum"), ("linear", [2, 3, 3, 2], "nesterov")])
+def test_brackets_together_equal_brackets_one_at_a_time(model, dims, flow):
+    fam = vector_fields(make_model(model, dims), flow, tau=1 if flow == "momentum" else 0)
+    run = lie._lie_rank(fam, np.random.default_rng(0), 64, None)
+    F, G = run._fields, run._gen_fields
+    rng = np.random.default_rng(1)
+    pairs = [(G[rng.integers(len(G))], F[rng.integers(len(F))]) for _ in range(40)]
+    pairs += [(F[rng.integers(len(F))], F[rng.integers(len(F))]) for _ in range(10)] + [(G[0], G[0])]
+    for got, (X, Y) in zip(lie.brackets(pairs), pairs):
+        one = bracket(X, Y)
+        assert np.array_equal(got.comp, one.comp) and np.array_equal(got.mono, one.mono)
+        assert np.array_equal(got.coef, one.coef) and got.degree == one.degree

@@ -6,8 +6,9 @@ N − K, with K = dim Lie(W)(ξ) (Frobenius). K is computed by the bracket const
 
     V_1 = span W,   V_{k+1} = V_k + [W, V_k],   stop when no new direction appears,
 
-evaluated at one random point ξ0 of F_p^N (p a random prime below 2^31), with exact rank mod p, and
-certified by one check mod a random prime of about 62 bits (below).
+evaluated at one random point ξ0 of F_p^N (p a random prime of [2^19, 2^20): a product of two residues
+summed over thousands of terms stays exact in float64), with exact rank mod p, and certified by one
+check mod a random prime of about 62 bits (below).
 
 Why it is fast. Brackets are *expanded only for the survivors*: the value of a candidate
 [g, b] at ξ0 is Db(ξ0)·g(ξ0) − Dg(ξ0)·b(ξ0), a pair of matrix–vector products once the Jacobians
@@ -18,11 +19,14 @@ first by a random sketch (a candidate c is kept for exact elimination iff the re
 the span has a non-zero product with two random vectors W; c·W' = g·(Dbᵀ W') − b·(Dgᵀ W') for all
 g and b of a group are two sparse products with the generators' values and Jacobians, and W' is
 updated with the basis instead of recomputed), then exactly for the few candidates that pass: one
-reduction of the group's survivors against the basis, a greedy selection among them, and one block
-update of the basis. Large products mod p run through float64 BLAS, exactly (``mulmod``). Pruning
+reduction of the group's survivors against the basis, a maximal independent set among them (FLINT's
+LU, ``algebra.elimination``), and one block update of the basis; the kept brackets are expanded
+together (``brackets``). Large products mod p run through float64 BLAS, exactly (``mulmod``). A round
+first tests one random combination of all its candidates (bilinearity, as in the check): if it lies
+in the span, the round adds nothing (but with probability ≤ 2/p) and the construction stops. Pruning
 dependent candidates is legitimate: near a generic point, a field whose value lies in the span of
 the kept fields is a combination of them with smooth coefficients, so its brackets add nothing new.
-The sketch only filters; a direction it wrongly drops is caught by the check below.
+The sketch and the round test only filter; a direction they wrongly drop is caught by the check below.
 
 What is certified: the lemma behind every count.
 Write F = (f_1, …, f_K) for the kept fields of a run (generators and brackets [g, f], each known by
@@ -293,6 +297,90 @@ def _derivative_products(X: ModularField, Y: ModularField) -> tuple[np.ndarray, 
     mono.sort(axis=1)
     coef = X.coef[x_idx] * Y.coef[t_rep]
     return Y.comp[t_rep], mono, (coef % p if p else coef)
+
+
+def _stack(fields: list[ModularField], width: int):
+    """The terms of ``fields`` side by side: (field index, component, monomial padded to ``width``, coef)."""
+    N = fields[0].N
+    sizes = [f.n_terms for f in fields]
+    owner = np.repeat(np.arange(len(fields), dtype=np.int64), sizes)
+    comp = np.concatenate([f.comp for f in fields])
+    coef = np.concatenate([f.coef for f in fields])
+    mono = np.full((len(coef), width), N, dtype=np.int64)
+    at = 0
+    for f, n in zip(fields, sizes):
+        mono[at : at + n, : f.mono.shape[1]] = f.mono
+        at += n
+    return owner, comp, mono, coef
+
+
+def _products_of_pairs(Xs: list[ModularField], Ys: list[ModularField]):
+    """``_derivative_products(X_i, Y_i)`` of every pair at once: (pair, component of Y, monomial, coef)."""
+    N = Xs[0].N
+    wx, wy = max(X.mono.shape[1] for X in Xs), max(Y.mono.shape[1] for Y in Ys)
+    empty = (np.zeros(0, np.int64),) * 2 + (np.zeros((0, max(wx + wy - 1, 0)), np.int64), np.zeros(0, np.int64))
+    if wy == 0 or not any(X.n_terms for X in Xs):
+        return empty
+    ypair, ycomp, ymono, ycoef = _stack(Ys, wy)
+    _, _, xmono, xcoef = _stack(Xs, wx)
+    # X's terms grouped by (pair, component): those of pair i, component k at order[start[i, k]:start[i, k+1]]
+    offsets = np.cumsum([0] + [X.n_terms for X in Xs])
+    order = np.concatenate([offsets[i] + X.by_component()[0] for i, X in enumerate(Xs)])
+    start = np.stack([offsets[i] + X.by_component()[1] for i, X in enumerate(Xs)])
+    # explode Y by positions: removing position l of a monomial differentiates it once
+    t_idx, pos = np.nonzero(ymono != N)
+    var, pair = ymono[t_idx, pos], ypair[t_idx]
+    first = start[pair, var]
+    rep = start[pair, var + 1] - first
+    total = int(rep.sum())
+    if total == 0:
+        return empty
+    t_rep, pos_rep = np.repeat(t_idx, rep), np.repeat(pos, rep)
+    within = np.arange(total) - np.repeat(np.cumsum(rep) - rep, rep)
+    x_idx = order[np.repeat(first, rep) + within]
+    keep = np.arange(wy)[None, :] != pos_rep[:, None]
+    dmono = ymono[t_rep][keep].reshape(total, wy - 1)
+    mono = np.concatenate([xmono[x_idx], dmono], axis=1)
+    mono.sort(axis=1)
+    return ypair[t_rep], ycomp[t_rep], mono, xcoef[x_idx] * ycoef[t_rep]
+
+
+def brackets(pairs: list[tuple[ModularField, ModularField]]) -> list[ModularField]:
+    """``bracket(X, Y)`` for every pair (X, Y) of integer fields, computed together: the same fields,
+    without a dozen NumPy calls per bracket. Pairs whose coefficients could leave int64 (the bound of
+    ``bracket``) go through ``bracket`` one at a time."""
+    out: list[ModularField | None] = [None] * len(pairs)
+    batch = []
+    for i, (X, Y) in enumerate(pairs):
+        if X.p or Y.p or X.coef.dtype == object or Y.coef.dtype == object or \
+                (max(X.degree, 1) + max(Y.degree, 1)) * X.norm * Y.norm >= 2.0**62:
+            out[i] = bracket(X, Y)
+        else:
+            batch.append(i)
+    if not batch:
+        return out
+    Xs, Ys = [pairs[i][0] for i in batch], [pairs[i][1] for i in batch]
+    N = Xs[0].N
+    p1, c1, m1, k1 = _products_of_pairs(Xs, Ys)  # Σ_j X_j ∂_j Y
+    p2, c2, m2, k2 = _products_of_pairs(Ys, Xs)  # Σ_j Y_j ∂_j X
+    width = max(m1.shape[1], m2.shape[1])
+    pad = lambda m: np.pad(m, ((0, 0), (0, width - m.shape[1])), constant_values=N) if m.shape[1] < width else m
+    key = np.concatenate([np.concatenate([p1, p2])[:, None], np.concatenate([c1, c2])[:, None],
+                          np.concatenate([pad(m1), pad(m2)])], axis=1)
+    coef = np.concatenate([k1, -k2])
+    if len(coef):
+        # the pair index leads the key: base N + 1 must hold it too
+        uniq, inverse = _unique_rows(key, max(N + 1, len(batch)))
+        summed = np.zeros(len(uniq), dtype=np.int64)
+        np.add.at(summed, inverse, coef)
+        bounds = np.searchsorted(uniq[:, 0], np.arange(len(batch) + 1))
+    for j, i in enumerate(batch):
+        if not len(coef) or bounds[j] == bounds[j + 1]:
+            out[i] = ModularField(np.zeros(0, np.int64), np.zeros((0, 0), np.int64), np.zeros(0, np.int64), N, 0)
+            continue
+        part = slice(bounds[j], bounds[j + 1])
+        out[i] = ModularField(uniq[part, 1].copy(), uniq[part, 2:].copy(), summed[part], N, 0)
+    return out
 
 
 def _unique_rows(key: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
@@ -607,21 +695,20 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
     sketch_rng = np.random.default_rng(int(rng.integers(2**63)))
     basis.track_sketch(sketch_rng.integers(0, p, size=(N, _SKETCH_VECTORS), dtype=np.int64))
 
-    def absorb_rows(rows: np.ndarray, indices, on_new) -> None:
-        """Add, in order, the rows independent of the span; ``on_new(index)`` for each one kept."""
-        # one product against the whole basis, then the greedy selection among the reduced rows (on the
-        # free columns only), then one block update of the basis: the same choices as adding the rows
-        # one at a time, without a pass over the basis per row
+    def absorb_rows(rows: np.ndarray, indices) -> list[int]:
+        """Add to the basis a maximal set of the rows independent of the span and of each other; returns
+        their ``indices``, in increasing order."""
+        # one product against the whole basis, then the choice among the reduced rows (on the free
+        # columns only: FLINT's LU), then one block update of the basis, without a pass over it per row
         reduced = basis.reduce(rows)
         free = np.flatnonzero(~basis._is_pivot)
         chosen, E, piv = independent_rows(reduced[:, free], p)
         if not chosen:
-            return
+            return []
         block = np.zeros((len(chosen), N), dtype=np.int64)
         block[:, free] = E
         basis.add_block(block, free[piv])
-        for j in chosen:
-            on_new(int(indices[j]))
+        return [int(indices[j]) for j in chosen]
 
     def round_adds_nothing(evaluated) -> bool:
         """Whether one random combination h = Σ r_g c_b [g, b](ξ0) of the round's candidates lies in the
@@ -651,7 +738,8 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
 
     tested += G
     nonzero = np.flatnonzero(gen_vals_T.any(axis=1))
-    absorb_rows(gen_vals_T[nonzero], nonzero, keep_generator)
+    for i in absorb_rows(gen_vals_T[nonzero], nonzero):
+        keep_generator(i)
     rank_by_depth = [basis.rank]
     depth = 1
     stabilised = True
@@ -728,17 +816,15 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
             rows = np.bincount(np.concatenate(at), weights=np.concatenate(contributions),
                                minlength=len(live) * N).astype(np.int64).reshape(len(live), N) % p
 
-            def keep_bracket(i: int, group_int=group_int, group_ids=group_ids) -> None:
-                nonlocal expanded
-                new = bracket(ints[i % G], group_int[i // G])
+            kept = absorb_rows(rows, live)
+            # the kept brackets expanded over Z, all at once
+            for i, new in zip(kept, brackets([(ints[i % G], group_int[i // G]) for i in kept])):
                 expanded += 1
                 new_int.append(new)
                 kept_int.append(new)
                 new_frontier.append(new.reduced(p))
                 new_ids.append(len(words))
                 words.append((i % G, group_ids[i // G]))
-
-            absorb_rows(rows, live, keep_bracket)
         frontier, frontier_int, frontier_ids = new_frontier, new_int, new_ids
         rank_by_depth.append(basis.rank)
     K = basis.rank
