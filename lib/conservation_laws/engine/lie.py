@@ -1029,21 +1029,28 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
     gval, _ = _terms_at(gterms, point_ext, p)
     gamma = summed_mod(gterms[1], mulmod_wide(gval, r[gterms[0]], p), N, p)
     sigma = summed_mod(gterms[1], mulmod_wide(gval, s[gterms[0]], p), N, p)
-    # kept fields: F(ξ1), φ(ξ1) and Dφ(ξ1)·γ
+    # kept fields: φ(ξ1) and Dφ(ξ1)·γ
     fval, fdir = _terms_at(fterms, point_ext, p, np.append(gamma, 0))
-    values = summed_mod(fterms[0] * N + fterms[1], fval, K * N, p).reshape(K, N)
     phi = summed_mod(fterms[1], mulmod_wide(fval, c[fterms[0]], p), N, p)
     dphi_gamma = summed_mod(fterms[1], mulmod_wide(fdir, c[fterms[0]], p), N, p)
     # Dγ(ξ1)·φ = Σ_g r_g Dg(ξ1)·φ
     _, gdir = _terms_at(gterms, point_ext, p, np.append(phi, 0))
     dgamma_phi = summed_mod(gterms[1], mulmod_wide(gdir, r[gterms[0]], p), N, p)
     h = (dphi_gamma - dgamma_phi + sigma) % p
-    rows = np.concatenate([values, h[None, :]])
     if pivots is not None and len(pivots) == K and 0 < K < N:
-        others = np.setdiff1d(np.arange(N), pivots)
-        w = rng.integers(0, p, size=len(others), dtype=np.int64)
-        combination = dot_mod(rows[:, others], w, p)
-        checked = np.concatenate([rows[:, pivots], combination[:, None]], axis=1)
+        # only K + 1 columns of [F(ξ1); h]: the pivots S, read off the terms on them, and the combination
+        # Σ_{j∉S} w_j (column j), summed from every term with its component's weight (0 on S)
+        pivots = np.asarray(pivots, dtype=np.int64)
+        position = np.full(N, -1, dtype=np.int64)
+        position[pivots] = np.arange(K)
+        weight = rng.integers(0, p, size=N, dtype=np.int64)
+        weight[pivots] = 0
+        on_s = position[fterms[1]] >= 0
+        values = summed_mod(fterms[0][on_s] * K + position[fterms[1][on_s]], fval[on_s], K * K, p).reshape(K, K)
+        combination = summed_mod(fterms[0], mulmod_wide(fval, weight[fterms[1]], p), K, p)
+        checked = np.empty((K + 1, K + 1), dtype=np.int64)
+        checked[:K, :K], checked[:K, K] = values, combination
+        checked[K, :K], checked[K, K] = h[pivots], dot_mod(h[None, :], weight, p)[0]
         # the generators' rows, but the few much denser than the rest (a momentum family's drift): they
         # vanish outside a small set of columns (the forces, outside the velocities), eliminated first
         generators = np.array([i for i, (_, parent) in enumerate(words) if parent < 0], dtype=np.int64)
@@ -1051,7 +1058,8 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
         sparse = generators[support <= 4 * np.median(support)] if len(generators) else generators
         rank = block_rank_mod(checked, p, sparse)
     else:
-        rank = rank_mod(rows, p)
+        values = summed_mod(fterms[0] * N + fterms[1], fval, K * N, p).reshape(K, N)
+        rank = rank_mod(np.concatenate([values, h[None, :]]), p)
     if rank > K:
         return "missed", p
     return ("accepted" if rank == K else "degenerate"), p
