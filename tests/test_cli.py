@@ -280,3 +280,13 @@ def test_batch_prove_applies_to_every_line(tmp_path, capsys):
     assert cli.main(["count", "--batch", str(batch), "--json", "--prove", "--no-progress"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["certificate"] for r in records] == ["proved", "proved"]
+
+
+def test_the_command_line_keeps_freed_memory_on_glibc():
+    import platform
+
+    from conservation_laws.interfaces import cli
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert cli.keep_freed_memory()

@@ -571,9 +571,31 @@ def _standard_streams() -> None:
                 pass
 
 
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed large blocks for reuse instead of returning them to the system.
+
+    A count allocates and frees arrays of megabytes hundreds of times; by default glibc maps each one
+    afresh and unmaps it when freed, so every allocation pays its page faults again (a tenth of the
+    system and a few percent of the wall time of a count of [20, 20, 20] under heavy ball). The command
+    line owns its process, so it raises the thresholds (mmap: 512 MiB, trim: 1 GiB); the library never
+    does. Returns whether the setting took (False on other C libraries).
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    return bool(mallopt(M_MMAP_THRESHOLD, 512 * 2**20)) and bool(mallopt(M_TRIM_THRESHOLD, 2**30))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code. Every error ends here, in one line (``_report``)."""
     _standard_streams()
+    keep_freed_memory()
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_of(argv)
     prog = f"{PROG} {command}" if command else PROG
