@@ -719,13 +719,13 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
         c = sketch_rng.integers(0, p, size=len(evaluated), dtype=np.int64)
         gamma = mulmod(gen_vals, r[:, None], p)[:, 0]
         phi = np.zeros(N, dtype=np.int64)
-        dphi_gamma = np.zeros(N)
+        dphi_gamma = np.zeros(N, dtype=np.int64)
         for cb, (bval, (br, bc, bv)) in zip(c.tolist(), evaluated):
             phi = (phi + cb * bval) % p
-            # Db·γ summed with weight c_b (float sums of residues below 2^40: exact below 2^53)
-            dphi_gamma += np.bincount(br, weights=bv * gamma[bc] % p * cb % p, minlength=N)
-        dgamma_phi = np.bincount(jr, weights=jv * phi[jc] % p * r[gid_all] % p, minlength=N)
-        h = (dphi_gamma.astype(np.int64) - dgamma_phi.astype(np.int64)) % p
+            # c_b Db·γ: a few residues per coordinate, summed exactly in float64, then reduced
+            dphi_gamma += np.bincount(br, weights=bv * gamma[bc] % p * cb % p, minlength=N).astype(np.int64) % p
+        dgamma_phi = summed_mod(jr, jv * phi[jc] % p * r[gid_all] % p, N, p)
+        h = (dphi_gamma - dgamma_phi) % p
         return not basis.reduce(h[None, :]).any()
 
     # depth 1: the generators themselves
