@@ -1,7 +1,10 @@
-"""Arithmetic modulo a prime p < 2^31: random primes, primality, exact matrix products mod p.
+"""Arithmetic modulo a prime: random primes, primality, exact matrix products mod p.
 
-The engine's counts and law searches work over F_p at random primes of [2^30, 2^31): products of two
-residues fit in int64, and ``mulmod`` runs large products through float64 BLAS exactly.
+The law searches work over F_p at random primes of [2^30, 2^31) (products of two residues fit in
+int64), the count's construction at primes of [2^19, 2^20) (a product of residues summed over up to
+2^13 terms fits in float64's 53 bits, so ``mulmod`` is one BLAS call), and the count's check at primes
+of [2^61, 2^62) (``mulmod_wide``, ``summed_mod``, ``dot_mod``; its eliminations are FLINT's,
+``elimination``). ``mulmod`` runs large products through float64 BLAS exactly for any p < 2^31.
 """
 
 from __future__ import annotations
