@@ -261,6 +261,37 @@ class ModularField:
         return value, (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals))
 
 
+def _values_and_jacobians(fields: list["ModularField"], point_ext: np.ndarray) -> list:
+    """``[f.value_and_sparse_jacobian(point_ext) for f in fields]`` (fields mod the same p), computed on
+    all their terms side by side: a handful of NumPy calls per round instead of a dozen per field."""
+    if not fields:
+        return []
+    N, p, F = fields[0].N, fields[0].p, len(fields)
+    width = max(f.mono.shape[1] for f in fields)
+    owner, comp, mono, coef = _stack(fields, width)
+    vals = [point_ext[mono[:, l]] for l in range(width)]
+    prefix = [np.ones(len(coef), dtype=np.int64)]
+    for l in range(width):
+        prefix.append(prefix[-1] * vals[l] % p)
+    # each (field, component) sums a few residues below 2^31: exact in float64
+    values = (np.bincount(owner * N + comp, weights=coef * prefix[-1] % p, minlength=F * N)
+              .astype(np.int64) % p).reshape(F, N)
+    suffix = np.ones(len(coef), dtype=np.int64)
+    parts = []
+    for l in range(width - 1, -1, -1):
+        ok = mono[:, l] != N
+        other = prefix[l][ok] * suffix[ok] % p
+        parts.append((owner[ok], comp[ok], mono[ok, l], coef[ok] * other % p))
+        suffix = suffix * vals[l] % p
+    parts.reverse()  # positions in increasing order, as value_and_sparse_jacobian lists them
+    own, rows, cols, jv = (np.concatenate([part[i] for part in parts]) if parts else np.zeros(0, np.int64)
+                           for i in range(4))
+    order = np.argsort(own, kind="stable")
+    own, rows, cols, jv = own[order], rows[order], cols[order], jv[order]
+    bounds = np.searchsorted(own, np.arange(F + 1))
+    return [(values[i], (rows[a:b], cols[a:b], jv[a:b])) for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
+
+
 def _residue(c: Fraction, p: int) -> int:
     c = Fraction(c)
     if c.denominator % p == 0:
@@ -749,7 +780,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
             break
         depth += 1
         new_frontier, new_int, new_ids = [], [], []
-        evaluated = [b.value_and_sparse_jacobian(point_ext) for b in frontier]
+        evaluated = _values_and_jacobians(frontier, point_ext)
         tested += 1
         if round_adds_nothing(evaluated):
             # every [g, b] of the round is in the span at ξ0 (but with probability ≤ 2/p): the
