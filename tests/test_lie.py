@@ -644,3 +644,16 @@ def test_brackets_together_equal_brackets_one_at_a_time(model, dims, flow):
         one = bracket(X, Y)
         assert np.array_equal(got.comp, one.comp) and np.array_equal(got.mono, one.mono)
         assert np.array_equal(got.coef, one.coef) and got.degree == one.degree
+
+
+@pytest.mark.parametrize("model,dims,flow", [("linear", [4, 4, 4], "momentum"), ("relu", [2, 3, 2], "gradient"),
+                                             ("linear", [2, 3, 3, 2], "nesterov")])
+def test_fields_evaluated_together_equal_one_at_a_time(model, dims, flow):
+    fam = vector_fields(make_model(model, dims), flow, tau=1 if flow == "momentum" else 0)
+    run = lie._lie_rank(fam, np.random.default_rng(0), 64, None)
+    fields = [f.reduced(run.prime) for f in run._fields]
+    point = np.append(np.random.default_rng(2).integers(0, run.prime, size=fam.N), 1)
+    for f, (value, (rows, cols, vals)) in zip(fields, lie._values_and_jacobians(fields, point)):
+        one_value, (one_rows, one_cols, one_vals) = f.value_and_sparse_jacobian(point)
+        assert np.array_equal(value, one_value)
+        assert np.array_equal(rows, one_rows) and np.array_equal(cols, one_cols) and np.array_equal(vals, one_vals)
