@@ -8,7 +8,9 @@ Three parts:
     expected count (the paper's table, the notes, or a closed form);
 (b) the authors' validation set (``validation.authors_validation_set``: 20 random configurations for
     each of six blocks), timed as one batch in one process, and once more through the command line
-    (``conservation-laws count --batch``, start-up included);
+    (``conservation-laws count --batch``, start-up included); then the configurations their notebook
+    actually ran, whose draws depend on how their counting routines consume the random stream
+    (``authors_stream``: four readings, each timed whole and for its first 69 in notebook order);
 (c) a size ladder: two-layer linear net [k, k, k] under heavy-ball momentum (τ = 1), k = 2, 3, …
     until one count takes over the time limit (60 s) or k reaches 14, each k in a fresh process
     (so that its peak resident memory, ``ru_maxrss``, is its own).
@@ -30,6 +32,8 @@ import sys
 import tempfile
 import time
 from fractions import Fraction
+
+import numpy as np
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,6 +148,72 @@ def validation_part(seed: int, cli: bool) -> dict:
         lines = [json.loads(x) for x in proc.stdout.splitlines() if x.strip()]
         out["cli"] = {"seconds": wall, "exit_code": proc.returncode, "lines": len(lines),
                       "same_counts": [x.get("laws") for x in lines] == [r["laws"] for r in records]}
+    return out
+
+
+#: The blocks of the authors' notebook (formal_calculus/main_ICML.ipynb), in its order.
+_STREAM_BLOCKS = ("linear-mf", "relu-mf", "nmf-gf", "nmf-mf", "icnn-gf", "icnn-mf")
+
+
+def authors_stream(recount: bool, always_solve: bool) -> list[dict]:
+    """The authors' 120 seed-0 configurations as their cells draw them *with* their counting routines
+    consuming the random stream, which ``authors_validation_set`` does not replay: in their code
+    ``dim_trace_lie_algebra`` draws np.random.rand(D), once more when the rank is below D (``recount``),
+    and ``solve`` draws rand(D) when its kernel is not empty (always, with ``always_solve``: the constant
+    is in the kernel of the gradient-flow solves). Both readings of each are kept: the four sets bracket
+    the configurations their notebook ran. Counts come from this engine (they decide the extra draws)."""
+    out = []
+    for block in _STREAM_BLOCKS:
+        rng = np.random.RandomState(0)  # their cell: np.random.seed(0)
+        for _ in range(20):
+            if block in ("linear-mf", "relu-mf"):
+                dims = [int(rng.randint(1, 4)) for _ in range(int(rng.randint(2, 4)) + 1)]
+                rng.randint(0, 1)  # tau_value: always 0
+                if block == "relu-mf":  # the coin lands in the τ slot (validation.py's docstring)
+                    case = {"model": "relu", "flow": "momentum", "dims": dims, "tau": int(rng.random_sample() < 0.5)}
+                else:
+                    case = {"model": "linear", "flow": "momentum", "dims": dims, "tau": 0}
+            else:
+                model, flow = block.split("-")[0], "gradient" if block.endswith("gf") else "momentum"
+                dims = [int(rng.randint(1, 8 if block == "nmf-gf" else 6)) for _ in range(3)]
+                case = {"model": model, "flow": flow, "dims": dims}
+                if model == "icnn":
+                    case["bias"] = bool(rng.random_sample() < 0.5)
+                if block == "icnn-mf":
+                    case["geometry"] = "mixed-position"
+            res = count_laws(**{k: v for k, v in case.items()})
+            rng.rand(res.dimension)
+            if recount and res.laws > 0:
+                rng.rand(res.dimension)
+            if (block == "linear-mf" or case["flow"] == "gradient") and (res.laws > 0 or always_solve):
+                rng.rand(res.dimension)
+            out.append(case)
+    return out
+
+
+def authors_stream_part() -> list[dict]:
+    """Each reading of the authors' stream through ``count --batch`` (best of three, start-up included):
+    the 120 configurations, and the first 69 in notebook order."""
+    exe = Path(sys.executable).with_name("conservation-laws")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "conservation_laws.interfaces.cli"]
+    out = []
+    for recount in (False, True):
+        for always_solve in (False, True):
+            cases = authors_stream(recount, always_solve)
+            for subset in (cases, cases[:69]):
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = Path(tmp) / "stream.jsonl"
+                    path.write_text("".join(json.dumps(c) + "\n" for c in subset))
+                    walls, codes = [], []
+                    for _ in range(3):
+                        t = time.perf_counter()
+                        proc = subprocess.run(command + ["count", "--batch", str(path), "--json", "--no-progress"],
+                                              capture_output=True, text=True)
+                        walls.append(time.perf_counter() - t)
+                        codes.append(proc.returncode)
+                out.append({"recount": recount, "always_solve": always_solve, "cases": len(subset),
+                            "distinct": len({json.dumps(c, sort_keys=True) for c in subset}),
+                            "seconds": min(walls), "exit_code": max(codes)})
     return out
 
 
@@ -297,6 +367,12 @@ def markdown(report: dict) -> str:
             c = v["cli"]
             lines[-2] += (f" Through `conservation-laws count --batch`: {c['seconds']:.2f} s wall, start-up included "
                           f"(exit code {c['exit_code']}, same counts: {'yes' if c['same_counts'] else 'NO'}).")
+        if v.get("authors_stream"):
+            st = v["authors_stream"]
+            lines[-2] += (" The authors' random stream (their counting routines consume it; four readings, "
+                          "`authors_stream`), through `count --batch`, start-up included, best of three: "
+                          + "; ".join(f"{r['cases']} cases {r['seconds']:.2f} s" for r in st)
+                          + f" (the slowest 120: {max(r['seconds'] for r in st if r['cases'] == 120):.2f} s).")
         lines += ["| block | cases | seconds | slowest case (s) | agree |", "|---|---|---|---|---|"]
         for name, b in v["blocks"].items():
             lines.append(f"| {name} | {b['cases']} | {b['seconds']:.2f} | {b['max_seconds']:.3f} | "
@@ -362,6 +438,12 @@ def main(argv=None) -> int:
         print(f"  {validation['cases']} cases in {validation['seconds']:.2f} s, {validation['agree']} agree with "
               "closed forms" + (f"; CLI batch {validation['cli']['seconds']:.2f} s" if "cli" in validation else ""),
               flush=True)
+        if not args.no_cli and not args.quick:
+            print("(b') the authors' random stream, four readings, through count --batch", flush=True)
+            validation["authors_stream"] = authors_stream_part()
+            for r in validation["authors_stream"]:
+                print(f"  recount={r['recount']} always_solve={r['always_solve']}: {r['cases']} cases "
+                      f"({r['distinct']} distinct) in {r['seconds']:.2f} s (exit {r['exit_code']})", flush=True)
     print("(c) size ladder", flush=True)
     ladder = ladder_part(ks, args.limit, timeout=max(600.0, 5 * args.limit))
     print("(d) user models and start-up", flush=True)
