@@ -3,7 +3,7 @@
 The law searches work over F_p at random primes of [2^30, 2^31) (products of two residues fit in
 int64), the count's construction at primes of [2^19, 2^20) (a product of residues summed over up to
 2^13 terms fits in float64's 53 bits, so ``mulmod`` is one BLAS call), and the count's check at primes
-of [2^61, 2^62) (``mulmod_wide``, ``summed_mod``, ``dot_mod``; its eliminations are FLINT's,
+of [2^61, 2^62) (``mulmod_wide``, ``summed_mod``; its eliminations are FLINT's,
 ``elimination``). ``mulmod`` runs large products through float64 BLAS exactly for any p < 2^31.
 """
 
@@ -165,17 +165,6 @@ def summed_mod(index: np.ndarray, values: np.ndarray, size: int, p: int) -> np.n
     upper = np.flatnonzero(hi)  # only the entries some value reaches need the wide product
     out[upper] = (mulmod_wide(hi[upper] % p, np.full(len(upper), 2**31 % p, dtype=np.int64), p) + out[upper]) % p
     return out
-
-
-def dot_mod(A: np.ndarray, w: np.ndarray, p: int) -> np.ndarray:
-    """A @ w mod p for residues below 2^62, exactly (products by ``mulmod_wide``, sums of 31-bit halves)."""
-    n, m = A.shape
-    if not m:
-        return np.zeros(n, dtype=np.int64)
-    products = mulmod_wide(A, np.broadcast_to(w, A.shape), p)
-    lo = (products & 0x7FFFFFFF).sum(axis=1) % p  # each sum below m·2^31 < 2^63
-    hi = (products >> 31).sum(axis=1) % p
-    return (mulmod_wide(hi, np.full(n, 2**31 % p, dtype=np.int64), p) + lo) % p
 
 
 def coo_mod(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int], p: int):

@@ -117,7 +117,7 @@ from ..errors import invalid
 from ..flows import FieldFamily, Flow, TimeCoordinate, lifted_fields, vector_fields
 from ..models import Model, make_model
 from ..algebra.modular import (CHECK_PRIME_RANGE, CONSTRUCTION_PRIME_RANGE, PRIME_RANGE, PRIMES_IN_CHECK_RANGE_LOWER,  # noqa: F401
-                               PRIMES_IN_RANGE_LOWER, SummingPattern, coo_mod, dot_mod, float_mulmod, is_prime, mulmod, mulmod_wide, random_check_prime,
+                               PRIMES_IN_RANGE_LOWER, SummingPattern, coo_mod, float_mulmod, is_prime, mulmod, mulmod_wide, random_check_prime,
                                random_prime, sparse_mulmod, summed_mod)
 from ..algebra.elimination import block_rank_mod, independent_rows, rank_mod
 from ..algebra.polynomial import VectorField
@@ -299,37 +299,6 @@ def _residue(c: Fraction, p: int) -> int:
     return c.numerator * pow(c.denominator, -1, p) % p
 
 
-def _derivative_products(X: ModularField, Y: ModularField) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Terms of Σ_j X_j ∂_j Y (component of Y, merged monomial, coefficient), not yet combined."""
-    N, p = X.N, X.p
-    L = Y.mono.shape[1]
-    if L == 0 or X.n_terms == 0:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
-    # explode Y by positions: removing position l of a monomial differentiates it once (multiplicity adds up)
-    t_idx, pos = np.nonzero(Y.mono != N)
-    var = Y.mono[t_idx, pos]
-    # group X's terms by component
-    order, start = X.by_component()
-    counts = start[1:] - start[:-1]
-    rep = counts[var]
-    if rep.sum() == 0:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
-    t_rep = np.repeat(t_idx, rep)
-    pos_rep = np.repeat(pos, rep)
-    first = np.repeat(start[var], rep)
-    within = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
-    x_idx = order[first + within]
-    # derivative monomial of Y: drop position pos_rep
-    ymono = Y.mono[t_rep]
-    cols = np.arange(L)[None, :]
-    keep = cols != pos_rep[:, None]
-    dmono = ymono[keep].reshape(len(t_rep), L - 1)
-    mono = np.concatenate([X.mono[x_idx], dmono], axis=1)
-    mono.sort(axis=1)
-    coef = X.coef[x_idx] * Y.coef[t_rep]
-    return Y.comp[t_rep], mono, (coef % p if p else coef)
-
-
 def _stack(fields: list[ModularField], width: int):
     """The terms of ``fields`` side by side: (field index, component, monomial padded to ``width``, coef)."""
     N = fields[0].N
@@ -346,7 +315,9 @@ def _stack(fields: list[ModularField], width: int):
 
 
 def _products_of_pairs(Xs: list[ModularField], Ys: list[ModularField]):
-    """``_derivative_products(X_i, Y_i)`` of every pair at once: (pair, component of Y, monomial, coef)."""
+    """The terms of Σ_j X_j ∂_j Y for every pair (X, Y) = (Xs[i], Ys[i]) at once, not yet combined:
+    (pair, component of Y, merged monomial, coefficient). Removing position l of a monomial of Y
+    differentiates it once (repeated variables add up when the terms are summed)."""
     N = Xs[0].N
     wx, wy = max(X.mono.shape[1] for X in Xs), max(Y.mono.shape[1] for Y in Ys)
     empty = (np.zeros(0, np.int64),) * 2 + (np.zeros((0, max(wx + wy - 1, 0)), np.int64), np.zeros(0, np.int64))
@@ -377,40 +348,54 @@ def _products_of_pairs(Xs: list[ModularField], Ys: list[ModularField]):
 
 
 def brackets(pairs: list[tuple[ModularField, ModularField]]) -> list[ModularField]:
-    """``bracket(X, Y)`` for every pair (X, Y) of integer fields, computed together: the same fields,
-    without a dozen NumPy calls per bracket. Pairs whose coefficients could leave int64 (the bound of
-    ``bracket``) go through ``bracket`` one at a time."""
+    """[X, Y] = ∂Y·X − ∂X·Y for every pair (X, Y) of fields mod the same p (exactly over Z if p = 0),
+    computed together: component k is Σ_j X_j ∂_j Y_k − Y_j ∂_j X_k.
+
+    Over Z every partial sum of a pair's terms is at most (deg X + deg Y)·‖X‖_1·‖Y‖_1 in absolute value;
+    the pairs for which that bound is not below 2^62 are computed apart, with Python integers (no
+    overflow, ever), and each result goes back to int64 when its coefficients fit.
+    """
     out: list[ModularField | None] = [None] * len(pairs)
-    batch = []
+    groups: dict[tuple[int, bool], list[int]] = {}
     for i, (X, Y) in enumerate(pairs):
-        if X.p or Y.p or X.coef.dtype == object or Y.coef.dtype == object or \
-                (max(X.degree, 1) + max(Y.degree, 1)) * X.norm * Y.norm >= 2.0**62:
-            out[i] = bracket(X, Y)
-        else:
-            batch.append(i)
-    if not batch:
-        return out
-    Xs, Ys = [pairs[i][0] for i in batch], [pairs[i][1] for i in batch]
-    N = Xs[0].N
+        wide = X.p == 0 and (X.coef.dtype == object or Y.coef.dtype == object
+                             or (max(X.degree, 1) + max(Y.degree, 1)) * X.norm * Y.norm >= 2.0**62)
+        groups.setdefault((X.p, wide), []).append(i)
+    for (p, wide), members in groups.items():
+        Xs, Ys = [pairs[i][0] for i in members], [pairs[i][1] for i in members]
+        if wide:
+            Xs, Ys = ([ModularField(F.comp, F.mono, F.coef.astype(object), F.N, 0) for F in fields] for fields in (Xs, Ys))
+        for i, field in zip(members, _brackets_mod(Xs, Ys, p)):
+            out[i] = field
+    return out
+
+
+def _brackets_mod(Xs: list[ModularField], Ys: list[ModularField], p: int) -> list[ModularField]:
+    """``brackets`` of the pairs (Xs[i], Ys[i]), whose coefficients share a dtype, mod p (over Z if 0)."""
+    N, count = Xs[0].N, len(Xs)
     p1, c1, m1, k1 = _products_of_pairs(Xs, Ys)  # Σ_j X_j ∂_j Y
     p2, c2, m2, k2 = _products_of_pairs(Ys, Xs)  # Σ_j Y_j ∂_j X
+    coef = np.concatenate([k1 % p, (p - k2 % p) % p] if p else [k1, -k2])
+    empty = ModularField(np.zeros(0, np.int64), np.zeros((0, 0), np.int64), np.zeros(0, np.int64), N, p)
+    if not len(coef):
+        return [empty] * count
     width = max(m1.shape[1], m2.shape[1])
     pad = lambda m: np.pad(m, ((0, 0), (0, width - m.shape[1])), constant_values=N) if m.shape[1] < width else m
     key = np.concatenate([np.concatenate([p1, p2])[:, None], np.concatenate([c1, c2])[:, None],
                           np.concatenate([pad(m1), pad(m2)])], axis=1)
-    coef = np.concatenate([k1, -k2])
-    if len(coef):
-        # the pair index leads the key: base N + 1 must hold it too
-        uniq, inverse = _unique_rows(key, max(N + 1, len(batch)))
-        summed = np.zeros(len(uniq), dtype=np.int64)
-        np.add.at(summed, inverse, coef)
-        bounds = np.searchsorted(uniq[:, 0], np.arange(len(batch) + 1))
-    for j, i in enumerate(batch):
-        if not len(coef) or bounds[j] == bounds[j + 1]:
-            out[i] = ModularField(np.zeros(0, np.int64), np.zeros((0, 0), np.int64), np.zeros(0, np.int64), N, 0)
-            continue
-        part = slice(bounds[j], bounds[j + 1])
-        out[i] = ModularField(uniq[part, 1].copy(), uniq[part, 2:].copy(), summed[part], N, 0)
+    # the pair index leads the key: the base must hold it too
+    uniq, inverse = _unique_rows(key, max(N + 1, count))
+    summed = np.zeros(len(uniq), dtype=coef.dtype)
+    np.add.at(summed, inverse, coef)
+    if p:
+        summed %= p
+    bounds = np.searchsorted(uniq[:, 0], np.arange(count + 1))
+    out = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        part = summed[a:b]
+        if part.dtype == object and (not len(part) or max(abs(int(c)) for c in part) < 2**62):
+            part = part.astype(np.int64)
+        out.append(ModularField(uniq[a:b, 1].copy(), uniq[a:b, 2:].copy(), part, N, p) if b > a else empty)
     return out
 
 
@@ -429,37 +414,8 @@ def _unique_rows(key: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bracket(X: ModularField, Y: ModularField) -> ModularField:
-    """[X, Y] = ∂Y·X − ∂X·Y, i.e. component k: Σ_j X_j ∂_j Y_k − Y_j ∂_j X_k, mod p (exactly over Z if p = 0).
-
-    Over Z every partial sum of the terms is at most (deg X + deg Y)·‖X‖_1·‖Y‖_1 in absolute value;
-    when that bound is not below 2^62 the coefficients are Python integers (no overflow, ever).
-    """
-    N, p = X.N, X.p
-    if p == 0 and (max(X.degree, 1) + max(Y.degree, 1)) * X.norm * Y.norm >= 2.0**62:
-        X = ModularField(X.comp, X.mono, X.coef.astype(object), N, 0)
-        Y = ModularField(Y.comp, Y.mono, Y.coef.astype(object), N, 0)
-    c1, m1, k1 = _derivative_products(X, Y)
-    c2, m2, k2 = _derivative_products(Y, X)
-    width = max(m1.shape[1] if len(k1) else 0, m2.shape[1] if len(k2) else 0)
-
-    def pad(m, n):
-        m = m.reshape(n, -1) if n else np.zeros((0, width), np.int64)
-        return np.pad(m, ((0, 0), (0, width - m.shape[1])), constant_values=N) if m.shape[1] < width else m
-
-    comp = np.concatenate([c1, c2])
-    mono = np.concatenate([pad(m1, len(k1)), pad(m2, len(k2))])
-    coef = np.concatenate([k1, (p - k2) % p if p else -k2])
-    if len(coef) == 0:
-        return ModularField(comp, mono.reshape(0, width), coef, N, p)
-    key = np.concatenate([comp[:, None], mono], axis=1)
-    uniq, inverse = _unique_rows(key, N + 1)
-    summed = np.zeros(len(uniq), dtype=coef.dtype)
-    np.add.at(summed, inverse.ravel(), coef)
-    if p:
-        summed %= p
-    elif summed.dtype == object and (not len(summed) or max(abs(int(c)) for c in summed) < 2**62):
-        summed = summed.astype(np.int64)
-    return ModularField(uniq[:, 0].copy(), uniq[:, 1:].copy(), summed, N, p)
+    """[X, Y] = ∂Y·X − ∂X·Y, mod p (exactly over Z if p = 0): ``brackets`` of one pair."""
+    return brackets([(X, Y)])[0]
 
 
 class _EchelonBasis:
@@ -1081,7 +1037,7 @@ def verify_once(gens: list[VectorField], words: list[tuple[int, int]], N: int, r
         combination = summed_mod(fterms[0], mulmod_wide(fval, weight[fterms[1]], p), K, p)
         checked = np.empty((K + 1, K + 1), dtype=np.int64)
         checked[:K, :K], checked[:K, K] = values, combination
-        checked[K, :K], checked[K, K] = h[pivots], dot_mod(h[None, :], weight, p)[0]
+        checked[K, :K], checked[K, K] = h[pivots], summed_mod(np.zeros(N, np.int64), mulmod_wide(h, weight, p), 1, p)[0]
         # the generators' rows, but the few much denser than the rest (a momentum family's drift): they
         # vanish outside a small set of columns (the forces, outside the velocities), eliminated first
         generators = np.array([i for i, (_, parent) in enumerate(words) if parent < 0], dtype=np.int64)
