@@ -72,16 +72,9 @@ def count_jax(args, certificate_line) -> int:
 
         res = numerical_count(model, flow, seed=(args.seed or 0))
         rec = {**base, "path": "numerical", **res.as_dict()}
-        if args.json:
-            print(json.dumps(rec))
-            return 0
-        word = "law" if res.laws == 1 else "laws"
-        print(f"{model.describe()}, {flow.describe()}, euclidean geometry:\n"
-              f"  {res.laws} independent conservation {word}  (N = {res.dimension} coordinates, rank of the bracket "
-              f"fields {res.rank}, depth {res.depth})\n"
-              f"  certificate: numerical: {res.certificate_how}\n"
-              f"  {res.seconds:.3f} s")
-        return 0
+        return _print_count(args, rec, f"{model.describe()}, {flow.describe()}, euclidean geometry",
+                            f"N = {res.dimension} coordinates, rank of the bracket fields {res.rank}, depth {res.depth}",
+                            [f"certificate: numerical: {res.certificate_how}"], res.seconds)
     bad = model.unsupported_primitives()
     if bad:
         raise ConservationLawsError(f"jax: {args.jax}: primitive '{bad[0]}' is not polynomial in the parameters: "
@@ -97,17 +90,21 @@ def count_jax(args, certificate_line) -> int:
         res = prove_count(family, lie=res, seed=(args.seed or 0))
     rec = {**base, "path": "exact", "phi_entries": len(model.phi_polynomials()), "indicators": model.indicators,
            "geometry": family.geometry, **res.as_dict()}
+    return _print_count(args, rec, f"{model.describe()}, {flow.describe()}, {family.geometry} geometry",
+                        f"N = {res.dimension} coordinates, K = dim Lie(W)(ξ0) = {res.rank}",
+                        [f"φ read exactly from the program: {rec['phi_entries']} entries, {rec['indicators']} "
+                         f"activation indicator(s)", certificate_line(rec)], res.seconds)
+
+
+def _print_count(args, rec: dict, heading: str, size: str, details: list[str], seconds: float) -> int:
+    """A count of ``count --jax``: its record as one JSON object with --json, else the heading, the
+    number of laws with ``size``, the ``details`` lines and the time."""
     if args.json:
         print(json.dumps(rec))
         return 0
-    word = "law" if res.laws == 1 else "laws"
-    print(f"{model.describe()}, {flow.describe()}, {family.geometry} geometry:\n"
-          f"  {res.laws} independent conservation {word}  (N = {res.dimension} coordinates, "
-          f"K = dim Lie(W)(ξ0) = {res.rank})\n"
-          f"  φ read exactly from the program: {rec['phi_entries']} entries, {rec['indicators']} activation "
-          f"indicator(s)\n"
-          f"  {certificate_line(rec)}\n"
-          f"  {res.seconds:.3f} s")
+    word = "law" if rec["laws"] == 1 else "laws"
+    print("\n".join([f"{heading}:", f"  {rec['laws']} independent conservation {word}  ({size})",
+                     *(f"  {line}" for line in details), f"  {seconds:.3f} s"]))
     return 0
 
 
