@@ -672,7 +672,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
         jac_dense = [np.zeros((N, G)) for _ in range(_SKETCH_VECTORS)]
 
     basis = _EchelonBasis(N, p)
-    jac_sketch: list = [-1, None]  # (basis rank when built, [M_s for each sketch vector s])
+    Ms_rank, Ms = -1, None  # [M_s for each sketch vector s] and the basis rank they were built at
     frontier: list[ModularField] = []
     frontier_int: list[ModularField] = []  # the same fields over Z
     kept_int: list[ModularField] = []  # every kept field over Z, in the order of ``words``
@@ -775,7 +775,7 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
                 first = sparse_mulmod(gen_vals_sparse, DbW % p, p).reshape(G, len(group), S)
             # b·(Dgᵀ W') for every g and b: M_s[g, c] = Σ_r Dg[r, c] W'[r, s], times the values b(ξ0)
             # (M_s depends on W' only, which changes only when the basis grows: built once per basis)
-            if jac_sketch[0] != basis.rank:
+            if Ms_rank != basis.rank:
                 if small:
                     Ms = jac_dense  # M_sᵀ (N × G), rewritten in place at the Jacobians' fixed positions
                     for t in range(S):
@@ -783,9 +783,9 @@ def _lie_rank(family: FieldFamily, rng: np.random.Generator, max_depth: int, pri
                         Ms[t].flat[jac_positions] = summed.astype(np.int64) % p
                 else:
                     Ms = [jac_pattern.matrix(jv * Wp[jr, t] % p, p) for t in range(S)]
-                jac_sketch[:] = [basis.rank, Ms]
+                Ms_rank = basis.rank
             second = np.empty((G, len(group), S), dtype=np.int64)
-            for t, M in enumerate(jac_sketch[1]):
+            for t, M in enumerate(Ms):
                 second[:, :, t] = float_mulmod(B[hit].T, M[hit], p).T if small else sparse_mulmod(M, B, p)
             sketch = ((first - second) % p).transpose(1, 0, 2).reshape(len(group) * G, S)
             tested += len(sketch)
