@@ -202,20 +202,15 @@ def block_rank_mod(rows: np.ndarray, p: int, block: np.ndarray) -> int:
     split = t * t * c1 + t * t * q + r * t * q + r * r * (m - t) - min(r, m - t) ** 3 / 3
     if t > c1 or split > 0.8 * whole:
         return rank_mod(rows, p)
-    lu = fl.matrix(T[:, C1], p)
-    rank_t, _ = lu.lu()
+    rank_t, _, U, piv = _echelon_lu(fl, T[:, C1], p)
     if rank_t < t:
         return rank_mod(rows, p)
-    U = lu.rows(t)
-    del lu
-    U[np.tril_indices(t, -1, c1)] = 0
-    piv = (U != 0).argmax(axis=1)
     others = np.setdiff1d(np.arange(c1), piv)
     P, Q = C1[piv], C1[others]
+    X = _solve_upper(fl, U[:, piv], U[:, others], p)
     # (each FLINT matrix bound to a name: a temporary's memory would be freed before the call)
-    X, U_P, U_Q = fl.matrix((t, len(Q)), p), fl.matrix(U[:, piv], p), fl.matrix(U[:, others], p)
-    fl.lib.nmod_mat_solve_triu(X.buf, U_P.buf, U_Q.buf, 0)
     RP, correction = fl.matrix(rows[np.ix_(rest, P)], p), fl.matrix((r, len(Q)), p)
+    X = fl.matrix(X, p)
     fl.lib.nmod_mat_mul(correction.buf, RP.buf, X.buf)
     schur = (rows[np.ix_(rest, Q)] - correction.rows(r)) % p
     C2 = np.setdiff1d(np.arange(m), C1)
@@ -246,24 +241,32 @@ def _python_rank(A: np.ndarray, p: int) -> int:
 
 
 def _flint_independent_rows(fl: _Flint, rows: np.ndarray, p: int):
-    n, m = rows.shape
-    lu = fl.matrix(rows, p)
-    rank, perm = lu.lu()
+    rank, perm, U, piv = _echelon_lu(fl, rows, p)
     # PA = LU with L unit lower triangular and only the first ``rank`` rows of U non-zero: the rows
-    # A[P[0]], …, A[P[rank − 1]] are independent and span the row space. U (row echelon form) is stored
-    # on and above the diagonal of the first ``rank`` rows (L's multipliers left of it), so the reduced
-    # echelon form of the span is U_P^{-1} U, U_P the triangular block of U's pivot columns.
+    # A[P[0]], …, A[P[rank − 1]] are independent and span the row space, whose reduced echelon form is
+    # U_P^{-1} U, U_P the triangular block of U's pivot columns
     chosen = sorted(perm[:rank])
-    U = lu.rows(rank)
-    del lu
     if not rank:
         return [], U, np.zeros(0, dtype=np.int64)
+    return chosen, _solve_upper(fl, U[:, piv], U, p), piv.astype(np.int64)
+
+
+def _echelon_lu(fl: _Flint, A: np.ndarray, p: int):
+    """FLINT's rank-revealing LU, PA = LU: (rank, P, U, pivot columns of U). U, the first ``rank`` rows
+    in row echelon form, is stored on and above the diagonal; L's multipliers, left of it, are cleared."""
+    lu = fl.matrix(A, p)
+    rank, perm = lu.lu()
+    U = lu.rows(rank)
     U[np.tril_indices(rank, -1, U.shape[1])] = 0
-    piv = (U != 0).argmax(axis=1)
+    return rank, perm, U, (U != 0).argmax(axis=1)
+
+
+def _solve_upper(fl: _Flint, U_P: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
+    """U_P^{-1} B mod p for an invertible upper triangular U_P (FLINT's nmod_mat_solve_triu)."""
     # (each matrix bound to a name: a temporary's memory would be freed before the call)
-    E, U_P, U_all = fl.matrix(U.shape, p), fl.matrix(U[:, piv], p), fl.matrix(U, p)
-    fl.lib.nmod_mat_solve_triu(E.buf, U_P.buf, U_all.buf, 0)
-    return chosen, E.rows(rank), piv.astype(np.int64)
+    X, U, rhs = fl.matrix(B.shape, p), fl.matrix(U_P, p), fl.matrix(B, p)
+    fl.lib.nmod_mat_solve_triu(X.buf, U.buf, rhs.buf, 0)
+    return X.rows(B.shape[0])
 
 
 def independent_rows(rows: np.ndarray, p: int) -> tuple[list[int], np.ndarray, np.ndarray]:
