@@ -1,7 +1,7 @@
 """Exact Gaussian elimination mod a word-size prime: rank, a maximal set of independent rows, echelon form.
 
-The work is FLINT's (``nmod_mat_rank``, ``nmod_mat_lu``, ``nmod_mat_rref``: blocked, recursive, with fast
-matrix products), called on the copy of FLINT that python-flint ships. python-flint builds an
+The work is FLINT's (``nmod_mat_rank``, ``nmod_mat_lu``, ``nmod_mat_solve_triu``, ``nmod_mat_mul``:
+blocked, recursive, with fast matrix products), called on the copy of FLINT that python-flint ships. python-flint builds an
 ``nmod_mat`` from a Python list, one integer object per entry, which costs about as much as the rank
 itself; here a NumPy array is copied into FLINT's matrix as raw memory instead (``ctypes``), so a rank
 costs the elimination and little else. Where that library cannot be loaded, or fails the self-test
@@ -38,8 +38,6 @@ class _Flint:
         lib.nmod_mat_entry_ptr.restype = ctypes.c_void_p
         lib.nmod_mat_rank.argtypes = [ctypes.c_void_p]
         lib.nmod_mat_rank.restype = _SLONG
-        lib.nmod_mat_rref.argtypes = [ctypes.c_void_p]
-        lib.nmod_mat_rref.restype = _SLONG
         lib.nmod_mat_lu.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
         lib.nmod_mat_lu.restype = _SLONG
         lib.nmod_mat_solve_triu.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
@@ -85,10 +83,6 @@ class _Matrix:
         perm = (_SLONG * max(self.r, 1))()
         rank = int(self.lib.nmod_mat_lu(perm, self.buf, 0))
         return rank, [int(perm[i]) for i in range(self.r)]
-
-    def rref(self) -> int:
-        """In place: the reduced row echelon form; returns the rank."""
-        return int(self.lib.nmod_mat_rref(self.buf))
 
     def rows(self, count: int) -> np.ndarray:
         """The first ``count`` rows as an int64 array (a copy)."""
