@@ -70,7 +70,7 @@ from .._lazy import sympy
 
 from ..errors import ConservationLawsError, invalid
 from ..models import Model, velocity_names
-from ..algebra.polynomial import Polynomial, VectorField, as_fraction, gradient, latex_names, symbols_for
+from ..algebra.polynomial import ZERO, Polynomial, VectorField, as_fraction, gradient, latex_names, symbols_for
 
 FLOW_NAMES = ("gradient", "momentum", "nesterov", "natural")
 #: Geometries a flow accepts: the models' own, and the mirror/mixed metrics evaluated at θ only.
@@ -279,7 +279,7 @@ def vector_fields(model: Model, flow: Flow | str = "gradient", tau=0, geometry: 
     time, theta, vel = 0, list(range(1, D + 1)), list(range(D + 1, N))
     tau = flow.tau
     X = Polynomial.variable
-    zero = Polynomial()
+    zero = ZERO  # one read-only empty polynomial for every vanishing component
     if flow.kind == "nesterov":
         drift = [X(time)] + [X(time) * X(v) for v in vel] + [X(v) * -3 for v in vel]
     elif flow.time_rate is not None:
