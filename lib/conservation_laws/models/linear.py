@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .._lazy import sympy
-from ..algebra.polynomial import Polynomial, product_of_variables
+from ..algebra.polynomial import Polynomial
 from ..errors import invalid
 from .base import Block, Model, _matrix_product_entries, check_dims, velocity_blocks
 
