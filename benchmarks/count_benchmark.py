@@ -136,15 +136,7 @@ def validation_part(seed: int, cli: bool) -> dict:
     out = {"seed": seed, "cases": len(cases), "seconds": total, "records": records}
     out.update(tally(records))
     if cli:
-        exe = Path(sys.executable).with_name("conservation-laws")
-        command = [str(exe)] if exe.exists() else [sys.executable, "-m", "conservation_laws.interfaces.cli"]
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "validation.jsonl"
-            path.write_text("".join(json.dumps(batch_line(c)) + "\n" for c in cases))
-            t = time.perf_counter()
-            proc = subprocess.run(command + ["count", "--batch", str(path), "--json", "--no-progress"],
-                                  capture_output=True, text=True)
-            wall = time.perf_counter() - t
+        wall, proc = _timed_batch([batch_line(c) for c in cases])
         lines = [json.loads(x) for x in proc.stdout.splitlines() if x.strip()]
         out["cli"] = {"seconds": wall, "exit_code": proc.returncode, "lines": len(lines),
                       "same_counts": [x.get("laws") for x in lines] == [r["laws"] for r in records]}
@@ -181,7 +173,7 @@ def authors_stream(recount: bool, always_solve: bool) -> list[dict]:
                     case["bias"] = bool(rng.random_sample() < 0.5)
                 if block == "icnn-mf":
                     case["geometry"] = "mixed-position"
-            res = count_laws(**{k: v for k, v in case.items()})
+            res = count_laws(**case)
             rng.rand(res.dimension)
             if recount and res.laws > 0:
                 rng.rand(res.dimension)
@@ -194,27 +186,34 @@ def authors_stream(recount: bool, always_solve: bool) -> list[dict]:
 def authors_stream_part() -> list[dict]:
     """Each reading of the authors' stream through ``count --batch`` (best of three, start-up included):
     the 120 configurations, and the first 69 in notebook order."""
-    exe = Path(sys.executable).with_name("conservation-laws")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "conservation_laws.interfaces.cli"]
     out = []
     for recount in (False, True):
         for always_solve in (False, True):
             cases = authors_stream(recount, always_solve)
             for subset in (cases, cases[:69]):
-                with tempfile.TemporaryDirectory() as tmp:
-                    path = Path(tmp) / "stream.jsonl"
-                    path.write_text("".join(json.dumps(c) + "\n" for c in subset))
-                    walls, codes = [], []
-                    for _ in range(3):
-                        t = time.perf_counter()
-                        proc = subprocess.run(command + ["count", "--batch", str(path), "--json", "--no-progress"],
-                                              capture_output=True, text=True)
-                        walls.append(time.perf_counter() - t)
-                        codes.append(proc.returncode)
+                runs = [_timed_batch(subset) for _ in range(3)]
                 out.append({"recount": recount, "always_solve": always_solve, "cases": len(subset),
                             "distinct": len({json.dumps(c, sort_keys=True) for c in subset}),
-                            "seconds": min(walls), "exit_code": max(codes)})
+                            "seconds": min(wall for wall, _ in runs),
+                            "exit_code": max(proc.returncode for _, proc in runs)})
     return out
+
+
+def _command() -> list[str]:
+    """The command line of this environment: its ``conservation-laws`` script, else the module."""
+    exe = Path(sys.executable).with_name("conservation-laws")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "conservation_laws.interfaces.cli"]
+
+
+def _timed_batch(lines: list[dict]):
+    """(wall seconds, finished process) of ``count --batch`` over ``lines``, start-up included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "batch.jsonl"
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        t = time.perf_counter()
+        proc = subprocess.run(_command() + ["count", "--batch", str(path), "--json", "--no-progress"],
+                              capture_output=True, text=True)
+        return time.perf_counter() - t, proc
 
 
 _LADDER_CHILD = r"""
@@ -302,8 +301,7 @@ def ladder_part(ks: list[int], limit: float, timeout: float) -> list[dict]:
 
 def _cli_times(args: list[str], repeats: int = 1) -> dict:
     """Wall and CPU seconds (the child's user + system) of ``conservation-laws ARGS``: the best of ``repeats``."""
-    exe = Path(sys.executable).with_name("conservation-laws")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "conservation_laws.interfaces.cli"]
+    command = _command()
     best = None
     for _ in range(repeats):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
