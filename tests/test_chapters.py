@@ -122,12 +122,23 @@ def velocity_energy(seed: int, scale: float, dims: list[int]) -> float:
     return float(np.sum(np.random.default_rng(seed).normal(scale=scale, size=size) ** 2) / 2)
 
 
+def stored_ladder() -> dict:
+    """The stored size ladder the report draws (benchmarks/results/count_ladder.json): its date and the
+    records with a count, in order of k."""
+    path = ROOT / "benchmarks" / "results" / "count_ladder.json"
+    if not path.exists():
+        return {"date": "—", "records": []}
+    data = json.loads(path.read_text())
+    return {"date": data["machine"]["date"][:10], "records": [e for e in data["ladder"] if "laws" in e]}
+
+
 def evaluate(expr, params: dict, glued: dict | None = None):
     """The value of the expression ``expr`` with the parameters in scope, the glued values as ``glued``."""
     from conservation_laws import closed_forms
 
     scope = {"closed_forms": closed_forms, "math": math, "comb": math.comb, "glued": glued or {},
-             "velocity_energy": velocity_energy, "notebooks_in_toc": len(CHAPTERS), **params}
+             "velocity_energy": velocity_energy, "notebooks_in_toc": len(CHAPTERS),
+             "stored_ladder": stored_ladder(), **params}
     builtins = {f.__name__: f for f in (len, range, sum, min, max, sorted, set, list, tuple, str, abs, round,
                                          any, all, zip, float, int, map)}
     return eval(str(expr), {"__builtins__": builtins, **scope})  # one namespace: comprehensions see it
